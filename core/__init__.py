@@ -1,0 +1,75 @@
+"""The shared kernel: app factory, database, divisions and people, auth, SMS gateway, audit.
+
+It knows nothing of reports, escalations, shelters or drills; those packages plug in through
+their own ``init_app``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask, request, session
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import INSTANCE_DIR, Config
+from core.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+PARTS = ("reporter", "dispatch", "shelters", "drills")
+
+
+def _locale() -> str:
+    """Chinese by default; `?lang=en` switches and is remembered in the session."""
+    lang = request.args.get("lang")
+    if lang in ("zh", "en"):
+        session["lang"] = lang
+    return session.get("lang", "zh")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """SQLite serves web and worker at once: WAL and a busy timeout keep them from failing."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def create_app(config: type | dict | None = None) -> Flask:
+    app = Flask(__name__.split(".")[0], instance_path=str(INSTANCE_DIR))
+    app.config.from_object(Config)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    Path(app.config["SPOOL_DIR"]).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
+
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_locale)
+    login_manager.init_app(app)
+
+    from core import api, auth, cli, health, models, security, web  # noqa: F401  (models register tables)
+
+    security.init_app(app)
+    web.init_app(app)
+    auth.init_app(app)
+    api.init_app(app)
+    health.init_app(app)
+    cli.init_app(app)
+
+    import importlib
+
+    for part in PARTS:
+        importlib.import_module(part).init_app(app)
+    api.register(app)
+    return app

@@ -1,0 +1,89 @@
+"""Staff login (phone + password, Flask-Login, CSRF, rate-limited) and access decorators."""
+
+from __future__ import annotations
+
+import functools
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from werkzeug.security import check_password_hash
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from core.extensions import db, limiter, login_manager
+from core.models import Person
+from core.people import by_phone
+
+bp = Blueprint("auth", __name__, template_folder="templates")
+# A constant hash to compare against when the phone is unknown, so timing reveals nothing.
+_DUMMY_HASH = "scrypt:32768:8:1$3y7Q0ZzN9bA1ZkQX$" + "0" * 128
+
+
+class LoginForm(FlaskForm):
+    phone = StringField(_l("手机号"), validators=[DataRequired(), Length(max=30)])
+    password = PasswordField(_l("密码"), validators=[DataRequired(), Length(max=200)])
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> Person | None:
+    person = db.session.get(Person, int(user_id)) if user_id.isdigit() else None
+    return person if person is not None and person.active else None
+
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = _l("请先登录。")
+
+
+def _login_limit() -> str:
+    from flask import current_app
+
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        person = by_phone(form.phone.data)
+        stored = person.password_hash if person is not None and person.password_hash else _DUMMY_HASH
+        ok = check_password_hash(stored, form.password.data) if stored != _DUMMY_HASH else False
+        if person is not None and ok and person.is_staff:
+            login_user(person)
+            return redirect(_safe_next(request.args.get("next")) or "/board")
+        flash(_l("手机号或密码不正确。"), "error")
+    return render_template("login.html", form=form), (200 if request.method == "GET" or form.errors == {} else 400)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths: an open redirect would help phishing."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    return redirect(url_for("auth.login"))
+
+
+def staff_required(view):
+    """Logged in as a responder/office (officers use the one-time-code form instead)."""
+    @functools.wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not current_user.is_staff:
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+    @app.get("/", endpoint="index")
+    def index():
+        return redirect("/board")

@@ -1,0 +1,109 @@
+"""Kernel CLI commands (`flask --app wsgi ...`, SPEC §8.1)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from core import audit, divisions, people
+from core.importing import ImportProblems
+
+divisions_cli = AppGroup("divisions", help="Import the division list and county outlines.")
+people_cli = AppGroup("people", help="Import people (officers, responders, offices).")
+tokens_cli = AppGroup("tokens", help="API bearer tokens.")
+audit_cli = AppGroup("audit", help="The hash-chained audit log.")
+demo_cli = AppGroup("demo", help="Demo data for a newcomer to click through.")
+DATUM = click.Choice(["gcj02", "wgs84"])
+
+
+def fail(problems: ImportProblems) -> None:
+    click.echo(str(problems), err=True)
+    sys.exit(1)
+
+
+@divisions_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--datum", type=DATUM, default="gcj02", show_default=True,
+              help="datum of the file's lon/lat; stored as WGS84")
+def divisions_import(path: str, datum: str) -> None:
+    started = time.perf_counter()
+    try:
+        counts = divisions.import_divisions(path, datum)
+    except ImportProblems as problems:
+        fail(problems)
+    total = sum(counts.values())
+    click.echo(f"imported {total} divisions ({', '.join(f'{k} {v}' for k, v in counts.items())}) "
+               f"in {time.perf_counter() - started:.1f} s")
+
+
+@divisions_cli.command("boundaries")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--datum", type=DATUM, default="gcj02", show_default=True)
+@click.option("--skip-unknown", is_flag=True, help="pass over files of divisions not imported")
+def divisions_boundaries(paths: tuple[str, ...], datum: str, skip_unknown: bool) -> None:
+    try:
+        count = divisions.import_boundaries(list(paths), datum, skip_unknown)
+    except ImportProblems as problems:
+        fail(problems)
+    click.echo(f"imported {count} county outlines")
+
+
+@people_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def people_import(path: str) -> None:
+    try:
+        counts = people.import_people(path)
+    except ImportProblems as problems:
+        fail(problems)
+    click.echo(f"people: {counts['created']} created, {counts['updated']} updated")
+
+
+@tokens_cli.command("create")
+@click.argument("phone")
+def tokens_create(phone: str) -> None:
+    person = people.by_phone(phone)
+    if person is None:
+        click.echo(f"no active person has the phone {phone}", err=True)
+        sys.exit(1)
+    token = people.create_token(person)
+    click.echo(f"token for {person.name} ({person.role}, {person.division_code}):")
+    click.echo(token)
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    problems = audit.verify()
+    if problems:
+        for line in problems:
+            click.echo(line, err=True)
+        click.echo("audit chain BROKEN", err=True)
+        sys.exit(1)
+    click.echo("audit chain intact")
+
+
+@demo_cli.command("load")
+def demo_load() -> None:
+    from core import demo
+
+    for line in demo.load():
+        click.echo(line)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="drain the queues and exit")
+@click.option("--name", default=None)
+def worker(burst: bool, name: str | None) -> None:
+    """Everything that runs in the background: RQ worker + scheduler on all queues, and sweeps."""
+    from core.queue import start_worker
+
+    start_worker(current_app._get_current_object(), burst=burst, name=name)
+
+
+def init_app(app: Flask) -> None:
+    for group in (divisions_cli, people_cli, tokens_cli, audit_cli, demo_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(worker)

@@ -1,0 +1,150 @@
+"""The SMS gateway: one interface, two backends (`console` and `twilio`), and webhook signatures.
+
+Callers get a `SendResult` or a `GatewayError` that says whether a retry is safe
+(`retryable`) and whether the text may have gone out anyway (`ambiguous`, e.g. a read
+timeout): the outbound job decides what to do from those two facts alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+import requests
+from flask import current_app
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from core.extensions import db
+from core.models import ConsoleSms
+
+log = logging.getLogger("zaibao.sms")
+
+# Twilio error codes that no retry will fix (invalid number, unsubscribed, not a mobile, ...).
+PERMANENT_CODES = {21211, 21214, 21408, 21610, 21612, 21614, 30003, 30005, 30006}
+GSM7 = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+           "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+MAX_SEGMENTS = 2
+
+
+@dataclass(frozen=True)
+class SendResult:
+    sid: str
+    status: str
+
+
+class GatewayError(Exception):
+    def __init__(self, message: str, *, retryable: bool, ambiguous: bool = False,
+                 code: int | None = None, status: int | None = None):
+        super().__init__(message)
+        self.retryable, self.ambiguous, self.code, self.status = retryable, ambiguous, code, status
+
+
+class Gateway(Protocol):
+    def send(self, to: str, body: str) -> SendResult: ...
+
+
+def is_ucs2(text: str) -> bool:
+    return any(ch not in GSM7 for ch in text)
+
+
+def segment_count(text: str) -> int:
+    """SMS segments the text needs: UCS-2 70/67 characters, GSM-7 160/153."""
+    single, multi = (70, 67) if is_ucs2(text) else (160, 153)
+    n = len(text)
+    return 1 if n <= single else -(-n // multi)
+
+
+def fit(text: str, segments: int = MAX_SEGMENTS) -> str:
+    """Cut a text to at most `segments` segments, marking the cut with '…'."""
+    limit = (67 if is_ucs2(text) else 153) * segments if segments > 1 else (70 if is_ucs2(text) else 160)
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+class ConsoleGateway:
+    """Writes the SMS to the log and to `console_sms` (in the caller's transaction)."""
+
+    def send(self, to: str, body: str) -> SendResult:
+        sid = "CN" + uuid.uuid4().hex
+        log.info("SMS to %s: %s", to, body)
+        db.session.add(ConsoleSms(sid=sid, to=to, body=body))
+        return SendResult(sid=sid, status="sent")
+
+
+class TwilioGateway:
+    """The real `twilio` client, with a timeout, pointed at TWILIO_API_BASE (SPEC §10)."""
+
+    def __init__(self, config) -> None:
+        self.config = config
+        # A non-empty environment mapping: the client falls back to os.environ for an empty
+        # one, and TWILIO_EDGE/TWILIO_REGION there would rewrite the host.
+        self.client = Client(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"],
+                             http_client=TwilioHttpClient(timeout=config["TWILIO_TIMEOUT_SECONDS"]),
+                             environment={"ZAIBAO": "1"})
+        self.client.api.base_url = config["TWILIO_API_BASE"].rstrip("/")
+
+    def send(self, to: str, body: str) -> SendResult:
+        kwargs = {"to": to, "body": body,
+                  "status_callback": self.config["PUBLIC_BASE_URL"] + "/sms/status"}
+        if self.config.get("TWILIO_MESSAGING_SERVICE_SID"):
+            kwargs["messaging_service_sid"] = self.config["TWILIO_MESSAGING_SERVICE_SID"]
+        else:
+            kwargs["from_"] = self.config["TWILIO_FROM"]
+        try:
+            message = self.client.messages.create(**kwargs)
+        except TwilioRestException as exc:
+            retryable = exc.status == 429 or exc.code == 20429 or (exc.status or 0) >= 500
+            if exc.code in PERMANENT_CODES:
+                retryable = False
+            raise GatewayError(f"Twilio {exc.status} {exc.code}: {exc.msg}", retryable=retryable,
+                               code=exc.code, status=exc.status) from exc
+        except requests.exceptions.ConnectTimeout as exc:
+            raise GatewayError(f"connect timeout: {exc}", retryable=True) from exc
+        except requests.exceptions.ReadTimeout as exc:
+            raise GatewayError(f"read timeout: {exc}", retryable=True, ambiguous=True) from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise GatewayError(f"connection failed: {exc}", retryable=True, ambiguous=True) from exc
+        except (TwilioException, requests.exceptions.RequestException) as exc:
+            raise GatewayError(f"gateway error: {exc}", retryable=True, ambiguous=True) from exc
+        return SendResult(sid=message.sid, status=message.status or "queued")
+
+
+def get_gateway() -> Gateway:
+    """The configured backend, one per app (the Twilio client keeps a connection pool)."""
+    app = current_app._get_current_object()
+    gateway = app.extensions.get("zaibao_gateway")
+    if gateway is None:
+        backend = app.config["SMS_BACKEND"]
+        if backend == "twilio":
+            gateway = TwilioGateway(app.config)
+        elif backend == "console":
+            gateway = ConsoleGateway()
+        else:
+            raise RuntimeError(f"SMS_BACKEND must be 'twilio' or 'console', not {backend!r}")
+        app.extensions["zaibao_gateway"] = gateway
+    return gateway
+
+
+def public_url(path: str, query: str = "") -> str:
+    """The URL Twilio called: PUBLIC_BASE_URL (never the proxied Host header) + path."""
+    url = current_app.config["PUBLIC_BASE_URL"] + path
+    return f"{url}?{query}" if query else url
+
+
+def signature_valid(path: str, form, signature: str | None, query: str = "") -> bool:
+    """Check X-Twilio-Signature over the public URL and the POSTed form (not request.values)."""
+    if not signature:
+        return False
+    validator = RequestValidator(current_app.config["TWILIO_AUTH_TOKEN"])
+    return validator.validate(public_url(path, query), form, signature)
+
+
+def sign(url: str, form: dict, auth_token: str) -> str:
+    """Compute the signature Twilio would send (for the simulator, tests and benchmarks)."""
+    return RequestValidator(auth_token).compute_signature(url, form)

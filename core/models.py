@@ -1,0 +1,171 @@
+"""Kernel tables: divisions, people, API tokens, the audit log and the console SMS log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.extensions import db
+
+LEVELS = ("province", "city", "county", "township", "village")
+ROLES = ("officer_a", "officer_b", "township", "county", "city", "province", "admin")
+# The division level each role must sit on (admin may sit anywhere, usually the province).
+ROLE_LEVEL = {
+    "officer_a": "village",
+    "officer_b": "village",
+    "township": "township",
+    "county": "county",
+    "city": "city",
+    "province": "province",
+}
+STAFF_ROLES = ("township", "county", "city", "province", "admin")
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now; stored as UTC everywhere, shown in the deployment's zone."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(db.TypeDecorator):
+    """DateTime that always comes back timezone-aware UTC, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        if value is not None and dialect.name == "sqlite":
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Division(db.Model):
+    """A 12-digit statistical division. The ancestor codes are stored on every row so that
+    "everything below X" is one indexed equality, whatever the depth."""
+
+    __tablename__ = "divisions"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    parent_code: Mapped[str | None] = mapped_column(String(12), ForeignKey("divisions.code"))
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(10), index=True)
+    province_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    city_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    county_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    township_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    urban_rural_code: Mapped[str | None] = mapped_column(String(3))
+    virtual: Mapped[bool] = mapped_column(Boolean, default=False)
+    lon: Mapped[float | None] = mapped_column(Float)  # WGS84
+    lat: Mapped[float | None] = mapped_column(Float)  # WGS84
+
+    parent: Mapped[Division | None] = relationship(remote_side=[code], lazy="joined", join_depth=1)
+
+    def lineage_codes(self) -> list[str]:
+        """Codes of this division and its ancestors, province first."""
+        return [c for c in (self.province_code, self.city_code, self.county_code,
+                            self.township_code) if c and c != self.code] + [self.code]
+
+    def ancestor_code(self, level: str) -> str | None:
+        return self.code if level == self.level else getattr(self, f"{level}_code", None)
+
+    def __repr__(self) -> str:
+        return f"<Division {self.code} {self.name}>"
+
+
+class Boundary(db.Model):
+    """A county outline (GeoJSON geometry, WGS84) for maps and point-in-county checks."""
+
+    __tablename__ = "boundaries"
+
+    division_code: Mapped[str] = mapped_column(String(12), ForeignKey("divisions.code"), primary_key=True)
+    geometry: Mapped[dict] = mapped_column(JSON)
+    min_lon: Mapped[float] = mapped_column(Float)
+    min_lat: Mapped[float] = mapped_column(Float)
+    max_lon: Mapped[float] = mapped_column(Float)
+    max_lat: Mapped[float] = mapped_column(Float)
+
+
+class Person(UserMixin, db.Model):
+    __tablename__ = "people"
+    __table_args__ = (
+        # A phone belongs to at most one active person (SPEC §2).
+        Index("uq_people_active_phone", "phone", unique=True,
+              sqlite_where=db.text("active"), postgresql_where=db.text("active")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(20), index=True)  # E.164
+    role: Mapped[str] = mapped_column(String(12), index=True)
+    division_code: Mapped[str] = mapped_column(String(12), ForeignKey("divisions.code"), index=True)
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    division: Mapped[Division] = relationship(lazy="joined")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: deactivated people cannot log in
+        return self.active
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    def __repr__(self) -> str:
+        return f"<Person {self.id} {self.name} {self.role}@{self.division_code}>"
+
+
+class ApiToken(db.Model):
+    """A bearer token; only its SHA-256 is kept, so a leaked database leaks no tokens."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    person: Mapped[Person] = relationship(lazy="joined")
+
+
+class AuditEntry(db.Model):
+    """Append-only, hash-chained record of every state change (who, what, when, before/after)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(40), index=True)
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    exercise_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ConsoleSms(db.Model):
+    """What the `console` SMS backend "sent": lets a demo user see every outgoing text."""
+
+    __tablename__ = "console_sms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(40), unique=True)
+    to: Mapped[str] = mapped_column(String(20), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,137 @@
+"""People: phone normalisation, CSV import, API tokens, look-up by phone."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from pathlib import Path
+
+import phonenumbers
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from core.extensions import db
+from core.importing import ImportProblems, read_csv
+from core.models import LEVELS, ROLE_LEVEL, ROLES, ApiToken, Division, Person
+
+
+class BadPhone(ValueError):
+    pass
+
+
+def normalise_phone(raw: str, region: str = "CN") -> str:
+    """E.164 from what people write: `13812345678`, `+86 138 1234 5678`, `0086…` → `+8613812345678`."""
+    text = (raw or "").strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise BadPhone(f"{raw!r} is not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise BadPhone(f"{raw!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def try_normalise_phone(raw: str) -> str | None:
+    try:
+        return normalise_phone(raw)
+    except BadPhone:
+        return None
+
+
+def by_phone(phone: str) -> Person | None:
+    """The active person with this phone (any spelling), or None."""
+    e164 = try_normalise_phone(phone) or phone
+    return db.session.scalar(select(Person).where(Person.phone == e164, Person.active.is_(True)))
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def import_people(path: str | Path) -> dict[str, int]:
+    """Import `name,phone,role,division_code[,on_duty][,password]`. All-or-nothing.
+
+    A row whose phone belongs to an active person updates that person (re-import is
+    idempotent); a new phone creates a person.
+    """
+    problems = ImportProblems(str(path))
+    parsed: list[tuple[int, dict]] = []
+    seen: dict[str, int] = {}
+    divisions = {c: lvl for c, lvl in db.session.execute(select(Division.code, Division.level))}
+    for line, row in read_csv(path, ("name", "phone", "role", "division_code")):
+        if not row["name"]:
+            problems.add(line, "name is empty")
+            continue
+        try:
+            phone = normalise_phone(row["phone"])
+        except BadPhone as exc:
+            problems.add(line, str(exc))
+            continue
+        if phone in seen:
+            problems.add(line, f"phone {phone} appears twice (first on line {seen[phone]})")
+            continue
+        role = row["role"].lower()
+        if role not in ROLES:
+            problems.add(line, f"unknown role {row['role']!r}; expected one of {', '.join(ROLES)}")
+            continue
+        level = divisions.get(row["division_code"])
+        if level is None:
+            problems.add(line, f"division {row['division_code']!r} is not imported")
+            continue
+        if role in ROLE_LEVEL and ROLE_LEVEL[role] != level:
+            problems.add(line, f"a {role} must sit on a {ROLE_LEVEL[role]}, not on a {level}")
+            continue
+        on_duty_text = (row.get("on_duty") or "1").lower()
+        if on_duty_text not in ("1", "0", "true", "false", "yes", "no", "y", "n"):
+            problems.add(line, f"on_duty {row.get('on_duty')!r} is not 1/0/true/false")
+            continue
+        seen[phone] = line
+        parsed.append((line, {"name": row["name"], "phone": phone, "role": role,
+                              "division_code": row["division_code"],
+                              "on_duty": on_duty_text in ("1", "true", "yes", "y"),
+                              "password": row.get("password") or None}))
+    if problems:
+        raise problems
+    existing = {p.phone: p for p in db.session.scalars(select(Person).where(Person.active.is_(True)))}
+    created = updated = 0
+    for _line, data in parsed:
+        password = data.pop("password")
+        person = existing.get(data["phone"])
+        if person is None:
+            person = Person(**data)
+            db.session.add(person)
+            created += 1
+        else:
+            for key, value in data.items():
+                setattr(person, key, value)
+            updated += 1
+        if password:
+            person.password_hash = hash_password(password)
+    db.session.commit()
+    return {"created": created, "updated": updated}
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(person: Person) -> str:
+    """Create an API bearer token; only its hash is stored, the token is shown once."""
+    token = "zb_" + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(person_id=person.id, token_hash=_token_hash(token)))
+    db.session.commit()
+    return token
+
+
+def person_for_token(token: str) -> Person | None:
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token),
+                                                   ApiToken.revoked.is_(False)))
+    if row is None or not row.person.active:
+        return None
+    return row.person
+
+
+def level_rank(level: str) -> int:
+    return LEVELS.index(level)

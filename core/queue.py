@@ -1,0 +1,131 @@
+"""Redis and RQ plumbing, the background-task decorator and the periodic sweeps.
+
+Parts register sweeps with `@periodic(seconds)`; `flask worker` runs an RQ worker with its
+scheduler on every queue and calls each sweep on its interval. Sweeps must be idempotent:
+several workers may run them.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+from flask import Flask, current_app, has_app_context
+from rq import Queue
+
+from core.extensions import db
+
+log = logging.getLogger("zaibao.queue")
+_PERIODIC: list[tuple[str, float, Callable[[], object]]] = []
+_APP: Flask | None = None
+
+
+def redis_conn() -> redis.Redis:
+    """One client (and pool) per app; short timeouts so an outage fails fast instead of hanging."""
+    app = current_app._get_current_object()
+    conn = app.extensions.get("zaibao_redis")
+    if conn is None:
+        conn = redis.Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=1,
+                                    socket_timeout=3, health_check_interval=10)
+        app.extensions["zaibao_redis"] = conn
+    return conn
+
+
+def redis_ok() -> bool:
+    try:
+        return bool(redis_conn().ping())
+    except redis.exceptions.RedisError:
+        return False
+
+
+def queue(name: str = "default") -> Queue:
+    return Queue(name, connection=redis_conn())
+
+
+def queue_names() -> list[str]:
+    return list(current_app.config["RQ_QUEUES"])
+
+
+def task(fn: Callable) -> Callable:
+    """Run an RQ job function inside an app context with a fresh session, whoever started it.
+
+    `flask worker` already has an app; a bare `rq worker` does not, so one is created once.
+    """
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        global _APP
+        if has_app_context():
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                db.session.remove()
+        if _APP is None:
+            from core import create_app
+
+            _APP = create_app()
+        with _APP.app_context():
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                db.session.remove()
+    return wrapper
+
+
+def periodic(seconds: float, name: str | None = None):
+    """Register a sweep that `flask worker` calls every `seconds`."""
+    def register(fn: Callable[[], object]) -> Callable[[], object]:
+        _PERIODIC.append((name or f"{fn.__module__}.{fn.__name__}", seconds, fn))
+        return fn
+    return register
+
+
+def periodic_tasks() -> list[tuple[str, float, Callable[[], object]]]:
+    return list(_PERIODIC)
+
+
+def run_sweeps_forever(app: Flask, stop: threading.Event) -> None:
+    """The sweep loop of `flask worker`: each registered sweep on its own interval."""
+    due = {name: 0.0 for name, _s, _f in _PERIODIC}
+    while not stop.is_set():
+        now = time.monotonic()
+        for name, seconds, fn in _PERIODIC:
+            if now < due[name]:
+                continue
+            due[name] = now + seconds
+            with app.app_context():
+                try:
+                    fn()
+                except Exception:  # a sweep must never kill the worker
+                    log.exception("sweep %s failed", name)
+                finally:
+                    db.session.remove()
+        stop.wait(0.5)
+
+
+def start_worker(app: Flask, burst: bool = False, name: str | None = None) -> None:
+    """RQ worker with scheduler on all queues, plus the sweep thread."""
+    from rq import SimpleWorker
+
+    stop = threading.Event()
+    sweeper = threading.Thread(target=run_sweeps_forever, args=(app, stop), daemon=True,
+                               name="zaibao-sweeps")
+    sweeper.start()
+    try:
+        while not stop.is_set():
+            try:
+                with app.app_context():
+                    # SimpleWorker runs jobs in this process: no fork, so the app context and
+                    # its connection pool stay valid.
+                    worker = SimpleWorker([queue(n) for n in queue_names()],
+                                          connection=redis_conn(), name=name)
+                    worker.work(with_scheduler=True, burst=burst)
+                break
+            except redis.exceptions.ConnectionError:
+                log.warning("Redis unreachable; the worker retries in 2 s (sweeps keep running)")
+                time.sleep(2)
+    finally:
+        stop.set()

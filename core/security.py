@@ -1,0 +1,19 @@
+"""Security headers on every response (SPEC §9)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+CSP = ("default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
+       "script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
+       "form-action 'self'")
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response

@@ -1,0 +1,7 @@
+"""drills routes."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("drills", __name__, template_folder="templates")

@@ -1,0 +1,124 @@
+"""Inbound messages, reports, incidents and events (SPEC §4.1)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.extensions import db
+from core.indicators import IndicatorColumns
+from core.models import Division, Person, UTCDateTime, utcnow
+
+OUTCOMES = ("report", "nil", "ack", "correction", "shelter_query", "shelter_update", "help",
+            "unparsed", "unknown_sender", "duplicate", "rejected", "pending")
+REVIEW_STATES = ("none", "pending", "converted", "dismissed")
+REPORT_STATUSES = ("received", "accepted", "returned", "corrected")
+
+
+class InboundMessage(db.Model):
+    """Every SMS as received, stored before anything else happens; unique on MessageSid."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_phone: Mapped[str] = mapped_column(String(40), index=True)
+    to_phone: Mapped[str | None] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[dict | None] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    outcome: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    reply: Mapped[str | None] = mapped_column(Text)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", use_alter=True), index=True)
+    exercise_id: Mapped[int | None] = mapped_column(ForeignKey("exercises.id"), index=True)
+    review_status: Mapped[str] = mapped_column(String(12), default="none", index=True)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_note: Mapped[str | None] = mapped_column(Text)
+
+    person: Mapped[Person | None] = relationship(foreign_keys=[person_id])
+
+
+class Event(db.Model):
+    """A county-level disaster process (灾害过程): incidents of one hazard in one county."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    county_code: Mapped[str] = mapped_column(String(12), ForeignKey("divisions.code"), index=True)
+    hazard: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    daily_report: Mapped[bool] = mapped_column(Boolean, default=False)
+    daily_report_since: Mapped[date | None] = mapped_column(Date)
+    exercise_id: Mapped[int | None] = mapped_column(ForeignKey("exercises.id"), index=True)
+
+    county: Mapped[Division] = relationship(lazy="joined")
+
+
+class Incident(IndicatorColumns, db.Model):
+    """One village's situation in one hazard; holds the latest cumulative figures."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_village_hazard_status", "village_code", "hazard", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    village_code: Mapped[str] = mapped_column(String(12), ForeignKey("divisions.code"))
+    township_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    county_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    hazard: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_report_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    report_count: Mapped[int] = mapped_column(Integer, default=0)
+    latest_report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", use_alter=True))
+    flags: Mapped[list] = mapped_column(JSON, default=list)
+    exercise_id: Mapped[int | None] = mapped_column(ForeignKey("exercises.id"), index=True)
+
+    village: Mapped[Division] = relationship(lazy="joined", foreign_keys=[village_code])
+    event: Mapped[Event | None] = relationship()
+
+
+class Report(IndicatorColumns, db.Model):
+    """One officer submission (SMS, web or API). Public id `R<id>`."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), index=True)
+    hazard: Mapped[str | None] = mapped_column(String(20), index=True)
+    village_code: Mapped[str] = mapped_column(String(12), ForeignKey("divisions.code"), index=True)
+    township_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    county_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    narrative: Mapped[str | None] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(8), default="sms")
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="received", index=True)
+    review_note: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    flags: Mapped[list] = mapped_column(JSON, default=list)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    exercise_id: Mapped[int | None] = mapped_column(ForeignKey("exercises.id"), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    report_date: Mapped[date | None] = mapped_column(Date, index=True)  # local calendar day
+    corrected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    village: Mapped[Division] = relationship(lazy="joined", foreign_keys=[village_code])
+    author: Mapped[Person | None] = relationship(foreign_keys=[author_id])
+    incident: Mapped[Incident | None] = relationship(foreign_keys=[incident_id])
+
+    @property
+    def public_id(self) -> str:
+        return f"R{self.id}"

@@ -1,0 +1,1 @@
+"""Shelter registry tables (owned by the shelters part)."""

@@ -1,0 +1,328 @@
+"""Test fixtures: real PostgreSQL or SQLite (TEST_DATABASE_URL), real Redis, a fake Twilio
+HTTP server the real `twilio` client talks to, and real worker processes.
+
+`make test` runs the suite twice: on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from config import TestConfig  # noqa: E402
+from core import create_app  # noqa: E402
+from core.extensions import db  # noqa: E402
+from core.gateway import sign  # noqa: E402
+from core.models import Division, Person  # noqa: E402
+from core.people import hash_password  # noqa: E402
+from tests.fake_twilio import FakeTwilio  # noqa: E402
+
+PUBLIC_BASE_URL = "https://zaibao.test"
+AUTH_TOKEN = "test-auth-token"
+PASSWORD = "correct horse battery"
+
+
+def _database_url(tmp_root: Path) -> str:
+    from config import database_url
+
+    url = os.environ.get("TEST_DATABASE_URL", "sqlite")
+    if url == "sqlite":
+        return f"sqlite:///{tmp_root / 'test.db'}"
+    return database_url(url)
+
+
+@pytest.fixture(scope="session")
+def fake_twilio():
+    server = FakeTwilio().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_config(tmp_path_factory, fake_twilio) -> dict:
+    root = tmp_path_factory.mktemp("zaibao")
+    return {
+        "SQLALCHEMY_DATABASE_URI": _database_url(root),
+        "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        "SMS_BACKEND": "twilio",
+        "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_FROM": "+8610690000",
+        "TWILIO_API_BASE": fake_twilio.url,
+        "TWILIO_TIMEOUT_SECONDS": 2.0,
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "SPOOL_DIR": str(root / "spool"),
+        "SECRET_KEY": "test-secret",
+        "SMS_RATE_PER_SECOND": 1000.0,
+    }
+
+
+def _reset_schema(app) -> None:
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public;"))
+        else:
+            path = Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+            db.engine.dispose()
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+        upgrade()  # the schema comes from the migrations, as in production
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(app_config):
+    application = create_app(TestConfig)
+    application.config.update(app_config)
+    _reset_schema(application)
+    return application
+
+
+@pytest.fixture(scope="session")
+def redis_client(app_config):
+    client = redis.Redis.from_url(app_config["REDIS_URL"])
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.exit("Redis is not answering at " + app_config["REDIS_URL"] + " (see .ci/run)", 2)
+    return client
+
+
+def _truncate_all(app) -> None:
+    db.session.remove()
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            conn.execute(text("PRAGMA foreign_keys=OFF"))
+            for t in tables:
+                conn.execute(text(f'DELETE FROM "{t}"'))
+            if conn.execute(text("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'")).first():
+                conn.execute(text("DELETE FROM sqlite_sequence"))
+            conn.execute(text("PRAGMA foreign_keys=ON"))
+
+
+@pytest.fixture(autouse=True)
+def _isolation(request, app, redis_client, fake_twilio):
+    """Each test starts with empty tables, an empty Redis database and a quiet fake Twilio."""
+    redis_client.flushdb()
+    fake_twilio.reset()
+    app.extensions.pop("zaibao_gateway", None)
+    ctx = app.app_context()
+    ctx.push()
+    try:
+        yield
+    finally:
+        db.session.rollback()
+        _truncate_all(app)
+        ctx.pop()
+        try:
+            redis_client.flushdb()
+        except redis.exceptions.ConnectionError:
+            pass
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+# ---- data builders ------------------------------------------------------------------------
+
+@dataclass
+class Tree:
+    province: Division
+    city: Division
+    county: Division
+    township: Division       # 码头镇
+    township2: Division      # 东城坊镇 (neighbour)
+    village: Division        # 王庄村 under township
+    village2: Division       # 李庄村 under township
+    village3: Division       # 东河村 under township2
+    other_county: Division   # 定州市, another county
+    other_village: Division
+
+
+def _division(code, parent, name, level, lon=None, lat=None) -> Division:
+    fields = {"province_code": None, "city_code": None, "county_code": None, "township_code": None}
+    node = parent
+    while node is not None:
+        fields[f"{node.level}_code"] = node.code
+        node = node.parent if node.parent_code else None
+    d = Division(code=code, parent_code=parent.code if parent else None, name=name, level=level,
+                 lon=lon, lat=lat, **fields)
+    if parent is not None:
+        d.parent = parent
+    db.session.add(d)
+    return d
+
+
+@pytest.fixture
+def tree() -> Tree:
+    """A small real-looking tree: 河北省 › 保定市 › 涿州市 › two townships › villages."""
+    province = _division("130000000000", None, "河北省", "province", 114.52, 38.04)
+    city = _division("130600000000", province, "保定市", "city", 115.46, 38.87)
+    county = _division("130681000000", city, "涿州市", "county", 115.97, 39.48)
+    t1 = _division("130681101000", county, "码头镇", "township", 115.90, 39.40)
+    t2 = _division("130681102000", county, "东城坊镇", "township", 116.05, 39.52)
+    v1 = _division("130681101001", t1, "王庄村", "village", 115.91, 39.41)
+    v2 = _division("130681101002", t1, "李庄村", "village", 115.92, 39.39)
+    v3 = _division("130681102001", t2, "东河村", "village", 116.06, 39.53)
+    oc = _division("130682000000", city, "定州市", "county", 115.0, 38.5)
+    ot = _division("130682100000", oc, "留早镇", "township", 115.01, 38.51)
+    ov = _division("130682100001", ot, "西城村", "village", 115.02, 38.52)
+    db.session.commit()
+    return Tree(province, city, county, t1, t2, v1, v2, v3, oc, ov)
+
+
+_PHONE_SEQ = iter(range(10_000, 99_999))
+
+
+def new_phone() -> str:
+    return f"+86138{next(_PHONE_SEQ):08d}"
+
+
+@pytest.fixture
+def make_person():
+    def make(role: str, division: Division | str, *, phone: str | None = None, name: str | None = None,
+             password: str | None = PASSWORD, on_duty: bool = True, active: bool = True) -> Person:
+        code = division if isinstance(division, str) else division.code
+        person = Person(name=name or f"{role}-{code[-6:]}", phone=phone or new_phone(), role=role,
+                        division_code=code, on_duty=on_duty, active=active,
+                        password_hash=hash_password(password) if password and role not in
+                        ("officer_a", "officer_b") else None)
+        db.session.add(person)
+        db.session.commit()
+        return person
+    return make
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+@pytest.fixture
+def login(client):
+    def do(person: Person, password: str = PASSWORD):
+        token = csrf_token(client)
+        response = client.post("/login", data={"phone": person.phone, "password": password,
+                                               "csrf_token": token})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return response
+    return do
+
+
+@pytest.fixture
+def api_token():
+    from core.people import create_token
+
+    def make(person: Person) -> dict:
+        return {"Authorization": f"Bearer {create_token(person)}"}
+    return make
+
+
+@pytest.fixture
+def send_sms(client):
+    """Post a correctly signed Twilio webhook; returns the response."""
+    def send(from_phone: str, body: str, *, sid: str | None = None, path: str = "/sms/inbound",
+             signature: str | None = None, extra: dict | None = None):
+        form = {"MessageSid": sid or "SM" + uuid.uuid4().hex, "AccountSid": "AC" + "1" * 32,
+                "From": from_phone, "To": "+8610690000", "Body": body, "NumSegments": "1"}
+        form.update(extra or {})
+        sig = signature if signature is not None else sign(PUBLIC_BASE_URL + path, form, AUTH_TOKEN)
+        return client.post(path, data=form, headers={"X-Twilio-Signature": sig})
+    return send
+
+
+# ---- real worker processes --------------------------------------------------------------
+
+def worker_env(app_config: dict) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": app_config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": app_config["REDIS_URL"],
+        "SMS_BACKEND": "twilio",
+        "TWILIO_ACCOUNT_SID": app_config["TWILIO_ACCOUNT_SID"],
+        "TWILIO_AUTH_TOKEN": app_config["TWILIO_AUTH_TOKEN"],
+        "TWILIO_FROM": app_config["TWILIO_FROM"],
+        "TWILIO_API_BASE": app_config["TWILIO_API_BASE"],
+        "TWILIO_TIMEOUT_SECONDS": str(app_config["TWILIO_TIMEOUT_SECONDS"]),
+        "PUBLIC_BASE_URL": app_config["PUBLIC_BASE_URL"],
+        "SPOOL_DIR": app_config["SPOOL_DIR"],
+        "SECRET_KEY": app_config["SECRET_KEY"],
+        "SMS_RATE_PER_SECOND": str(app_config["SMS_RATE_PER_SECOND"]),
+        "LOG_LEVEL": "WARNING",
+    })
+    return env
+
+
+class WorkerProcess:
+    def __init__(self, env: dict, name: str) -> None:
+        self.env, self.name, self.proc = env, name, None
+
+    def start(self) -> WorkerProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--name", self.name],
+            cwd=ROOT, env=self.env, start_new_session=True)
+        return self
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(timeout=20)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM) if self.proc and self.proc.poll() is None else None
+
+
+@pytest.fixture
+def start_worker(app_config):
+    """Start real `flask worker` processes against the test database, Redis and fake Twilio."""
+    started: list[WorkerProcess] = []
+
+    def start(name: str | None = None, **env_overrides) -> WorkerProcess:
+        env = worker_env(app_config)
+        env.update({k: str(v) for k, v in env_overrides.items()})
+        worker = WorkerProcess(env, name or f"test-{uuid.uuid4().hex[:8]}").start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        try:
+            worker.stop()
+        except Exception:
+            worker.kill()
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1, message: str = "condition"):
+    """Poll until predicate() is truthy (for work done by another process)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.rollback()  # see other processes' commits
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
