@@ -7,7 +7,7 @@ PORT="${PORT:-5000}"
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:$PORT}"
 FLASK=".venv/bin/flask"
 mkdir -p instance
-$FLASK db upgrade >/dev/null
+$FLASK db upgrade heads >/dev/null
 if [ ! -f instance/.demo-loaded ]; then
   $FLASK demo load | tee instance/demo-logins.txt
   touch instance/.demo-loaded

@@ -82,7 +82,7 @@ def _reset_schema(app) -> None:
             db.engine.dispose()
             for suffix in ("", "-wal", "-shm"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
-        upgrade()  # the schema comes from the migrations, as in production
+        upgrade(revision="heads")  # the schema comes from the migrations, as in production
         db.engine.dispose()
 
 
