@@ -83,7 +83,7 @@ def ack_times(delays_by_level: dict[str, list[float]]) -> str:
     names = {"township": _label("乡镇", "township"), "county": _label("县", "county"),
              "city": _label("市", "city"), "province": _label("省", "province")}
     if levels:
-        ax.boxplot([[d / 60 for d in delays_by_level[lv]] for lv in levels], vert=False,
+        ax.boxplot([[d / 60 for d in delays_by_level[lv]] for lv in levels], orientation="horizontal",
                    tick_labels=[names.get(lv, lv) for lv in levels])
         ax.axvline(30, color="#b3261e", linestyle="--", linewidth=1)
     else:

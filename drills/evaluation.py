@@ -14,7 +14,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from flask import render_template
+from flask import current_app, has_request_context, render_template
 from sqlalchemy import select
 
 from core.extensions import db
@@ -122,7 +122,12 @@ def build(exercise: Exercise) -> dict:
 
 
 def render_html(exercise: Exercise) -> str:
-    return render_template("drills/report.html", **build(exercise))
+    """The standalone report page; from the CLI a request context is made for the template
+    globals every page gets (navigation, CSRF)."""
+    if has_request_context():
+        return render_template("drills/report.html", **build(exercise))
+    with current_app.test_request_context("/"):
+        return render_template("drills/report.html", **build(exercise))
 
 
 def html_to_pdf(html: str, output: Path, timeout: float = 120.0) -> None:
