@@ -38,3 +38,6 @@ test-postgres: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+
+bench-drill: venv
+	$(PY) bench/drill.py
