@@ -6,12 +6,14 @@ The JSON API routes are in `reporter.api`.
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from werkzeug.datastructures import MultiDict
 
 from core.extensions import csrf, db, limiter
 from core.gateway import fit, signature_valid
@@ -33,12 +35,27 @@ def twiml(reply: str | None) -> Response:
                     mimetype="text/xml")
 
 
-def _signed() -> bool:
-    if signature_valid(request.path, request.form, request.headers.get("X-Twilio-Signature")):
+MAX_WEBHOOK_BYTES = 64 * 1024
+
+
+def webhook_form() -> MultiDict:
+    """The POSTed form. A broken gateway may send bytes that are not UTF-8; Werkzeug then yields
+    an empty form, so we decode the body ourselves with replacement characters instead of
+    dropping the message (the signature is still checked over what we decoded)."""
+    raw = request.get_data(cache=True)
+    form = request.form
+    if not form and raw:
+        text = raw.decode("utf-8", errors="replace")
+        form = MultiDict(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace"))
+    return form
+
+
+def _signed(form) -> bool:
+    if signature_valid(request.path, form, request.headers.get("X-Twilio-Signature")):
         return True
     SIGNATURE_FAILURES["count"] += 1
     log.warning("rejected %s with a bad or missing signature from %s (MessageSid %r, failures so far %d)",
-                request.path, request.remote_addr, request.form.get("MessageSid", "")[:64],
+                request.path, request.remote_addr, form.get("MessageSid", "")[:64],
                 SIGNATURE_FAILURES["count"])
     return False
 
@@ -47,9 +64,12 @@ def _signed() -> bool:
 @csrf.exempt
 def sms_inbound():
     """Twilio webhook: store first, answer one TwiML reply; spool when the database is down."""
-    if not _signed():
+    if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
+        return Response("request too large", status=413, mimetype="text/plain")
+    signed_form = webhook_form()
+    if not _signed(signed_form):
         return Response("invalid signature", status=403, mimetype="text/plain")
-    form = request.form.to_dict()
+    form = signed_form.to_dict()
     try:
         reply = flows.receive_sms(form)
     except OperationalError:
@@ -67,10 +87,10 @@ def sms_inbound():
 @csrf.exempt
 def sms_status():
     """Twilio status callback for our outbound SMS; the status only moves forward."""
-    if not _signed():
+    form = webhook_form()
+    if not _signed(form):
         return Response("invalid signature", status=403, mimetype="text/plain")
-    status.record(request.form.get("MessageSid", ""), request.form.get("MessageStatus", ""),
-                  request.form.get("ErrorCode"))
+    status.record(form.get("MessageSid", ""), form.get("MessageStatus", ""), form.get("ErrorCode"))
     return twiml(None)
 
 
