@@ -20,7 +20,7 @@ from dispatch.board.query import BoardView
 from dispatch.board.review import can_see_message
 from dispatch.board.views import bp, current_view
 from dispatch.models import Escalation
-from reporter.models import Event, Incident, InboundMessage, Report
+from reporter.models import Event, InboundMessage, Incident, Report
 
 MAX_REASON = 500
 

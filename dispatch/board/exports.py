@@ -43,7 +43,8 @@ def rollup_table(view: BoardView) -> tuple[list[str], list[list], list]:
     """Header, rows and the total row of the township roll-up, as plain values."""
     data = township_rollup(view)
     header = ["乡镇（街道）"] + [f"{name}（{unit}）" for _k, name, unit in indicator_headers()] + [
-        "涉灾村数（个）", "应报村数（个）", "已报村数（个）", "未报村数（个）", "未报村名单", "最近报告时间", "超时未确认（条）"]
+        "涉灾村数（个）", "应报村数（个）", "已报村数（个）", "未报村数（个）", "未报村名单", "最近报告时间",
+        "超时未确认（条）"]
 
     def line(name: str, row: dict) -> list:
         figures = [row[k] for k, _n, _u in indicator_headers()]

@@ -203,8 +203,9 @@ def township_rollup(view: BoardView) -> dict:
                 total[k] = (total[k] or 0) + row[k]
         for k in ("incidents", "villages", "reported", "silent", "overdue", "village_count"):
             total[k] += row[k]
-        if row["last_report_at"] and (total["last_report_at"] is None or row["last_report_at"] > total["last_report_at"]):
-            total["last_report_at"] = row["last_report_at"]
+        last = row["last_report_at"]
+        if last and (total["last_report_at"] is None or last > total["last_report_at"]):
+            total["last_report_at"] = last
         rows.append(row)
     return {"rows": rows, "total": total}
 

@@ -9,7 +9,7 @@ import pytest
 from core.extensions import db
 from core.models import utcnow
 from dispatch.models import Escalation
-from reporter.models import Event, Incident, InboundMessage, Report
+from reporter.models import Event, InboundMessage, Incident, Report
 
 
 class Rows:
@@ -23,7 +23,8 @@ class Rows:
         return ev
 
     def incident(self, village, event=None, *, hazard="flood", figures=None, narrative=None, author=None,
-                 flags=(), exercise_id=None, status="open", kind="initial", received_at=None) -> tuple[Incident, Report]:
+                 flags=(), exercise_id=None, status="open", kind="initial",
+                 received_at=None) -> tuple[Incident, Report]:
         at = received_at or utcnow()
         inc = Incident(village_code=village.code, township_code=village.township_code,
                        county_code=village.county_code, hazard=hazard, status=status,
@@ -60,7 +61,8 @@ class Rows:
                    report=None) -> Escalation:
         now = utcnow()
         esc = Escalation(rule=rule, level=level, division_code=incident.township_code,
-                         village_code=incident.village_code, report_id=report.id if report else incident.latest_report_id,
+                         village_code=incident.village_code,
+                         report_id=report.id if report else incident.latest_report_id,
                          incident_id=incident.id, event_id=incident.event_id, status=status,
                          created_at=now - timedelta(minutes=40 if overdue else 1),
                          deadline_at=now + timedelta(minutes=-10 if overdue else 29),
