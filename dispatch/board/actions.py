@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from core.auth import staff_required
 from core.extensions import db
-from core.scope import can_access
+from core.scope import can_access, scope_clause
 from dispatch.board.query import BoardView
 from dispatch.board.review import can_see_message
 from dispatch.board.views import bp, current_view
@@ -68,8 +68,9 @@ def _get_or_404(model, ident: int, visible: Callable[[object], bool]):
 
 
 def _event_visible(view: BoardView, event: Event) -> bool:
+    """Visible when one of its incidents is in the viewer's scope (whatever board they act from)."""
     return bool(db.session.scalar(select(func.count(Incident.id)).where(
-        Incident.event_id == event.id, *view.incident_filter(active_only=False)[:1])))
+        Incident.event_id == event.id, scope_clause(view.person, Incident.village_code))))
 
 
 @bp.post("/board/escalations/<int:escalation_id>/ack")

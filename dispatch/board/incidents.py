@@ -135,20 +135,23 @@ def map_layer(view: BoardView) -> dict:
     """Compact incident markers (arrays, not GeoJSON: 5,000 markers stay a small download).
 
     Each marker: [incident id, lat, lon, severity, village, township, hazard key, figures text,
-    status, flags]. The browser builds popups with textContent, so nothing here is HTML.
+    status, flags, latest narrative]. The browser builds popups with textContent, so nothing here is HTML.
     """
     township = aliased(Division)
+    latest = aliased(Report)
     rows = db.session.execute(
-        select(Incident, Division.name, Division.lat, Division.lon, township.name)
+        select(Incident, Division.name, Division.lat, Division.lon, township.name, latest.narrative)
         .join(Division, Division.code == Incident.village_code)
         .outerjoin(township, township.code == Incident.township_code)
+        .outerjoin(latest, latest.id == Incident.latest_report_id)
         .where(*view.incident_filter(), Division.lat.is_not(None))
         .order_by(Incident.id)).all()
     markers = []
-    for incident, village, lat, lon, township_name, in rows:
+    for incident, village, lat, lon, township_name, narrative in rows:
         values = incident.indicators
         markers.append([incident.id, round(lat, 5), round(lon, 5), severity(values), village, township_name or "",
-                        incident.hazard, format_figures(values), incident.status, list(incident.flags or [])])
+                        incident.hazard, format_figures(values), incident.status, list(incident.flags or []),
+                        narrative or ""])
     return {"markers": markers, "hazards": HAZARDS, "outline": outlines(view)}
 
 

@@ -34,6 +34,7 @@
     line(box, (hazards[m[6]] || m[6]) + " · #" + m[0]);
     line(box, m[7] || "—");
     if (m[9] && m[9].length) { line(box, "⚑ " + m[9].join(" "), "flag"); }
+    if (m[10]) { line(box, m[10], "popup-narrative"); }
     return box;
   }
 
