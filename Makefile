@@ -39,5 +39,18 @@ test-postgres: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
+.PHONY: translations
+# Extract every _()/_l() string, merge into the English catalogue, compile the .mo (both committed).
+translations: venv
+	$(VENV)/bin/pybabel extract -q -F babel.cfg -k _l -o translations/messages.pot .
+	@if [ -f translations/en/LC_MESSAGES/messages.po ]; then \
+	  $(VENV)/bin/pybabel update -q -i translations/messages.pot -d translations -l en; \
+	else $(VENV)/bin/pybabel init -q -i translations/messages.pot -d translations -l en; fi
+	$(VENV)/bin/pybabel compile -d translations
+
+# Board benchmark: a county with 5,000 open incidents and 50,000 reports on PostgreSQL (bench/README.md).
+bench-board: venv
+	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/zb_board} $(PY) bench/board.py
+
 bench-drill: venv
 	$(PY) bench/drill.py

@@ -1,0 +1,239 @@
+"""The board's read side: who sees what (scope + drill isolation) and the aggregates.
+
+Everything is summed in SQL so that a county with 5,000 open incidents is a handful of
+grouped queries, not 5,000 objects. Every query goes through `BoardView.incident_filter()` (or
+the matching helpers for reports, escalations, SMS), which applies `core.scope.scope_clause`
+and `core.db.exercise_clause`: real and drill figures never mix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import and_, func, or_, select
+
+from core.db import exercise_clause
+from core.divisions import below
+from core.extensions import db
+from core.indicators import INDICATOR_KEYS, INDICATORS
+from core.models import Division, Person, utcnow
+from core.scope import can_access, scope_clause
+from dispatch.models import Escalation, OutboundSms
+from drills.models import Exercise
+from reporter.models import Event, Incident, Report
+
+SMS_FAILED_STATUSES = ("failed", "undelivered")
+SMS_FAILED_WINDOW = timedelta(hours=24)
+
+
+@dataclass
+class BoardView:
+    """One viewer looking at real data or at one exercise."""
+
+    person: Person
+    exercise: Exercise | None = None
+    now: datetime = field(default_factory=utcnow)
+
+    @property
+    def exercise_id(self) -> int | None:
+        return self.exercise.id if self.exercise is not None else None
+
+    # -- filters ---------------------------------------------------------------------------
+    def open_event_ids(self):
+        return select(Event.id).where(Event.status == "open", exercise_clause(Event.exercise_id, self.exercise_id))
+
+    def incident_filter(self, active_only: bool = True) -> list:
+        """Scope + drill isolation (+ "part of an active event" when asked)."""
+        conds = [scope_clause(self.person, Incident.village_code),
+                 exercise_clause(Incident.exercise_id, self.exercise_id)]
+        if active_only:
+            conds.append(or_(Incident.status == "open", Incident.event_id.in_(self.open_event_ids())))
+        return conds
+
+    def report_filter(self) -> list:
+        return [scope_clause(self.person, Report.village_code), exercise_clause(Report.exercise_id, self.exercise_id)]
+
+    def escalation_filter(self) -> list:
+        where = func.coalesce(Escalation.village_code, Escalation.division_code)
+        return [scope_clause(self.person, where), exercise_clause(Escalation.exercise_id, self.exercise_id)]
+
+    def today_start(self) -> datetime:
+        """Midnight of today's calendar day in the deployment's zone, as UTC."""
+        zone = ZoneInfo(current_app.config["TIMEZONE"])
+        local = self.now.astimezone(zone)
+        return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def resolve_exercise(person: Person, raw: str | None) -> Exercise | None:
+    """The exercise named by `?exercise=`, if the person may see it; LookupError otherwise.
+
+    A person may watch an exercise of their own division or below, or one that covers them
+    (a province-wide drill seen by a county office)."""
+    if raw in (None, ""):
+        return None
+    if not str(raw).isdigit():
+        raise LookupError(raw)
+    exercise = db.session.get(Exercise, int(raw))
+    if exercise is None:
+        raise LookupError(raw)
+    covers = exercise.division_code in person.division.lineage_codes()
+    if not (covers or can_access(person, exercise.division)):
+        raise LookupError(raw)
+    return exercise
+
+
+# -- severity ----------------------------------------------------------------------------
+
+def severity(values: dict) -> int:
+    """0 nothing yet, 1 minor, 2 serious, 3 casualties, 4 skip-level (SPEC §5 E3 thresholds)."""
+    v = {k: (values.get(k) or 0) for k in INDICATOR_KEYS}
+    dm = v["deaths"] + v["missing"]
+    if dm >= 10 or v["relocated"] >= 10_000 or v["houses_collapsed"] >= 1_000:
+        return 4
+    if dm >= 1:
+        return 3
+    if v["injured"] or v["houses_collapsed"] or v["relocated"] >= 100 or v["need_aid"] >= 100:
+        return 2
+    return 1 if any(v.values()) else 0
+
+
+# -- summary -----------------------------------------------------------------------------
+
+def _sums():
+    return [func.sum(getattr(Incident, k)).label(k) for k in INDICATOR_KEYS]
+
+
+def summary(view: BoardView) -> dict:
+    """Totals of the active events, silence, escalations and failed SMS for the header cards."""
+    row = db.session.execute(
+        select(func.count(Incident.id), func.count(func.distinct(Incident.village_code)),
+               func.count(Incident.id).filter(Incident.status == "open"), *_sums())
+        .where(*view.incident_filter())).one()
+    totals = {k: row._mapping[k] for k in INDICATOR_KEYS if row._mapping[k] is not None}
+    daily = daily_report_status(view)
+    esc = db.session.execute(
+        select(func.count(Escalation.id).filter(Escalation.status == "open"),
+               func.count(Escalation.id).filter(Escalation.status == "open", Escalation.deadline_at < view.now))
+        .where(*view.escalation_filter())).one()
+    failed = db.session.scalar(
+        select(func.count(OutboundSms.id)).where(
+            OutboundSms.status.in_(SMS_FAILED_STATUSES), OutboundSms.created_at >= view.now - SMS_FAILED_WINDOW,
+            exercise_clause(OutboundSms.exercise_id, view.exercise_id),
+            OutboundSms.person_id.in_(select(Person.id).where(scope_clause(view.person, Person.division_code)))))
+    events = db.session.execute(
+        select(Event.id, Event.name, Event.hazard, Event.daily_report, Event.county_code)
+        .where(Event.id.in_(select(Incident.event_id).where(*view.incident_filter())), Event.status == "open")
+        .order_by(Event.started_at.desc())).all()
+    return {"incidents": row[0], "villages": row[1], "open_incidents": row[2], "totals": totals,
+            "reported": sum(len(t["reported"]) for t in daily.values()),
+            "silent": sum(len(t["silent"]) for t in daily.values()),
+            "daily_townships": len(daily), "escalations_open": esc[0], "escalations_overdue": esc[1],
+            "sms_failed": failed or 0, "events": [dict(r._mapping) for r in events]}
+
+
+def daily_report_status(view: BoardView) -> dict[str, dict]:
+    """For every township of an open daily-report event in scope: villages reported today / silent.
+
+    SPEC §4.1: every village of the event's townships owes one report (nil included) per
+    calendar day, so "reported" is any report received since local midnight.
+    """
+    daily_events = select(Event.id).where(Event.status == "open", Event.daily_report.is_(True),
+                                          exercise_clause(Event.exercise_id, view.exercise_id))
+    townships = select(func.distinct(Incident.township_code)).where(
+        Incident.event_id.in_(daily_events), *view.incident_filter(active_only=False))
+    villages = db.session.execute(
+        select(Division.code, Division.name, Division.township_code)
+        .where(Division.level == "village", Division.township_code.in_(townships),
+               scope_clause(view.person, Division.code))
+        .order_by(Division.township_code, Division.code)).all()
+    if not villages:
+        return {}
+    reported = set(db.session.scalars(
+        select(func.distinct(Report.village_code)).join(Division, Division.code == Report.village_code)
+        .where(Division.township_code.in_(townships), Report.received_at >= view.today_start(),
+               *view.report_filter())))
+    out: dict[str, dict] = {}
+    for code, name, township in villages:
+        entry = out.setdefault(township, {"reported": [], "silent": []})
+        entry["reported" if code in reported else "silent"].append(name)
+    return out
+
+
+# -- per-township roll-up --------------------------------------------------------------------
+
+def township_rollup(view: BoardView) -> dict:
+    """The official roll-up: one row per township (totals, reporting, last report, overdue)."""
+    agg = {r.township_code: r for r in db.session.execute(
+        select(Incident.township_code, func.count(Incident.id).label("incidents"),
+               func.count(func.distinct(Incident.village_code)).label("villages"),
+               func.max(Incident.last_report_at).label("last_report_at"), *_sums())
+        .where(*view.incident_filter()).group_by(Incident.township_code))}
+    overdue = dict(db.session.execute(
+        select(Division.township_code, func.count(Escalation.id))
+        .join(Division, Division.code == Escalation.village_code)
+        .where(Escalation.status == "open", Escalation.deadline_at < view.now, *view.escalation_filter())
+        .group_by(Division.township_code)).all())
+    daily = daily_report_status(view)
+    codes = set(agg) | set(daily) | set(overdue)
+    if view.person.division.level in ("county", "township"):
+        codes |= {d.code for d in below(view.person.division, "township")}
+    codes.discard(None)
+    names = dict(db.session.execute(select(Division.code, Division.name).where(Division.code.in_(codes))).all())
+    village_counts = dict(db.session.execute(
+        select(Division.township_code, func.count(Division.code))
+        .where(Division.level == "village", Division.township_code.in_(codes))
+        .group_by(Division.township_code)).all())
+    rows, total = [], {k: None for k in INDICATOR_KEYS}
+    total.update(incidents=0, villages=0, reported=0, silent=0, overdue=0, last_report_at=None,
+                 village_count=0)
+    for code in sorted(codes):
+        a = agg.get(code)
+        d = daily.get(code, {"reported": [], "silent": []})
+        row = {"code": code, "name": names.get(code, code), "incidents": a.incidents if a else 0,
+               "villages": a.villages if a else 0, "last_report_at": a.last_report_at if a else None,
+               "village_count": village_counts.get(code, 0), "daily": code in daily,
+               "reported_names": d["reported"], "silent_names": d["silent"],
+               "reported": len(d["reported"]), "silent": len(d["silent"]), "overdue": overdue.get(code, 0)}
+        for k in INDICATOR_KEYS:
+            row[k] = getattr(a, k) if a else None
+            if row[k] is not None:
+                total[k] = (total[k] or 0) + row[k]
+        for k in ("incidents", "villages", "reported", "silent", "overdue", "village_count"):
+            total[k] += row[k]
+        last = row["last_report_at"]
+        if last and (total["last_report_at"] is None or last > total["last_report_at"]):
+            total["last_report_at"] = last
+        rows.append(row)
+    return {"rows": rows, "total": total}
+
+
+def indicator_headers() -> list[tuple[str, str, str]]:
+    """(key, 中文, unit) in the national order."""
+    return [(k, INDICATORS[k][0], INDICATORS[k][1]) for k in INDICATOR_KEYS]
+
+
+def open_events(view: BoardView) -> list[Event]:
+    """Events the viewer can filter on: any with an incident in scope (newest first)."""
+    return list(db.session.scalars(
+        select(Event).where(Event.id.in_(select(Incident.event_id).where(*view.incident_filter(active_only=False))))
+        .order_by(Event.started_at.desc()).limit(50)))
+
+
+def townships_in_scope(view: BoardView) -> list[tuple[str, str]]:
+    division = view.person.division
+    if division.level == "village":
+        return []
+    if division.level in ("county", "township"):
+        return [(d.code, d.name) for d in below(division, "township")]
+    codes = select(func.distinct(Incident.township_code)).where(*view.incident_filter(active_only=False))
+    return [tuple(r) for r in db.session.execute(
+        select(Division.code, Division.name).where(Division.code.in_(codes)).order_by(Division.code))]
+
+
+def events_in_scope_clause(view: BoardView):
+    """An event is visible when one of its incidents is."""
+    return and_(Event.id.in_(select(Incident.event_id).where(*view.incident_filter(active_only=False))),
+                exercise_clause(Event.exercise_id, view.exercise_id))

@@ -1,0 +1,95 @@
+/* Board map: incident markers coloured by severity (clustered), county outline, shelters.
+   Data from /board/map.json; popups are DOM nodes filled with textContent (SMS text is data). */
+(function () {
+  "use strict";
+  var root = document.getElementById("board");
+  var el = document.getElementById("map");
+  if (!root || !el || typeof L === "undefined") { return; }
+  var COLORS = { 0: "#8a8f98", 1: "#d9a400", 2: "#e06c00", 3: "#c62828", 4: "#6a0dad" };
+
+  var map = L.map(el, { preferCanvas: true, zoomControl: true }).setView([39.0, 116.0], 9);
+  if (root.dataset.tileUrl) {
+    L.tileLayer(root.dataset.tileUrl, { maxZoom: 18, attribution: "" }).addTo(map);
+  }
+  var renderer = L.canvas({ padding: 0.5 });
+  var outline = L.layerGroup().addTo(map);
+  var clusters = L.markerClusterGroup({ chunkedLoading: true, maxClusterRadius: 40, disableClusteringAtZoom: 15 });
+  var shelters = L.layerGroup();
+  map.addLayer(clusters);
+  map.addLayer(shelters);
+  L.control.layers(null, { "⚠": clusters, "⌂": shelters }, { collapsed: true }).addTo(map);
+  var fitted = false;
+
+  function line(parent, text, cls) {
+    var div = document.createElement("div");
+    if (cls) { div.className = cls; }
+    div.textContent = text;
+    parent.appendChild(div);
+  }
+
+  function incidentPopup(m, hazards) {
+    var box = document.createElement("div");
+    box.className = "popup";
+    line(box, m[4] + (m[5] ? "（" + m[5] + "）" : ""), "popup-title");
+    line(box, (hazards[m[6]] || m[6]) + " · #" + m[0]);
+    line(box, m[7] || "—");
+    if (m[9] && m[9].length) { line(box, "⚑ " + m[9].join(" "), "flag"); }
+    if (m[10]) { line(box, m[10], "popup-narrative"); }
+    return box;
+  }
+
+  function shelterPopup(p) {
+    var box = document.createElement("div");
+    box.className = "popup";
+    line(box, (p.code ? p.code + " " : "") + (p.name || ""), "popup-title");
+    if (p.capacity !== undefined && p.capacity !== null) {
+      line(box, (p.occupancy || 0) + " / " + p.capacity + (p.status ? " · " + p.status : ""));
+    }
+    if (p.stale) { line(box, "stale", "flag"); }
+    return box;
+  }
+
+  function load() {
+    fetch(root.dataset.mapUrl, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+      .then(function (data) {
+        outline.clearLayers();
+        (data.outline || []).forEach(function (g) {
+          L.geoJSON(g, { style: { color: "#12355b", weight: 2, fill: false }, interactive: false }).addTo(outline);
+        });
+        var markers = data.markers.map(function (m) {
+          var marker = L.circleMarker([m[1], m[2]], {
+            renderer: renderer, radius: 6 + m[3], color: "#222", weight: 1,
+            fillColor: COLORS[m[3]] || COLORS[0], fillOpacity: m[8] === "open" ? 0.9 : 0.4
+          });
+          marker.bindPopup(function () { return incidentPopup(m, data.hazards || {}); });
+          return marker;
+        });
+        clusters.clearLayers();
+        clusters.addLayers(markers);
+        shelters.clearLayers();
+        ((data.shelters && data.shelters.features) || []).forEach(function (f) {
+          if (!f.geometry || f.geometry.type !== "Point") { return; }
+          var p = f.properties || {};
+          var fill = p.capacity ? Math.min(1, (p.occupancy || 0) / p.capacity) : 0;
+          var c = L.circleMarker([f.geometry.coordinates[1], f.geometry.coordinates[0]], {
+            renderer: renderer, radius: 7, color: "#1b6e3a", weight: 2,
+            fillColor: fill >= 1 ? "#c62828" : fill >= 0.8 ? "#e06c00" : "#1b6e3a", fillOpacity: 0.25 + 0.6 * fill
+          });
+          c.bindPopup(function () { return shelterPopup(p); });
+          shelters.addLayer(c);
+        });
+        if (!fitted) {
+          var bounds = L.latLngBounds([]);
+          outline.eachLayer(function (l) { bounds.extend(l.getBounds()); });
+          if (!bounds.isValid() && markers.length) { bounds = clusters.getBounds(); }
+          if (bounds.isValid()) { map.fitBounds(bounds, { padding: [10, 10] }); fitted = true; }
+        }
+        el.dataset.markers = String(markers.length);
+      })
+      .catch(function () { el.dataset.error = "1"; });
+  }
+
+  load();
+  document.addEventListener("board:changed", load);
+})();
