@@ -19,10 +19,12 @@ def test_report_is_stored_and_confirmed(send_sms, officer, tree):
                      f"有误请回复: 更正 R{report.id} 死亡1")
     assert segment_count(reply) <= 2
     stored = message("SM-first")
-    assert (stored.outcome, stored.person_id, stored.report_id, stored.reply) == ("report", officer.id, report.id, reply)
+    assert (stored.outcome, stored.person_id, stored.report_id) == ("report", officer.id, report.id)
+    assert stored.reply == reply
     assert stored.exercise_id is None and stored.review_status == "none"
     assert report.indicators == {"deaths": 0, "missing": 1, "injured": 3, "relocated": 120}
-    assert (report.kind, report.hazard, report.village_code, report.channel) == ("initial", "flood", tree.village.code, "sms")
+    assert (report.kind, report.hazard, report.channel) == ("initial", "flood", "sms")
+    assert report.village_code == tree.village.code
     assert report.message_id == stored.id and report.author_id == officer.id
 
 
