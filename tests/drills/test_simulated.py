@@ -30,13 +30,13 @@ def test_seeded_simulated_drill(app, tree, live_server, start_worker, tmp_path):
     start_worker(ESCALATION_ACK_MINUTES=ack_minutes, ESCALATION_SWEEP_SECONDS=1, OUTBOX_SWEEP_SECONDS=1)
 
     result = app.test_cli_runner().invoke(args=[
-        "drill", "run", "--county", tree.county.code, "--scenario", "flood", "--seed", "4", "--speed", str(SPEED),
+        "drill", "run", "--county", tree.county.code, "--scenario", "flood", "--seed", "25", "--speed", str(SPEED),
         "--url", live_server, "--no-progress", "--concurrency", "4"])
     assert result.exit_code == 0, result.output
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("exercise ")
     exercise = db.session.get(Exercise, int(last.split()[1]))
-    assert exercise.mode == "simulated" and exercise.seed == 4 and exercise.status == "ended"
+    assert exercise.mode == "simulated" and exercise.seed == 25 and exercise.status == "ended"
     stats = exercise.settings["stats"]
     assert stats["errors"] == 0 and stats["unprefixed"] == 0 and stats["sent"] == stats["replies"] > 0
 
