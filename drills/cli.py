@@ -80,20 +80,29 @@ def drill_archive(exercise_id: int) -> None:
     click.echo(f"archived exercise {exercise.id}: {exercise.name}")
 
 
-def _shelters_of(division: Division):
-    """Shelters in the area with a manager phone, when the shelters part keeps them."""
-    from drills.scenario import Shelter
-
-    try:
-        from shelters.models import Shelter as ShelterRow
-    except ImportError:
-        return [], {}
+def _shelters_of(division: Division, book: roster.PhoneBook):
+    """Shelters in the area and who updates them: the manager when the manager is a registered
+    person (an SMS from an unknown phone is not accepted), otherwise a responder of the shelter's
+    township or county, whose scope holds it."""
     from core.divisions import descendants_clause
+    from core.models import Person
+    from drills.scenario import Shelter
+    from shelters.models import Shelter as ShelterRow
 
-    rows = db.session.scalars(db.select(ShelterRow).where(descendants_clause(ShelterRow.division_code, division)))
-    shelters = [Shelter(s.code, int(s.capacity or 0), s.manager_phone) for s in rows
-                if getattr(s, "manager_phone", None) and (s.capacity or 0) > 0]
-    return shelters, {s.code: s.manager_phone for s in shelters}
+    rows = list(db.session.scalars(db.select(ShelterRow).where(
+        descendants_clause(ShelterRow.division_code, division), ShelterRow.capacity > 0,
+        ShelterRow.status != "closed").order_by(ShelterRow.code)))
+    managers = set(db.session.scalars(db.select(Person.phone).where(
+        Person.phone.in_([r.manager_phone for r in rows if r.manager_phone]), Person.active.is_(True))))
+    shelters, phones = [], {}
+    for row in rows:
+        phone = row.manager_phone if row.manager_phone in managers else None
+        for code in (row.division.township_code, row.division.county_code, row.division_code):
+            phone = phone or (book.responders.get(code) or [None])[0]
+        if phone:
+            shelters.append(Shelter(row.code, int(row.capacity), phone))
+            phones[row.code] = phone
+    return shelters, phones
 
 
 @drill_cli.command("run")
@@ -133,7 +142,7 @@ def drill_run(county, province, division_code, scenario, seed, speed, base_url, 
     if limit and limit < len(rows):
         rows = sorted(random.Random(seed).sample(rows, limit), key=lambda r: r["code"])
     book = roster.prepare_people(rows)
-    shelters, shelter_phones = _shelters_of(division)
+    shelters, shelter_phones = _shelters_of(division, book)
     plan = build_plan(roster.as_villages(rows, book), scenario, seed, shelters)
     try:
         exercise = flows.start_exercise(

@@ -15,6 +15,7 @@ from drills import evaluation, metrics, service
 from drills.evaluation import HEADINGS
 from drills.models import Exercise, ExerciseVillage, SyntheticRecord
 from reporter.models import InboundMessage, Report
+from shelters.models import OccupancyRecord, Shelter
 from tests.conftest import _division
 
 SPEED = 1200.0  # the 6-hour flood in 18 s
@@ -23,6 +24,9 @@ SPEED = 1200.0  # the 6-hour flood in 18 s
 def test_seeded_simulated_drill(app, tree, live_server, start_worker, tmp_path):
     for n in (2, 3, 4):
         _division(f"13068110200{n}", tree.township2, f"河{n}村", "village")
+    shelter = Shelter(code="S1", name="王庄小学", level="village", shelter_class="emergency", type="school",
+                      division_code=tree.village.code, lon=115.91, lat=39.41, capacity=200, status="open")
+    db.session.add(shelter)
     db.session.commit()
     # the acknowledgement deadline scaled like the scenario clock, so E4 can fire
     ack_minutes = 30.0 / SPEED
@@ -80,6 +84,13 @@ def test_seeded_simulated_drill(app, tree, live_server, start_worker, tmp_path):
     assert {e["rule"]: e["count"] for e in f["escalations_by_rule"]} == rules
     assert {v["code"] for v in f["silent"]} == set(codes) - set(first)
     assert rules.get("E1", 0) >= 1
+    # shelter use: the drill's occupancy history, never the shelter's real occupancy
+    peak = db.session.scalar(select(func.max(OccupancyRecord.occupancy_after))
+                             .where(OccupancyRecord.exercise_id == exercise.id))
+    assert peak and f["shelters"] == [{"code": "S1", "name": "王庄小学", "capacity": 200, "peak": peak,
+                                       "use": round(peak / 200, 4)}]
+    db.session.refresh(shelter)
+    assert shelter.occupancy == 0 and shelter.status == "open"
     assert stats["acks"] >= 1
 
     out = tmp_path / "report.html"
