@@ -54,3 +54,10 @@ bench-board: venv
 
 bench-drill: venv
 	$(PY) bench/drill.py
+
+# The whole Hebei division list into a fresh SQLite file and into PostgreSQL (wiped!): bench/README.md.
+ZAIBAO_DATA ?= ../shared/data
+BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/zaibao_bench
+.PHONY: bench-import
+bench-import: venv
+	ZAIBAO_DATA=$(ZAIBAO_DATA) BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) LOG_LEVEL=WARNING $(PY) bench/import_divisions.py
