@@ -118,8 +118,8 @@ def test_review_queue_convert_and_dismiss(client, send_sms, officer, county_staf
     bad = client.post("/api/v1/messages/SM-q1/convert", json={"village_code": tree.village.code, "text": "你好"},
                       headers=headers)
     assert bad.status_code == 422
-    response = client.post("/api/v1/messages/SM-q1/convert",
-                           json={"village_code": tree.village.code, "text": "初报 洪涝 失踪2 有人被冲走"}, headers=headers)
+    body = {"village_code": tree.village.code, "text": "初报 洪涝 失踪2 有人被冲走"}
+    response = client.post("/api/v1/messages/SM-q1/convert", json=body, headers=headers)
     assert response.status_code == 201, response.get_json()
     report = response.get_json()
     assert report["indicators"] == {"missing": 2} and report["author_phone"] is None
