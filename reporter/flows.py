@@ -179,9 +179,11 @@ def _route(person: Person, command, message: InboundMessage,
             report, reply = submit_report(person, command, channel="sms", message=message, exercise_id=exercise_id)
         except ReportRefused as exc:
             return "unparsed", f"{exc}", None, True
+        if command.problems:  # parts the grammar had to ignore: say so, the officer can resend them
+            reply += "注意: " + "；".join(command.problems)
         return kind, reply, report.id, False
-    problems = "；".join(command.problems) if getattr(command, "problems", ()) else ""
-    reply = f"未能识别({problems})。{grammar.HELP_TEXT}" if problems else f"未能识别。{grammar.HELP_TEXT}"
+    problems = "；".join(command.problems)
+    reply = f"未能识别: {problems}。{grammar.HELP_TEXT}" if problems else f"未能识别。{grammar.HELP_TEXT}"
     return "unparsed", reply, None, True
 
 
