@@ -8,13 +8,12 @@ ambiguous attempt, and only those rows.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 from sqlalchemy import func, select
 
 from core.extensions import db
-from dispatch.models import Escalation, OutboundSms
+from dispatch.models import OutboundSms
 from tests.conftest import wait_for
 
 
