@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from core.extensions import db
-from dispatch.models import OutboundSms
 from drills.models import Exercise
 
 
@@ -95,16 +92,3 @@ def test_exercise_records_apart(client, api_token, tree, staff, report_in):
     drill = client.get(f"/api/v1/escalations?exercise={exercise.id}", headers=headers).get_json()["items"]
     assert [i["village_code"] for i in real] == [tree.village2.code]
     assert [(i["village_code"], i["exercise_id"]) for i in drill] == [(tree.village.code, exercise.id)]
-
-
-def test_delivery_status_moves_forward_only(tree, staff, report_in, service):
-    report_in(tree.village, staff.officer_a, relocated=3)
-    sms = db.session.scalar(select(OutboundSms))
-    sms.status, sms.gateway_sid = "sent", "SM123"
-    db.session.commit()
-    assert service.update_delivery("SM123", "delivered") is True
-    assert service.update_delivery("SM123", "sent") is True  # late, out of order: ignored
-    db.session.commit()
-    assert sms.status == "delivered" and sms.delivered_at is not None
-    assert service.update_delivery("SMunknown", "delivered") is False
-    assert service.update_delivery("SM123", "<script>") is False
