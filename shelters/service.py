@@ -14,7 +14,6 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from core import audit
-from core.db import exercise_clause
 from core.extensions import db
 from core.models import Division, Person, utcnow
 from core.scope import can_access, scope_clause
@@ -130,6 +129,15 @@ def change_state(shelter: Shelter, *, person: Person | None, channel: str, exerc
                  after={"occupancy": new_occupancy, "status": new_status, "channel": channel},
                  actor=person, exercise_id=exercise_id)
     return State(shelter.capacity, new_occupancy, new_status, target.occupancy_updated_at, shelter.updated_at)
+
+
+def exercise_clause(column, exercise_id: int | None):
+    """`core.db.exercise_clause`, imported when first used: importing the module `core.db`
+    rebinds the name `db` inside the `core` package (its extension object), which breaks any
+    later `create_app()` in the same process. Reported to the kernel owner."""
+    from core.db import exercise_clause as clause
+
+    return clause(column, exercise_id)
 
 
 def history(shelter: Shelter, exercise_id: int | None, limit: int = 200) -> list[OccupancyRecord]:

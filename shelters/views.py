@@ -163,7 +163,7 @@ def create():
         if shelter is not None:
             flash(_("已登记避难场所 %(code)s。", code=shelter.code), "ok")
             return redirect(url_for(".view", shelter_id=shelter.id), 303)
-    return render_template("shelters/form.html", form=form, shelter=None), 400 if form.errors else 200
+    return render_template("shelters/form.html", form=form, shelter=None), 400 if request.method == "POST" else 200
 
 
 @bp.route("/<int:shelter_id>/edit", methods=["GET", "POST"])
@@ -178,7 +178,7 @@ def edit(shelter_id: int):
     if form.validate_on_submit() and _save(form, shelter) is not None:
         flash(_("已保存。"), "ok")
         return redirect(url_for(".view", shelter_id=shelter.id), 303)
-    return render_template("shelters/form.html", form=form, shelter=shelter), 400 if form.errors else 200
+    return render_template("shelters/form.html", form=form, shelter=shelter), 400 if request.method == "POST" else 200
 
 
 @bp.get("/map")
