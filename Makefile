@@ -38,3 +38,8 @@ test-postgres: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+
+# Nearest-shelter search among 20,000 shelters (SPEC §9: < 5 ms). BENCH_DATABASE_URL: a PostgreSQL
+# database you own (its public schema is dropped); default a temporary SQLite file.
+bench-shelters: venv
+	$(PY) bench/shelters.py

@@ -256,8 +256,8 @@ def import_shelters(path: str | Path, datum: str = "wgs84", actor: Person | str 
             created += 1
             moved = True
         else:
-            moved = moved or (shelter.lon, shelter.lat, shelter.division_code) != (
-                row["lon"], row["lat"], row["division_code"])
+            moved = moved or (shelter.lon, shelter.lat, shelter.division_code, shelter.capacity) != (
+                row["lon"], row["lat"], row["division_code"], row["capacity"])
             for key, value in row.items():
                 setattr(shelter, key, value)
             shelter.updated_at = now

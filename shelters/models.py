@@ -113,7 +113,7 @@ class OccupancyRecord(db.Model):
 
 
 class ShelterIndexVersion(db.Model):
-    """A single-row token renewed whenever a shelter's location, division or existence changes.
+    """A single-row token renewed whenever a shelter's location, division, capacity or existence changes.
 
     Each process keeps an in-memory spatial index of (id, lon, lat, lineage); it compares this
     token (one primary-key read) before a search and rebuilds when it changed. A random token

@@ -139,7 +139,8 @@ def _save(form: ShelterForm, shelter: Shelter | None):
         moved = True
     else:
         before = {k: getattr(shelter, k) for k in row}
-        moved = (shelter.lon, shelter.lat, shelter.division_code) != (row["lon"], row["lat"], row["division_code"])
+        moved = (shelter.lon, shelter.lat, shelter.division_code, shelter.capacity) != (
+            row["lon"], row["lat"], row["division_code"], row["capacity"])
         for key, value in row.items():
             setattr(shelter, key, value)
         if shelter.occupancy >= shelter.capacity:

@@ -18,22 +18,23 @@ from shelters.spatial import GridIndex, Point
 lons = st.floats(min_value=113.0, max_value=120.0, allow_nan=False)
 lats = st.floats(min_value=36.0, max_value=42.5, allow_nan=False)
 # Clustered points too: many shelters in one cell and exact duplicates test the tie rule.
-point_lists = st.lists(st.tuples(lons, lats, st.sampled_from(["A", "B"])), min_size=0, max_size=120)
+point_lists = st.lists(st.tuples(lons, lats, st.sampled_from(["A", "B"]), st.integers(0, 3)), min_size=0,
+                       max_size=120)
 
 
 @settings(max_examples=150, deadline=None)
 @given(points=point_lists, qlon=lons, qlat=lats, k=st.integers(1, 15), within=st.sampled_from([None, "A", "B"]),
-       cell=st.sampled_from([0.01, 0.05, 0.5]))
-def test_grid_order_matches_brute_force(points, qlon, qlat, k, within, cell):
-    index = GridIndex([Point(i, lon, lat, frozenset({tag})) for i, (lon, lat, tag) in enumerate(points)], cell)
-    got = [(p.id, round(d, 6)) for d, p in itertools.islice(index.nearest(qlon, qlat, within), k)]
-    brute = sorted((haversine_m(qlon, qlat, lon, lat), i) for i, (lon, lat, tag) in enumerate(points)
-                   if within is None or tag == within)[:k]
+       cell=st.sampled_from([0.01, 0.05, 0.5]), need=st.integers(0, 3))
+def test_grid_order_matches_brute_force(points, qlon, qlat, k, within, cell, need):
+    index = GridIndex([Point(i, lon, lat, ("P", tag), cap) for i, (lon, lat, tag, cap) in enumerate(points)], cell)
+    got = [(p.id, round(d, 6)) for d, p in itertools.islice(index.nearest(qlon, qlat, within, need), k)]
+    brute = sorted((haversine_m(qlon, qlat, lon, lat), i) for i, (lon, lat, tag, cap) in enumerate(points)
+                   if (within is None or tag == within) and cap >= need)[:k]
     assert got == [(i, round(d, 6)) for d, i in brute]
 
 
 def test_grid_yields_everything_in_order_even_far_away():
-    pts = [Point(1, 115.9, 39.4, frozenset()), Point(2, 87.6, 43.8, frozenset()), Point(3, 121.5, 31.2, frozenset())]
+    pts = [Point(1, 115.9, 39.4, ()), Point(2, 87.6, 43.8, ()), Point(3, 121.5, 31.2, ())]
     got = [p.id for _d, p in GridIndex(pts).nearest(116.0, 39.5)]
     assert got == [1, 3, 2]
     assert list(GridIndex([]).nearest(116.0, 39.5)) == []
