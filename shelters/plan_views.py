@@ -45,7 +45,8 @@ def plan(event_id: int):
     rows, unplaced = _table(result)
     return render_template("shelters/plan.html", plan=result, rows=rows, unplaced=unplaced,
                            headers=HEADERS, unplaced_headers=UNPLACED_HEADERS, form=PlanSendForm(),
-                           texts=flows.plan_sms_texts(result))
+                           texts=flows.plan_sms_texts(result),
+                           exercise_banner=f"#{result.exercise_id}" if result.exercise_id else None)
 
 
 @bp.get("/plan/<int:event_id>.csv")
