@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select, text
 
@@ -24,7 +24,7 @@ _LOCK_KEY = 7_330_001
 def _digest(prev_hash: str, at: datetime, actor_id, actor: str, action: str, entity: str,
             entity_id: str, before, after, exercise_id) -> str:
     payload = json.dumps(
-        [prev_hash, at.isoformat(timespec="microseconds"), actor_id, actor, action, entity,
+        [prev_hash, at.astimezone(UTC).isoformat(timespec="microseconds"), actor_id, actor, action, entity,
          entity_id, before, after, exercise_id],
         sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(payload.encode()).hexdigest()

@@ -49,7 +49,8 @@ def login():
     if form.validate_on_submit():
         person = by_phone(form.phone.data)
         stored = person.password_hash if person is not None and person.password_hash else _DUMMY_HASH
-        ok = check_password_hash(stored, form.password.data) if stored != _DUMMY_HASH else False
+        # Always compute a hash, even for an unknown phone, so timing does not reveal which exist.
+        ok = check_password_hash(stored, form.password.data) and stored != _DUMMY_HASH
         if person is not None and ok and person.is_staff:
             login_user(person)
             return redirect(_safe_next(request.args.get("next")) or "/board")

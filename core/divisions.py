@@ -60,6 +60,9 @@ def import_divisions(path: str | Path, datum: str = "gcj02") -> dict[str, int]:
         if not parent and level != "province":
             problems.add(line, f"a {level} needs a parent_code")
             continue
+        if parent and level == "province":
+            problems.add(line, "a province has no parent_code")
+            continue
         if not name:
             problems.add(line, "name is empty")
             continue
@@ -95,8 +98,12 @@ def import_divisions(path: str | Path, datum: str = "gcj02") -> dict[str, int]:
         known = level_parent(parent)
         if known is None:
             problems.add(lines[code], f"parent {parent} of {code} is neither in the file nor imported")
-        elif LEVELS.index(known[0]) >= LEVELS.index(row["level"]):
-            problems.add(lines[code], f"a {row['level']} cannot sit under the {known[0]} {parent}")
+        elif LEVELS.index(known[0]) != LEVELS.index(row["level"]) - 1:
+            # Strictly one level up: a village must have a township (scope, township
+            # responders and the township_code column all depend on it).
+            expected = LEVELS[LEVELS.index(row["level"]) - 1]
+            problems.add(lines[code], f"a {row['level']} must sit under a {expected}, "
+                                      f"not under the {known[0]} {parent}")
     if problems:
         problems.problems.sort()
         raise problems
@@ -139,10 +146,14 @@ def import_boundaries(paths: list[str | Path], datum: str = "gcj02",
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             problems.add(number, f"{path.name}: not a UTF-8 JSON file ({exc})")
             continue
-        if data.get("type") == "Feature":
+        if isinstance(data, dict) and data.get("type") == "Feature":
             data = data.get("geometry") or {}
-        if data.get("type") not in ("Polygon", "MultiPolygon"):
+        if not isinstance(data, dict) or data.get("type") not in ("Polygon", "MultiPolygon"):
             problems.add(number, f"{path.name}: expected a Polygon or MultiPolygon geometry")
+            continue
+        problem = _geometry_problem(data)
+        if problem:
+            problems.add(number, f"{path.name}: {problem}")
             continue
         code = stem + "000000"
         if db.session.get(Division, code) is None:
@@ -159,6 +170,27 @@ def import_boundaries(paths: list[str | Path], datum: str = "gcj02",
     upsert(Boundary, found, "division_code", chunk=50)
     db.session.commit()
     return len(found)
+
+
+def _geometry_problem(geometry: dict) -> str | None:
+    """Why a Polygon/MultiPolygon cannot be used as an outline (None when it can)."""
+    coords = geometry.get("coordinates")
+    polygons = coords if geometry["type"] == "MultiPolygon" else [coords]
+    if not isinstance(polygons, list) or not polygons or not coords:
+        return "the geometry has no coordinates"
+    for polygon in polygons:
+        if not isinstance(polygon, list) or not polygon:
+            return "a polygon has no rings"
+        for ring in polygon:
+            if not isinstance(ring, list) or len(ring) < 4:
+                return "a ring needs at least 4 positions"
+            for pos in ring:
+                if not (isinstance(pos, list) and len(pos) >= 2 and all(
+                        isinstance(v, int | float) and not isinstance(v, bool) for v in pos[:2])):
+                    return f"position {json.dumps(pos, ensure_ascii=False)[:40]} is not [lon, lat]"
+                if not in_china(pos[0], pos[1]):
+                    return f"position {pos[0]},{pos[1]} is outside China (lon,lat order?)"
+    return None
 
 
 def get(code: str) -> Division | None:

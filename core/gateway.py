@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import requests
+import urllib3
 from flask import current_app
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -109,10 +110,18 @@ class TwilioGateway:
         except requests.exceptions.ReadTimeout as exc:
             raise GatewayError(f"read timeout: {exc}", retryable=True, ambiguous=True) from exc
         except requests.exceptions.ConnectionError as exc:
-            raise GatewayError(f"connection failed: {exc}", retryable=True, ambiguous=True) from exc
+            # Refused / unresolvable: the request never left, so a retry cannot duplicate the SMS.
+            # A connection dropped after sending may have delivered it: that one is ambiguous.
+            raise GatewayError(f"connection failed: {exc}", retryable=True,
+                               ambiguous=not _never_connected(exc)) from exc
         except (TwilioException, requests.exceptions.RequestException) as exc:
             raise GatewayError(f"gateway error: {exc}", retryable=True, ambiguous=True) from exc
         return SendResult(sid=message.sid, status=message.status or "queued")
+
+
+def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def get_gateway() -> Gateway:

@@ -81,7 +81,7 @@ def import_people(path: str | Path) -> dict[str, int]:
             problems.add(line, f"division {row['division_code']!r} is not imported")
             continue
         if role in ROLE_LEVEL and ROLE_LEVEL[role] != level:
-            problems.add(line, f"a {role} must sit on a {ROLE_LEVEL[role]}, not on a {level}")
+            problems.add(line, f"the role {role} must sit on a {ROLE_LEVEL[role]}, not on a {level}")
             continue
         on_duty_text = (row.get("on_duty") or "1").lower()
         if on_duty_text not in ("1", "0", "true", "false", "yes", "no", "y", "n"):

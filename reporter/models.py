@@ -122,3 +122,23 @@ class Report(IndicatorColumns, db.Model):
     @property
     def public_id(self) -> str:
         return f"R{self.id}"
+
+
+class OneTimeCode(db.Model):
+    """A web-login code sent by SMS to an officer (SPEC §8.3 /report): 6 digits, 10 minutes, 5 tries.
+
+    Only an HMAC of the code is stored; `ip` lets us rate-limit requests per address as well as
+    per phone across all web workers (the database is the one store they share).
+    """
+
+    __tablename__ = "one_time_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

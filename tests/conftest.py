@@ -88,8 +88,8 @@ def _reset_schema(app) -> None:
 
 @pytest.fixture(scope="session")
 def app(app_config):
-    application = create_app(TestConfig)
-    application.config.update(app_config)
+    # The settings go in before the extensions are attached (the engine is made in init_app).
+    application = create_app(TestConfig, app_config)
     _reset_schema(application)
     return application
 
