@@ -51,3 +51,6 @@ translations: venv
 # Board benchmark: a county with 5,000 open incidents and 50,000 reports on PostgreSQL (bench/README.md).
 bench-board: venv
 	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/zb_board} $(PY) bench/board.py
+
+bench-drill: venv
+	$(PY) bench/drill.py
