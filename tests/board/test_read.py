@@ -43,13 +43,16 @@ def test_summary_rollup_and_list(client, tree, make_person, login, rows):
 
 
 def test_failed_sms_counted_in_scope(client, tree, make_person, login, rows):
-    county, *_ = _county_board(client, tree, make_person, login, rows)
-    officer = make_person("officer_a", tree.village)
-    outsider = make_person("officer_a", tree.other_village)
-    db.session.add_all([OutboundSms(to_phone=officer.phone, person_id=officer.id, body="x", purpose="notice",
-                                    status="failed"),
-                        OutboundSms(to_phone=outsider.phone, person_id=outsider.id, body="x", purpose="notice",
-                                    status="failed")])
+    _county, _ev, inc1, _inc3 = _county_board(client, tree, make_person, login, rows)
+    responder = make_person("township", tree.township)
+    esc = rows.escalation(inc1, [responder])
+    far_ev = rows.event(tree.other_county)
+    far_inc, _ = rows.incident(tree.other_village, far_ev, figures={"deaths": 1})
+    far = rows.escalation(far_inc, [make_person("county", tree.other_county)])
+    db.session.add_all([OutboundSms(to_phone=responder.phone, person_id=responder.id, body="x", purpose="escalation",
+                                    escalation_id=esc.id, status="failed"),
+                        OutboundSms(to_phone="+8613800009999", body="x", purpose="escalation",
+                                    escalation_id=far.id, status="failed")])
     db.session.commit()
     assert client.get("/board/summary.json").get_json()["summary"]["sms_failed"] == 1
 
