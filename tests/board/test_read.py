@@ -163,13 +163,22 @@ def test_map_layer_markers_and_outline(client, tree, make_person, login, rows):
     assert data["shelters"]["type"] == "FeatureCollection"
 
 
-def test_english_interface(client, tree, make_person, login, rows):
+def test_english_interface(app, client, tree, make_person, login, rows):
+    ev = rows.event(tree.county)
+    rows.incident(tree.village, ev, figures={"deaths": 1}, flags=["late"])
     login(make_person("county", tree.county))
-    html = client.get("/board?lang=en").get_data(as_text=True)
+    # Flask-Babel caches the locale on `g`; the test harness keeps one app context for the
+    # whole test, so each request gets its own context here, as it does in production.
+    with app.app_context():
+        html = client.get("/board?lang=en").get_data(as_text=True)
     assert "Incident board" in html and "灾情看板" not in html
-    assert "Deaths" in html or "deaths" in html.lower()
-    html = client.get("/board?lang=zh").get_data(as_text=True)
-    assert "灾情看板" in html
+    assert "Deaths" in html and "Flood" in html and "late" in html and "Townships roll-up" in html
+    with app.app_context():
+        html = client.get("/board/review").get_data(as_text=True)
+    assert "Review queue" in html  # remembered in the session
+    with app.app_context():
+        html = client.get("/board?lang=zh").get_data(as_text=True)
+    assert "灾情看板" in html and "因灾死亡人口" in html
 
 
 def test_board_requires_staff_login(client, tree, make_person, login):
