@@ -42,10 +42,9 @@ lint: venv
 .PHONY: translations
 # Extract every _()/_l() string, merge into the English catalogue, compile the .mo (both committed).
 translations: venv
-	$(VENV)/bin/pybabel extract -q -F babel.cfg -k _l -o translations/messages.pot .
-	@if [ -f translations/en/LC_MESSAGES/messages.po ]; then \
-	  $(VENV)/bin/pybabel update -q -i translations/messages.pot -d translations -l en; \
-	else $(VENV)/bin/pybabel init -q -i translations/messages.pot -d translations -l en; fi
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l --ignore-dirs='.* _* instance node_modules' \
+	  --sort-by-file -o translations/messages.pot .
+	$(VENV)/bin/pybabel update --init-missing -N -i translations/messages.pot -d translations -l en
 	$(VENV)/bin/pybabel compile -d translations
 
 # Board benchmark: a county with 5,000 open incidents and 50,000 reports on PostgreSQL (bench/README.md).

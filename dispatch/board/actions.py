@@ -77,8 +77,8 @@ def _event_visible(view: BoardView, event: Event) -> bool:
 @staff_required
 def acknowledge(escalation_id: int):
     view = current_view()
-    esc = _get_or_404(Escalation, escalation_id,
-                      lambda e: can_access(view.person, e.village_code or e.division_code))
+    esc = _get_or_404(Escalation, escalation_id, lambda e: can_access(view.person, e.village_code)
+                      or can_access(view.person, e.division_code))
     from dispatch import flows
 
     return _run(lambda: flows.acknowledge(view.person, esc, "web"), _("已确认 E%(id)s。", id=esc.id))

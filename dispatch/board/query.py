@@ -9,7 +9,7 @@ and `core.db.exercise_clause`: real and drill figures never mix.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -21,12 +21,10 @@ from core.extensions import db
 from core.indicators import INDICATOR_KEYS, INDICATORS
 from core.models import Division, Person, utcnow
 from core.scope import can_access, scope_clause
-from dispatch.models import Escalation, OutboundSms
+from dispatch.models import Escalation
+from dispatch.service import failed_sms_count, visible_clause
 from drills.models import Exercise
 from reporter.models import Event, Incident, Report
-
-SMS_FAILED_STATUSES = ("failed", "undelivered")
-SMS_FAILED_WINDOW = timedelta(hours=24)
 
 
 @dataclass
@@ -57,8 +55,7 @@ class BoardView:
         return [scope_clause(self.person, Report.village_code), exercise_clause(Report.exercise_id, self.exercise_id)]
 
     def escalation_filter(self) -> list:
-        where = func.coalesce(Escalation.village_code, Escalation.division_code)
-        return [scope_clause(self.person, where), exercise_clause(Escalation.exercise_id, self.exercise_id)]
+        return [visible_clause(self.person), exercise_clause(Escalation.exercise_id, self.exercise_id)]
 
     def today_start(self) -> datetime:
         """Midnight of today's calendar day in the deployment's zone, as UTC."""
@@ -118,11 +115,7 @@ def summary(view: BoardView) -> dict:
         select(func.count(Escalation.id).filter(Escalation.status == "open"),
                func.count(Escalation.id).filter(Escalation.status == "open", Escalation.deadline_at < view.now))
         .where(*view.escalation_filter())).one()
-    failed = db.session.scalar(
-        select(func.count(OutboundSms.id)).where(
-            OutboundSms.status.in_(SMS_FAILED_STATUSES), OutboundSms.created_at >= view.now - SMS_FAILED_WINDOW,
-            exercise_clause(OutboundSms.exercise_id, view.exercise_id),
-            OutboundSms.person_id.in_(select(Person.id).where(scope_clause(view.person, Person.division_code)))))
+    failed = failed_sms_count(view.person, view.exercise_id)
     events = db.session.execute(
         select(Event.id, Event.name, Event.hazard, Event.daily_report, Event.county_code)
         .where(Event.id.in_(select(Incident.event_id).where(*view.incident_filter())), Event.status == "open")

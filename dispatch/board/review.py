@@ -20,6 +20,13 @@ from reporter.models import InboundMessage
 LIMIT = 300
 
 
+def may_handle(person: Person) -> bool:
+    """County offices and above convert/dismiss messages and require daily reports (reporter.review)."""
+    from reporter.review import COUNTY_ROLES
+
+    return person.role in COUNTY_ROLES
+
+
 def sees_unattributed(person: Person) -> bool:
     return LEVELS.index(person.division.level) <= LEVELS.index("county")
 

@@ -77,6 +77,7 @@ def board():
         per_page=incidents.PER_PAGE, townships=query.townships_in_scope(view), events=query.open_events(view),
         flags=incidents.FLAGS, review_states=incidents.REVIEW_STATES, sorts=incidents.SORTS,
         cursor=incidents.make_cursor(view), tile_url=current_app.config.get("TILE_URL") or "",
+        may_set_daily=review.may_handle(view.person),
         now=view.now)
 
 
@@ -168,7 +169,7 @@ def _download(body: bytes, mimetype: str, view: query.BoardView, ext: str) -> Re
 def review_queue():
     view = current_view()
     return render_template("board/review.html", view=view, messages=review.pending_messages(view),
-                           villages=review.villages_in_scope(view))
+                           villages=review.villages_in_scope(view), can_handle=review.may_handle(view.person))
 
 
 from dispatch.board import actions  # noqa: E402,F401  (registers the POST routes on bp)

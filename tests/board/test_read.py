@@ -43,13 +43,16 @@ def test_summary_rollup_and_list(client, tree, make_person, login, rows):
 
 
 def test_failed_sms_counted_in_scope(client, tree, make_person, login, rows):
-    county, *_ = _county_board(client, tree, make_person, login, rows)
-    officer = make_person("officer_a", tree.village)
-    outsider = make_person("officer_a", tree.other_village)
-    db.session.add_all([OutboundSms(to_phone=officer.phone, person_id=officer.id, body="x", purpose="notice",
-                                    status="failed"),
-                        OutboundSms(to_phone=outsider.phone, person_id=outsider.id, body="x", purpose="notice",
-                                    status="failed")])
+    _county, _ev, inc1, _inc3 = _county_board(client, tree, make_person, login, rows)
+    responder = make_person("township", tree.township)
+    esc = rows.escalation(inc1, [responder])
+    far_ev = rows.event(tree.other_county)
+    far_inc, _ = rows.incident(tree.other_village, far_ev, figures={"deaths": 1})
+    far = rows.escalation(far_inc, [make_person("county", tree.other_county)])
+    db.session.add_all([OutboundSms(to_phone=responder.phone, person_id=responder.id, body="x", purpose="escalation",
+                                    escalation_id=esc.id, status="failed"),
+                        OutboundSms(to_phone="+8613800009999", body="x", purpose="escalation",
+                                    escalation_id=far.id, status="failed")])
     db.session.commit()
     assert client.get("/board/summary.json").get_json()["summary"]["sms_failed"] == 1
 
@@ -160,13 +163,22 @@ def test_map_layer_markers_and_outline(client, tree, make_person, login, rows):
     assert data["shelters"]["type"] == "FeatureCollection"
 
 
-def test_english_interface(client, tree, make_person, login, rows):
+def test_english_interface(app, client, tree, make_person, login, rows):
+    ev = rows.event(tree.county)
+    rows.incident(tree.village, ev, figures={"deaths": 1}, flags=["late"])
     login(make_person("county", tree.county))
-    html = client.get("/board?lang=en").get_data(as_text=True)
+    # Flask-Babel caches the locale on `g`; the test harness keeps one app context for the
+    # whole test, so each request gets its own context here, as it does in production.
+    with app.app_context():
+        html = client.get("/board?lang=en").get_data(as_text=True)
     assert "Incident board" in html and "灾情看板" not in html
-    assert "Deaths" in html or "deaths" in html.lower()
-    html = client.get("/board?lang=zh").get_data(as_text=True)
-    assert "灾情看板" in html
+    assert "Deaths" in html and "Flood" in html and "late" in html and "Townships roll-up" in html
+    with app.app_context():
+        html = client.get("/board/review").get_data(as_text=True)
+    assert "Review queue" in html  # remembered in the session
+    with app.app_context():
+        html = client.get("/board?lang=zh").get_data(as_text=True)
+    assert "灾情看板" in html and "因灾死亡人口" in html
 
 
 def test_board_requires_staff_login(client, tree, make_person, login):

@@ -7,7 +7,7 @@
   if (!root || !el || typeof L === "undefined") { return; }
   var COLORS = { 0: "#8a8f98", 1: "#d9a400", 2: "#e06c00", 3: "#c62828", 4: "#6a0dad" };
 
-  var map = L.map(el, { preferCanvas: true, zoomControl: true }).setView([39.0, 116.0], 9);
+  var map = L.map(el, { preferCanvas: true, zoomControl: true, minZoom: 5, maxZoom: 18 }).setView([39.0, 116.0], 9);
   if (root.dataset.tileUrl) {
     L.tileLayer(root.dataset.tileUrl, { maxZoom: 18, attribution: "" }).addTo(map);
   }
@@ -90,6 +90,7 @@
       .catch(function () { el.dataset.error = "1"; });
   }
 
+  el.boardMap = { map: map, clusters: clusters, shelters: shelters };  /* for tests and wall displays */
   load();
   document.addEventListener("board:changed", load);
 })();
