@@ -135,6 +135,9 @@ def drill_run(county, province, division_code, scenario, seed, speed, base_url, 
         requests.get(base_url + "/healthz", timeout=5)
     except requests.RequestException as exc:
         _die(f"the server at {base_url} does not answer ({type(exc).__name__}); start it (make run) or pass --url")
+    clash = service.overlapping_running(division)
+    if clash is not None:
+        _die(f"{clash.division.name} 已有进行中的演练 #{clash.id}（{clash.name}），请先结束它")
     made = roster.add_synthetic_villages(division, per_township)
     rows = service.area_villages(division)
     if not rows:

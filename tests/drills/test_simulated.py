@@ -103,3 +103,23 @@ def test_seeded_simulated_drill(app, tree, live_server, start_worker, tmp_path):
     html = out.read_text(encoding="utf-8")
     assert all(h in html for h in HEADINGS) and "模拟演练" in html
     assert service.running_exercise_for(tree.village) is None
+
+
+def test_a_second_run_is_refused_and_leaves_the_running_drill_alone(app, tree, live_server, make_person):
+    running = service.create(tree.county, "flood", mode="simulated")
+    db.session.commit()
+    officer = make_person("officer_a", tree.village, phone="+8619900000001")
+    db.session.add(SyntheticRecord(kind="person", ref=officer.phone))
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["drill", "run", "--county", tree.county.code, "--scenario", "flood",
+                                                "--url", live_server, "--no-progress"])
+    assert result.exit_code == 1 and f"#{running.id}" in result.output
+    db.session.expire_all()
+    assert officer.active and db.session.scalar(select(func.count()).select_from(Exercise)) == 1
+
+
+def test_run_refuses_a_server_that_does_not_answer(app, tree):
+    result = app.test_cli_runner().invoke(args=["drill", "run", "--county", tree.county.code, "--scenario", "flood",
+                                                "--url", "http://127.0.0.1:9", "--no-progress"])
+    assert result.exit_code == 1 and "does not answer" in result.output
+    assert db.session.scalar(select(func.count()).select_from(Exercise)) == 0
