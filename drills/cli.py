@@ -171,7 +171,8 @@ def drill_run(county, province, division_code, scenario, seed, speed, base_url, 
             flows.end_exercise(exercise)
         if not keep_running:
             roster.deactivate_synthetic_people()
-    click.echo(f"sent {stats.sent}, replies {stats.replies}, errors {stats.errors}, acknowledgements {stats.acks}, "
+    click.echo(f"sent {stats.sent}, replies {stats.replies} ({stats.unprefixed} without the 【演练】 prefix), "
+               f"errors {stats.errors}, acknowledgements {stats.acks}, "
                f"woken by reminders {stats.reminded}, in {stats.wall_seconds:.1f} s "
                f"({stats.sent / max(stats.wall_seconds, 1e-9):.1f} messages/s)")
     for example in stats.error_examples[:5]:
