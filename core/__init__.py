@@ -39,13 +39,19 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.close()
 
 
-def create_app(config: type | dict | None = None) -> Flask:
+def create_app(config: type | dict | None = None, overrides: dict | None = None) -> Flask:
+    """Build the app. `config` is a settings class or dict; `overrides` are applied last.
+
+    Settings must be complete before the extensions are attached: Flask-SQLAlchemy creates its
+    engine in `init_app`, so changing SQLALCHEMY_DATABASE_URI afterwards has no effect.
+    """
     app = Flask(__name__.split(".")[0], instance_path=str(INSTANCE_DIR))
     app.config.from_object(Config)
     if isinstance(config, dict):
         app.config.update(config)
     elif config is not None:
         app.config.from_object(config)
+    app.config.update(overrides or {})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     Path(app.config["SPOOL_DIR"]).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))

@@ -142,6 +142,16 @@ def doc(summary: str, params: dict[str, str] | None = None, body: dict | None = 
     return attach
 
 
+# ---- the caller --------------------------------------------------------------------------
+
+@bp.get("/me")
+@doc("The caller: name, phone, role and division (checks a token works)", tag="kernel")
+def me():
+    person = api_person()
+    return jsonify({"name": person.name, "phone": person.phone, "role": person.role,
+                    "division_code": person.division_code, "division_name": person.division.name})
+
+
 @bp.get("/openapi.json")
 def openapi():
     paths: dict[str, dict] = {}

@@ -20,18 +20,22 @@ _ANCESTOR_FIELDS = {"province": "province_code", "city": "city_code",
                     "county": "county_code", "township": "township_code"}
 
 
-def upsert(model, rows: list[dict], key: str, chunk: int = 2000) -> None:
-    """Insert or update rows by primary key, in chunks, on SQLite and PostgreSQL alike."""
+def upsert(model, rows: list[dict], key: str, chunk: int = 5000) -> None:
+    """Insert or update rows by primary key, on SQLite and PostgreSQL alike (every row the same keys).
+
+    One statement executed many times (DB-API executemany): a single multi-VALUES statement of
+    thousands of rows spends most of its time being compiled by SQLAlchemy.
+    """
     if not rows:
         return
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(model.__table__)
     columns = [c for c in rows[0] if c != key]
+    stmt = stmt.on_conflict_do_update(index_elements=[key], set_={c: stmt.excluded[c] for c in columns})
+    connection = db.session.connection()
     for start in range(0, len(rows), chunk):
-        stmt = insert(model).values(rows[start : start + chunk])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[key], set_={c: getattr(stmt.excluded, c) for c in columns})
-        db.session.execute(stmt)
+        connection.execute(stmt, rows[start : start + chunk])
 
 
 def import_divisions(path: str | Path, datum: str = "gcj02") -> dict[str, int]:
@@ -60,8 +64,11 @@ def import_divisions(path: str | Path, datum: str = "gcj02") -> dict[str, int]:
         if not parent and level != "province":
             problems.add(line, f"a {level} needs a parent_code")
             continue
-        if not name:
-            problems.add(line, "name is empty")
+        if parent and level == "province":
+            problems.add(line, "a province has no parent_code")
+            continue
+        if not name or len(name) > 100:
+            problems.add(line, "name is empty" if not name else f"name is longer than 100 characters ({len(name)})")
             continue
         lon = lat = None
         if row.get("lon") or row.get("lat"):
@@ -95,8 +102,12 @@ def import_divisions(path: str | Path, datum: str = "gcj02") -> dict[str, int]:
         known = level_parent(parent)
         if known is None:
             problems.add(lines[code], f"parent {parent} of {code} is neither in the file nor imported")
-        elif LEVELS.index(known[0]) >= LEVELS.index(row["level"]):
-            problems.add(lines[code], f"a {row['level']} cannot sit under the {known[0]} {parent}")
+        elif LEVELS.index(known[0]) != LEVELS.index(row["level"]) - 1:
+            # Strictly one level up: a village must have a township (scope, township
+            # responders and the township_code column all depend on it).
+            expected = LEVELS[LEVELS.index(row["level"]) - 1]
+            problems.add(lines[code], f"a {row['level']} must sit under a {expected}, "
+                                      f"not under the {known[0]} {parent}")
     if problems:
         problems.problems.sort()
         raise problems
@@ -139,10 +150,14 @@ def import_boundaries(paths: list[str | Path], datum: str = "gcj02",
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             problems.add(number, f"{path.name}: not a UTF-8 JSON file ({exc})")
             continue
-        if data.get("type") == "Feature":
+        if isinstance(data, dict) and data.get("type") == "Feature":
             data = data.get("geometry") or {}
-        if data.get("type") not in ("Polygon", "MultiPolygon"):
+        if not isinstance(data, dict) or data.get("type") not in ("Polygon", "MultiPolygon"):
             problems.add(number, f"{path.name}: expected a Polygon or MultiPolygon geometry")
+            continue
+        problem = _geometry_problem(data)
+        if problem:
+            problems.add(number, f"{path.name}: {problem}")
             continue
         code = stem + "000000"
         if db.session.get(Division, code) is None:
@@ -159,6 +174,27 @@ def import_boundaries(paths: list[str | Path], datum: str = "gcj02",
     upsert(Boundary, found, "division_code", chunk=50)
     db.session.commit()
     return len(found)
+
+
+def _geometry_problem(geometry: dict) -> str | None:
+    """Why a Polygon/MultiPolygon cannot be used as an outline (None when it can)."""
+    coords = geometry.get("coordinates")
+    polygons = coords if geometry["type"] == "MultiPolygon" else [coords]
+    if not isinstance(polygons, list) or not polygons or not coords:
+        return "the geometry has no coordinates"
+    for polygon in polygons:
+        if not isinstance(polygon, list) or not polygon:
+            return "a polygon has no rings"
+        for ring in polygon:
+            if not isinstance(ring, list) or len(ring) < 4:
+                return "a ring needs at least 4 positions"
+            for pos in ring:
+                if not (isinstance(pos, list) and len(pos) >= 2 and all(
+                        isinstance(v, int | float) and not isinstance(v, bool) for v in pos[:2])):
+                    return f"position {json.dumps(pos, ensure_ascii=False)[:40]} is not [lon, lat]"
+                if not in_china(pos[0], pos[1]):
+                    return f"position {pos[0]},{pos[1]} is outside China (lon,lat order?)"
+    return None
 
 
 def get(code: str) -> Division | None:

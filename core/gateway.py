@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import requests
+import urllib3
 from flask import current_app
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -60,11 +61,14 @@ def segment_count(text: str) -> int:
 
 
 def fit(text: str, segments: int = MAX_SEGMENTS) -> str:
-    """Cut a text to at most `segments` segments, marking the cut with '…'."""
-    limit = (67 if is_ucs2(text) else 153) * segments if segments > 1 else (70 if is_ucs2(text) else 160)
+    """Cut a text to at most `segments` segments, marking the cut with '…' ('...' in GSM-7 text,
+    where '…' would turn the whole message into UCS-2 and more than double its segments)."""
+    ucs2 = is_ucs2(text)
+    limit = (67 if ucs2 else 153) * segments if segments > 1 else (70 if ucs2 else 160)
     if len(text) <= limit:
         return text
-    return text[: limit - 1] + "…"
+    mark = "…" if ucs2 else "..."
+    return text[: limit - len(mark)] + mark
 
 
 class ConsoleGateway:
@@ -109,10 +113,18 @@ class TwilioGateway:
         except requests.exceptions.ReadTimeout as exc:
             raise GatewayError(f"read timeout: {exc}", retryable=True, ambiguous=True) from exc
         except requests.exceptions.ConnectionError as exc:
-            raise GatewayError(f"connection failed: {exc}", retryable=True, ambiguous=True) from exc
+            # Refused / unresolvable: the request never left, so a retry cannot duplicate the SMS.
+            # A connection dropped after sending may have delivered it: that one is ambiguous.
+            raise GatewayError(f"connection failed: {exc}", retryable=True,
+                               ambiguous=not _never_connected(exc)) from exc
         except (TwilioException, requests.exceptions.RequestException) as exc:
             raise GatewayError(f"gateway error: {exc}", retryable=True, ambiguous=True) from exc
         return SendResult(sid=message.sid, status=message.status or "queued")
+
+
+def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def get_gateway() -> Gateway:

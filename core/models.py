@@ -43,8 +43,9 @@ class UTCDateTime(db.TypeDecorator):
         return value
 
     def process_result_value(self, value, dialect):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
+        # PostgreSQL answers in the session's TimeZone (Asia/Shanghai on many servers): convert.
+        if value is not None:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         return value
 
 

@@ -61,8 +61,9 @@ def import_people(path: str | Path) -> dict[str, int]:
     seen: dict[str, int] = {}
     divisions = {c: lvl for c, lvl in db.session.execute(select(Division.code, Division.level))}
     for line, row in read_csv(path, ("name", "phone", "role", "division_code")):
-        if not row["name"]:
-            problems.add(line, "name is empty")
+        if not row["name"] or len(row["name"]) > 100:
+            problems.add(line, "name is empty" if not row["name"]
+                         else f"name is longer than 100 characters ({len(row['name'])})")
             continue
         try:
             phone = normalise_phone(row["phone"])
@@ -81,7 +82,7 @@ def import_people(path: str | Path) -> dict[str, int]:
             problems.add(line, f"division {row['division_code']!r} is not imported")
             continue
         if role in ROLE_LEVEL and ROLE_LEVEL[role] != level:
-            problems.add(line, f"a {role} must sit on a {ROLE_LEVEL[role]}, not on a {level}")
+            problems.add(line, f"the role {role} must sit on a {ROLE_LEVEL[role]}, not on a {level}")
             continue
         on_duty_text = (row.get("on_duty") or "1").lower()
         if on_duty_text not in ("1", "0", "true", "false", "yes", "no", "y", "n"):

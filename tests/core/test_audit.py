@@ -1,0 +1,137 @@
+"""The hash-chained audit log: `flask audit verify` finds edits, deletions and reordering."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+
+from core import audit
+from core.extensions import db
+from core.models import AuditEntry
+
+
+@pytest.fixture
+def chain(tree, make_person):
+    officer = make_person("county", tree.county, name="值班员")
+    audit.record("report.accept", "report", 1, before={"status": "received"}, after={"status": "accepted"},
+                 actor=officer)
+    audit.record("report.return", "report", 2, before={"status": "received"},
+                 after={"status": "returned", "note": "数字有误 <b>"}, actor="system")
+    audit.record("shelter.update", "shelter", "S12", before={"occupancy": 10}, after={"occupancy": 230.5},
+                 exercise_id=7)
+    audit.record("person.create", "person", officer.id, after={"name": "值班员"})
+    db.session.commit()
+    return list(db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+
+
+def verify(cli):
+    result = cli("audit", "verify")
+    return result.exit_code, result.output
+
+
+def test_intact_chain_verifies(chain, cli):
+    assert [e.prev_hash for e in chain[1:]] == [e.hash for e in chain[:-1]]
+    assert chain[0].prev_hash == audit.GENESIS
+    assert chain[0].actor.startswith("值班员 +86") and chain[0].actor_id is not None
+    assert chain[1].actor == "system" and chain[2].exercise_id == 7
+    assert verify(cli) == (0, "audit chain intact\n")
+
+
+def test_empty_chain_verifies(cli):
+    assert verify(cli)[0] == 0
+
+
+def test_edited_after_value_is_detected(chain, cli):
+    db.session.execute(text("UPDATE audit_log SET after = :v WHERE id = :id"),
+                       {"v": '{"status": "accepted", "note": "改过"}', "id": chain[1].id})
+    db.session.commit()
+    code, output = verify(cli)
+    assert code == 1
+    assert f"entry {chain[1].id}: content does not match its hash (edited?)" in output
+    assert "audit chain BROKEN" in output
+
+
+def test_edited_actor_is_detected(chain, cli):
+    db.session.execute(text("UPDATE audit_log SET actor = 'someone else' WHERE id = :id"), {"id": chain[0].id})
+    db.session.commit()
+    code, output = verify(cli)
+    assert code == 1 and f"entry {chain[0].id}: content does not match" in output
+
+
+def test_deleted_middle_row_is_detected(chain, cli):
+    db.session.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": chain[1].id})
+    db.session.commit()
+    code, output = verify(cli)
+    assert code == 1
+    assert f"entry {chain[2].id}: does not follow the previous entry (deleted or reordered?)" in output
+
+
+def test_deleted_last_rows_are_not_detectable_by_the_chain_alone(chain, cli):
+    """Truncating the tail leaves a valid shorter chain: documented limit of a bare hash chain."""
+    db.session.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": chain[-1].id})
+    db.session.commit()
+    assert verify(cli)[0] == 0
+
+
+def test_swapped_hashes_are_detected(chain, cli):
+    a, b = chain[1], chain[2]
+    db.session.execute(text("UPDATE audit_log SET hash = 'x' WHERE id = :id"), {"id": a.id})
+    db.session.execute(text("UPDATE audit_log SET hash = :h WHERE id = :id"), {"h": a.hash, "id": b.id})
+    db.session.execute(text("UPDATE audit_log SET hash = :h WHERE id = :id"), {"h": b.hash, "id": a.id})
+    db.session.commit()
+    code, output = verify(cli)
+    assert code == 1
+    assert f"entry {a.id}: content does not match its hash" in output
+    assert f"entry {b.id}: does not follow the previous entry" in output
+
+
+def test_rewritten_entry_with_recomputed_hash_breaks_the_next_link(chain, cli):
+    """A forger who recomputes one entry's hash still breaks the link to the entry after it."""
+    victim = chain[1]
+    forged_after = {"status": "accepted"}
+    forged = audit._digest(victim.prev_hash, victim.at, victim.actor_id, victim.actor, victim.action,
+                           victim.entity, victim.entity_id, victim.before, forged_after, victim.exercise_id)
+    db.session.execute(text("UPDATE audit_log SET after = :v, hash = :h WHERE id = :id"),
+                       {"v": '{"status": "accepted"}', "h": forged, "id": victim.id})
+    db.session.commit()
+    code, output = verify(cli)
+    assert code == 1 and f"entry {chain[2].id}: does not follow" in output
+
+
+def test_chain_verifies_whatever_the_database_session_time_zone(chain):
+    """The hash covers the time in UTC: a server in Asia/Shanghai must not break the chain."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite stores naive UTC; the session time zone is a PostgreSQL setting")
+    db.session.execute(text("SET LOCAL TIME ZONE 'Asia/Shanghai'"))
+    db.session.expire_all()
+    assert audit.verify() == []
+    db.session.rollback()
+
+
+def test_concurrent_writers_do_not_fork_the_chain(app, cli):
+    """Web and worker append at the same time (make run: both on one SQLite file). The second
+    writer must wait for the first to commit and chain after it, not after the same entry."""
+    import threading
+    import time
+
+    errors: list[BaseException] = []
+
+    def other_writer():
+        try:
+            with app.app_context():  # its own session and connection
+                audit.record("escalation.timeout", "escalation", 17, after={"level": "county"}, actor="worker")
+                db.session.commit()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    audit.record("report.accept", "report", 1, after={"status": "accepted"}, actor="web")  # not committed yet
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    time.sleep(0.5)  # let the other writer reach the chain's tail while this transaction is open
+    db.session.commit()
+    thread.join(timeout=60)
+    assert not errors, errors
+    entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    assert [e.actor for e in entries] == ["web", "worker"]
+    assert entries[1].prev_hash == entries[0].hash
+    assert cli("audit", "verify").exit_code == 0
