@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from core.extensions import db
 from core.geo import haversine_m
+from drills.models import Exercise
 from shelters import service
-from shelters.models import Shelter
+from shelters.models import Shelter, ShelterDrillState
 
 
 def fc(response) -> dict:
@@ -91,16 +92,26 @@ def test_nearest_bad_parameters_are_400_json(client, tree, make_person, api_toke
         assert set(r.get_json()["error"]) == {"code", "message"}
 
 
-def brute(shelters: list[Shelter], lon: float, lat: float, people: int, limit: int) -> list[str]:
-    rows = sorted((haversine_m(lon, lat, s.lon, s.lat), s.id, s.code) for s in shelters
-                  if s.status in ("open", "standby") and s.capacity - s.occupancy >= people)
-    return [code for _d, _id, code in rows[:limit]]
+def brute(shelters: list[Shelter], lon: float, lat: float, people: int, limit: int, within: str | None = None,
+          overlay: dict | None = None) -> list[str]:
+    rows = []
+    for s in shelters:
+        occupancy, status = (overlay or {}).get(s.id, (s.occupancy, s.status))
+        if status in ("open", "standby") and s.capacity - occupancy >= people and (
+                within is None or within in (s.division_code, tree_parent[s.division_code])):
+            rows.append((haversine_m(lon, lat, s.lon, s.lat), s.id, s.code))
+    return [code for _d, _id, code in sorted(rows)[:limit]]
+
+
+tree_parent: dict[str, str] = {}
 
 
 def test_nearest_matches_brute_force_on_random_registry(tree, make_person):
-    """Property-based: random shelters (clustered, duplicates, every status) and random queries."""
+    """Property-based: random shelters (clustered, duplicates, every status, drill overlays)
+    and random queries, real and inside an exercise, whole registry and one township."""
     rng = random.Random(6)
     statuses = ["open", "standby", "full", "closed"]
+    tree_parent.update({tree.township.code: tree.county.code, tree.village3.code: tree.township2.code})
     shelters = []
     for i in range(400):
         cluster = rng.random() < 0.3
@@ -112,16 +123,25 @@ def test_nearest_matches_brute_force_on_random_registry(tree, make_person):
                                 lon=lon, lat=lat, capacity=capacity, occupancy=rng.randint(0, capacity),
                                 status=rng.choice(statuses), facilities=[]))
     db.session.add_all(shelters)
+    exercise = Exercise(name="演练", division_code=tree.county.code, scenario="flood")
+    db.session.add(exercise)
     db.session.flush()
+    overlay = {}
+    for s in rng.sample(shelters, 150):
+        overlay[s.id] = (rng.randint(0, s.capacity), rng.choice(statuses))
+        db.session.add(ShelterDrillState(shelter_id=s.id, exercise_id=exercise.id, occupancy=overlay[s.id][0],
+                                         status=overlay[s.id][1]))
     service.bump_index()
     db.session.commit()
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
     @given(lon=st.floats(115.3, 116.5), lat=st.floats(39.0, 39.9), people=st.integers(1, 320),
-           limit=st.integers(1, 20))
-    def check(lon, lat, people, limit):
-        got = [h.shelter.code for h in service.nearest(lon, lat, people=people, limit=limit)]
-        assert got == brute(shelters, lon, lat, people, limit)
+           limit=st.integers(1, 20), drill=st.booleans(),
+           within=st.sampled_from([None, tree.township2.code, tree.township.code]))
+    def check(lon, lat, people, limit, drill, within):
+        got = [h.shelter.code for h in service.nearest(lon, lat, people=people, limit=limit, within=within,
+                                                        exercise_id=exercise.id if drill else None)]
+        assert got == brute(shelters, lon, lat, people, limit, within, overlay if drill else None)
 
     check()
 
