@@ -88,3 +88,24 @@ def test_plan_pages_scoped(client, tree, make_person, login):
         assert client.get(path).status_code == 404, path
     token = csrf_token(client, "/shelters/")
     assert client.post(f"/shelters/plan/{event.id}/send", data={"csrf_token": token}).status_code == 404
+
+
+def test_plan_exports_never_turn_names_into_formulas(client, tree, make_person, login, make_shelter):
+    formula = '=HYPERLINK("http://evil.example","点我")'
+    make_shelter(tree.township, code="S1", name=formula, lon=115.912, lat=39.412, capacity=50)
+    event = event_with(tree, {tree.village: 10})
+    login(make_person("county", tree.county))
+    csv_text = client.get(f"/shelters/plan/{event.id}.csv").get_data().decode("utf-8-sig")
+    assert ",\"'=HYPERLINK(" in csv_text
+    book = load_workbook(io.BytesIO(client.get(f"/shelters/plan/{event.id}.xlsx").get_data()))
+    cell = book["安置方案"]["E2"]
+    assert cell.value == formula and cell.data_type == "s"
+
+
+def test_shelter_list_links_to_plans_of_open_events(client, tree, make_person, login):
+    event = event_with(tree, {tree.village: 10})
+    login(make_person("township", tree.township))
+    assert f'href="/shelters/plan/{event.id}"' in client.get("/shelters/").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/shelters/")})
+    login(make_person("county", tree.other_county))
+    assert "/shelters/plan/" not in client.get("/shelters/").get_data(as_text=True)
