@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core import audit
+from core.divisions import upsert
 from core.extensions import db
 from core.models import Division, Person, utcnow
 from core.scope import can_access, scope_clause
@@ -98,16 +101,23 @@ def change_state(shelter: Shelter, *, person: Person | None, channel: str, exerc
     """Set occupancy and/or status (rules applied), write a history row and an audit entry.
 
     Inside an exercise only the shelter's drill overlay changes; the real row is untouched.
+    The row is re-read under a lock first (unflushed changes to `shelter` are discarded).
     """
     now = utcnow()
     overlay = None
-    if exercise_id is not None:
-        overlay = _overlays([shelter.id], exercise_id).get(shelter.id)
-        if overlay is None:
-            overlay = ShelterDrillState(shelter_id=shelter.id, exercise_id=exercise_id,
-                                        occupancy=shelter.occupancy, status=shelter.status,
-                                        occupancy_updated_at=shelter.occupancy_updated_at)
-            db.session.add(overlay)
+    if exercise_id is None:
+        # Lock the row (PostgreSQL) so two managers' figures are recorded one after the other.
+        db.session.execute(select(Shelter.id).where(Shelter.id == shelter.id).with_for_update())
+        db.session.refresh(shelter)
+    else:
+        # Two drill messages for one shelter may arrive at once: insert-if-absent, then lock.
+        upsert_ignore(ShelterDrillState, {"shelter_id": shelter.id, "exercise_id": exercise_id,
+                                          "occupancy": shelter.occupancy, "status": shelter.status,
+                                          "occupancy_updated_at": shelter.occupancy_updated_at},
+                      ("shelter_id", "exercise_id"))
+        overlay = db.session.scalar(select(ShelterDrillState).where(
+            ShelterDrillState.shelter_id == shelter.id, ShelterDrillState.exercise_id == exercise_id)
+            .with_for_update().execution_options(populate_existing=True))
     target = overlay if overlay is not None else shelter
     before = State(shelter.capacity, target.occupancy, target.status, target.occupancy_updated_at, None)
     new_occupancy, new_status = before.occupancy, before.status
@@ -150,13 +160,16 @@ def history(shelter: Shelter, exercise_id: int | None, limit: int = 200) -> list
 
 # ---- the spatial index ---------------------------------------------------------------------
 
+def upsert_ignore(model, values: dict, keys: tuple[str, ...]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING on PostgreSQL and SQLite."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=list(keys)))
+
+
 def bump_index() -> None:
-    """Renew the index token in the caller's transaction (a shelter moved, appeared or went)."""
-    token = uuid.uuid4().hex
-    result = db.session.execute(update(ShelterIndexVersion).where(ShelterIndexVersion.id == 1)
-                                .values(token=token))
-    if result.rowcount == 0:
-        db.session.add(ShelterIndexVersion(id=1, token=token))
+    """Renew the index token in the caller's transaction (a shelter moved, appeared, went or
+    changed capacity). An upsert: two first writers on an empty table cannot collide."""
+    upsert(ShelterIndexVersion, [{"id": 1, "token": uuid.uuid4().hex}], "id")
     db.session.flush()
 
 
