@@ -173,3 +173,11 @@ def test_openapi_describes_the_shelter_routes(client, tree, make_person, api_tok
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert {"/api/v1/shelters", "/api/v1/shelters/nearest", "/api/v1/shelters/{code}"} <= set(paths)
     assert "people" in [p["name"] for p in paths["/api/v1/shelters/nearest"]["get"]["parameters"]]
+
+
+def test_pages_render_in_english_too(client, tree, make_person, login, make_shelter):
+    shelter = make_shelter(tree.township, code="S1")
+    login(make_person("county", tree.county))
+    for path in ("/shelters/?lang=en", f"/shelters/{shelter.id}", "/shelters/new", "/shelters/map"):
+        assert client.get(path).status_code == 200, path
+    assert re.search(r'<option selected value="township">', client.get("/shelters/new").get_data(as_text=True))
