@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -106,8 +106,11 @@ def change_state(shelter: Shelter, *, person: Person | None, channel: str, exerc
     now = utcnow()
     overlay = None
     if exercise_id is None:
-        # Lock the row (PostgreSQL) so two managers' figures are recorded one after the other.
-        db.session.execute(select(Shelter.id).where(Shelter.id == shelter.id).with_for_update())
+        # A no-op UPDATE before reading: the row lock on PostgreSQL (FOR NO KEY UPDATE, which
+        # foreign-key checks of history rows do not wait for), the write lock on SQLite; so two
+        # managers' figures are recorded one after the other, each "before" the other's "after".
+        db.session.execute(update(Shelter).where(Shelter.id == shelter.id)
+                           .values(occupancy=Shelter.occupancy).execution_options(synchronize_session=False))
         db.session.refresh(shelter)
     else:
         # Two drill messages for one shelter may arrive at once: insert-if-absent, then lock.
@@ -135,6 +138,7 @@ def change_state(shelter: Shelter, *, person: Person | None, channel: str, exerc
         shelter_id=shelter.id, at=now, person_id=person.id if person else None, actor=label,
         channel=channel, occupancy_before=before.occupancy, occupancy_after=new_occupancy,
         status_before=before.status, status_after=new_status, note=note, exercise_id=exercise_id))
+    db.session.flush()  # our rows first: the audit lock is then held as briefly as possible
     audit.record("shelter.update", "shelter", shelter.code,
                  before={"occupancy": before.occupancy, "status": before.status},
                  after={"occupancy": new_occupancy, "status": new_status, "channel": channel},
