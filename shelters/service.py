@@ -123,12 +123,9 @@ def change_state(shelter: Shelter, *, person: Person | None, channel: str, exerc
             .with_for_update().execution_options(populate_existing=True))
     target = overlay if overlay is not None else shelter
     before = State(shelter.capacity, target.occupancy, target.status, target.occupancy_updated_at, None)
-    new_occupancy, new_status = before.occupancy, before.status
-    if status is not None:
-        new_status = rules.status_after_command(status, new_occupancy, shelter.capacity)
+    new_occupancy, new_status = rules.next_state(before.status, before.occupancy, shelter.capacity,
+                                                 new_occupancy=occupancy, command=status)
     if occupancy is not None:
-        new_occupancy = occupancy
-        new_status = rules.status_after_occupancy(new_status, new_occupancy, shelter.capacity)
         target.occupancy_updated_at = now
     target.occupancy, target.status = new_occupancy, new_status
     if overlay is None:

@@ -165,9 +165,10 @@ def _save(form: ShelterForm, shelter: Shelter | None):
         before = {k: getattr(shelter, k) for k in row}
         moved = (shelter.lon, shelter.lat, shelter.division_code, shelter.capacity) != (
             row["lon"], row["lat"], row["division_code"], row["capacity"])
+        capacity_changed = shelter.capacity != row["capacity"]
         for key, value in row.items():
             setattr(shelter, key, value)
-        if shelter.occupancy >= shelter.capacity:
+        if capacity_changed:  # a new capacity may fill or free the shelter
             shelter.status = rules.status_after_occupancy(shelter.status, shelter.occupancy, shelter.capacity)
     db.session.flush()
     if moved:

@@ -196,3 +196,17 @@ def test_cli_import_and_export(app, tree, tmp_path):
     assert data.is_valid and data["features"][0]["properties"]["name"] == "<script>alert(1)</script>"
     result = runner.invoke(args=["shelters", "export", "--division", tree.other_county.code])
     assert json.loads(result.output)["features"] == []
+
+
+def test_reimport_with_a_new_capacity_fills_or_frees_the_shelter(tree, tmp_path):
+    import_shelters(write(tmp_path, "a.csv", f"{HEADER},occupancy,status\n{GOOD_ROW}100,80,open\n"))
+    import_shelters(write(tmp_path, "b.csv", f"{HEADER}\n{GOOD_ROW}80\n"))
+    s1 = db.session.scalar(select(Shelter))
+    assert (s1.capacity, s1.occupancy, s1.status) == (80, 80, "full")
+    import_shelters(write(tmp_path, "c.csv", f"{HEADER}\n{GOOD_ROW}200\n"))
+    assert (s1.capacity, s1.status) == (200, "open")
+    import_shelters(write(tmp_path, "d.csv", f"{HEADER},status\n{GOOD_ROW}200,full\n"))  # declared full
+    assert s1.status == "full"
+    history = [(r.status_before, r.status_after) for r in db.session.scalars(
+        select(OccupancyRecord).order_by(OccupancyRecord.id))]
+    assert history == [("standby", "open"), ("open", "full"), ("full", "open"), ("open", "full")]
