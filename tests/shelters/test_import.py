@@ -210,3 +210,20 @@ def test_reimport_with_a_new_capacity_fills_or_frees_the_shelter(tree, tmp_path)
     history = [(r.status_before, r.status_after) for r in db.session.scalars(
         select(OccupancyRecord).order_by(OccupancyRecord.id))]
     assert history == [("standby", "open"), ("open", "full"), ("full", "open"), ("open", "full")]
+
+
+def test_real_zhuozhou_outline(tree, tmp_path):
+    """With the real 涿州市 outline (GCJ-02, ../shared/data when present): a shelter in the city
+    centre imports, one in neighbouring 高碑店 (about 20 km south) is refused."""
+    from pathlib import Path
+
+    outline = Path(__file__).resolve().parents[3] / "shared" / "data" / "hebei-county-boundaries" / "130681.json"
+    if not outline.exists():
+        outline = Path("/work/shared/data/hebei-county-boundaries/130681.json")
+    if not outline.exists():
+        pytest.skip("reference data ../shared/data is not beside the project")
+    import_boundaries([outline], datum="gcj02")
+    path = write(tmp_path, "real.csv", f"{HEADER}\nS1,涿州市体育中心,county,long_term,stadium,130681101000,"
+                 "115.974,39.485,,2000\nS2,高碑店某学校,county,emergency,school,130681101000,115.873,39.327,,500\n")
+    problems = problems_of(path)
+    assert [line for line, _reason in problems] == [3] and "outside the outline of 涿州市" in problems[0][1]
