@@ -67,10 +67,11 @@ def api_shelters():
             raise ApiError(400, "township must be a township's 12-digit code")
         if not can_access(person, division) and division.code not in person.division.lineage_codes():
             raise ApiError(403, "that township is outside your scope")
+    exercise_id = _exercise()
     rows = service.filtered(person, status=_choice("status", STATUSES), township=township,
                             shelter_class=_choice("class", CLASSES), type_=_choice("type", TYPES),
-                            exercise_id=_exercise())
-    return jsonify(service.collection([service.feature(s, st) for s, st in rows]))
+                            exercise_id=exercise_id)
+    return jsonify(service.collection([service.feature(s, st, exercise_id) for s, st in rows]))
 
 
 @bp.get("/shelters/nearest")
@@ -95,10 +96,11 @@ def api_nearest():
         raise ApiError(400, f"{lat},{lon} is outside China (lat/lon swapped?)")
     people = int_arg("people", 1, 1, MAX_PEOPLE)
     limit = int_arg("limit", 3, 1, 50)
+    exercise_id = _exercise()
     hits = service.nearest(lon, lat, people=people, limit=limit, within=_scope_code(person),
-                           exercise_id=_exercise())
+                           exercise_id=exercise_id)
     return jsonify(service.collection(
-        [service.feature(h.shelter, h.state, distance_m=round(h.distance_m, 1)) for h in hits],
+        [service.feature(h.shelter, h.state, exercise_id, distance_m=round(h.distance_m, 1)) for h in hits],
         query={"lat": lat, "lon": lon, "people": people, "limit": limit}))
 
 
@@ -117,4 +119,5 @@ def api_shelter(code: str):
     shelter = service.by_code(code)
     if shelter is None or not can_access(person, shelter.division):
         raise ApiError(404, f"shelter {code[:40]} not found")
-    return jsonify(service.feature(shelter, service.state_of(shelter, _exercise())))
+    exercise_id = _exercise()
+    return jsonify(service.feature(shelter, service.state_of(shelter, exercise_id), exercise_id))
