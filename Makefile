@@ -52,3 +52,8 @@ BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/zaibao_bench
 .PHONY: bench-import
 bench-import: venv
 	ZAIBAO_DATA=$(ZAIBAO_DATA) BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) LOG_LEVEL=WARNING $(PY) bench/import_divisions.py
+
+# Nearest-shelter search among 20,000 shelters (SPEC §9: < 5 ms): bench/README.md. BENCH_SHELTERS_DATABASE_URL:
+# a PostgreSQL database you own (its public schema is dropped); default a temporary SQLite file.
+bench-shelters: venv
+	BENCH_SHELTERS_DATABASE_URL=$(BENCH_SHELTERS_DATABASE_URL) LOG_LEVEL=WARNING $(PY) bench/shelters.py

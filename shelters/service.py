@@ -1,0 +1,359 @@
+"""Shelter database work: drill-aware state, changes with history and audit, search, GeoJSON.
+
+Nothing here commits: callers (a route, the SMS flow of the reporter, the CLI) own the
+transaction, so a change, its history row, its audit entry and an outbox SMS commit together.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from core import audit
+from core.divisions import upsert
+from core.extensions import db
+from core.models import Division, Person, utcnow
+from core.scope import can_access, scope_clause
+from drills.models import Exercise
+from shelters import rules
+from shelters.models import OccupancyRecord, Shelter, ShelterDrillState, ShelterIndexVersion
+from shelters.spatial import GridIndex, Point
+
+
+@dataclass(frozen=True)
+class State:
+    """A shelter's occupancy and status as seen in real life (exercise None) or in a drill."""
+
+    capacity: int
+    occupancy: int
+    status: str
+    occupancy_updated_at: datetime | None
+    updated_at: datetime | None
+
+    @property
+    def free(self) -> int:
+        return rules.free_places(self.capacity, self.occupancy)
+
+    @property
+    def stale(self) -> bool:
+        return rules.is_stale(self.status, self.occupancy_updated_at, self.updated_at, utcnow())
+
+
+def normalise_code(code: str) -> str:
+    return (code or "").strip().upper()
+
+
+def by_code(code: str) -> Shelter | None:
+    return db.session.scalar(select(Shelter).where(Shelter.code == normalise_code(code)))
+
+
+def _overlays(ids: list[int], exercise_id: int | None) -> dict[int, ShelterDrillState]:
+    if exercise_id is None or not ids:
+        return {}
+    rows = db.session.scalars(select(ShelterDrillState).where(
+        ShelterDrillState.exercise_id == exercise_id, ShelterDrillState.shelter_id.in_(ids)))
+    return {row.shelter_id: row for row in rows}
+
+
+def _state(shelter: Shelter, overlay: ShelterDrillState | None) -> State:
+    if overlay is None:
+        return State(shelter.capacity, shelter.occupancy, shelter.status, shelter.occupancy_updated_at,
+                     shelter.updated_at)
+    return State(shelter.capacity, overlay.occupancy, overlay.status, overlay.occupancy_updated_at,
+                 shelter.updated_at)
+
+
+def state_of(shelter: Shelter, exercise_id: int | None) -> State:
+    return _state(shelter, _overlays([shelter.id], exercise_id).get(shelter.id))
+
+
+def states_of(shelters: list[Shelter], exercise_id: int | None) -> dict[int, State]:
+    overlays: dict[int, ShelterDrillState] = {}
+    ids = [s.id for s in shelters]
+    for start in range(0, len(ids), 900):
+        overlays.update(_overlays(ids[start:start + 900], exercise_id))
+    return {s.id: _state(s, overlays.get(s.id)) for s in shelters}
+
+
+def exercise_for(person: Person, exercise_id: int | None) -> Exercise | None:
+    """The exercise a viewer chose, if it exists and covers or lies within their scope."""
+    if exercise_id is None:
+        return None
+    exercise = db.session.get(Exercise, exercise_id)
+    if exercise is None:
+        return None
+    if exercise.division_code in person.division.lineage_codes() or can_access(person, exercise.division):
+        return exercise
+    return None
+
+
+# ---- changes -------------------------------------------------------------------------------
+
+def change_state(shelter: Shelter, *, person: Person | None, channel: str, exercise_id: int | None,
+                 occupancy: int | None = None, status: str | None = None, note: str | None = None) -> State:
+    """Set occupancy and/or status (rules applied), write a history row and an audit entry.
+
+    Inside an exercise only the shelter's drill overlay changes; the real row is untouched.
+    The row is re-read under a lock first (unflushed changes to `shelter` are discarded).
+    """
+    now = utcnow()
+    overlay = None
+    if exercise_id is None:
+        # A no-op UPDATE before reading: the row lock on PostgreSQL (FOR NO KEY UPDATE, which
+        # foreign-key checks of history rows do not wait for), the write lock on SQLite; so two
+        # managers' figures are recorded one after the other, each "before" the other's "after".
+        db.session.execute(update(Shelter).where(Shelter.id == shelter.id)
+                           .values(occupancy=Shelter.occupancy).execution_options(synchronize_session=False))
+        db.session.refresh(shelter)
+    else:
+        # Two drill messages for one shelter may arrive at once: insert-if-absent, then lock.
+        upsert_ignore(ShelterDrillState, {"shelter_id": shelter.id, "exercise_id": exercise_id,
+                                          "occupancy": shelter.occupancy, "status": shelter.status,
+                                          "occupancy_updated_at": shelter.occupancy_updated_at},
+                      ("shelter_id", "exercise_id"))
+        overlay = db.session.scalar(select(ShelterDrillState).where(
+            ShelterDrillState.shelter_id == shelter.id, ShelterDrillState.exercise_id == exercise_id)
+            .with_for_update().execution_options(populate_existing=True))
+    target = overlay if overlay is not None else shelter
+    before = State(shelter.capacity, target.occupancy, target.status, target.occupancy_updated_at, None)
+    new_occupancy, new_status = rules.next_state(before.status, before.occupancy, shelter.capacity,
+                                                 new_occupancy=occupancy, command=status)
+    if occupancy is not None:
+        target.occupancy_updated_at = now
+    target.occupancy, target.status = new_occupancy, new_status
+    if overlay is None:
+        shelter.updated_at = now
+    label = f"{person.name} {person.phone}" if person is not None else "system"
+    db.session.add(OccupancyRecord(
+        shelter_id=shelter.id, at=now, person_id=person.id if person else None, actor=label,
+        channel=channel, occupancy_before=before.occupancy, occupancy_after=new_occupancy,
+        status_before=before.status, status_after=new_status, note=note, exercise_id=exercise_id))
+    db.session.flush()  # our rows first: the audit lock is then held as briefly as possible
+    audit.record("shelter.update", "shelter", shelter.code,
+                 before={"occupancy": before.occupancy, "status": before.status},
+                 after={"occupancy": new_occupancy, "status": new_status, "channel": channel},
+                 actor=person, exercise_id=exercise_id)
+    return State(shelter.capacity, new_occupancy, new_status, target.occupancy_updated_at, shelter.updated_at)
+
+
+def exercise_clause(column, exercise_id: int | None):
+    """`core.db.exercise_clause`, imported when first used: importing the module `core.db`
+    rebinds the name `db` inside the `core` package (its extension object), which breaks any
+    later `create_app()` in the same process. Reported to the kernel owner."""
+    from core.db import exercise_clause as clause
+
+    return clause(column, exercise_id)
+
+
+def history(shelter: Shelter, exercise_id: int | None, limit: int = 200) -> list[OccupancyRecord]:
+    return list(db.session.scalars(
+        select(OccupancyRecord).where(OccupancyRecord.shelter_id == shelter.id,
+                                      exercise_clause(OccupancyRecord.exercise_id, exercise_id))
+        .order_by(OccupancyRecord.id.desc()).limit(limit)))
+
+
+# ---- the spatial index ---------------------------------------------------------------------
+
+def upsert_ignore(model, values: dict, keys: tuple[str, ...]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING on PostgreSQL and SQLite."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=list(keys)))
+
+
+def bump_index() -> None:
+    """Renew the index token in the caller's transaction (a shelter moved, appeared, went or
+    changed capacity). An upsert: two first writers on an empty table cannot collide."""
+    upsert(ShelterIndexVersion, [{"id": 1, "token": uuid.uuid4().hex}], "id")
+    db.session.flush()
+
+
+_TOKEN = select(ShelterIndexVersion.token).where(ShelterIndexVersion.id == 1)
+
+
+def _build_index() -> tuple[str | None, GridIndex]:
+    """Read the token first, then the rows: a change committed in between makes the next
+    search see a newer token and rebuild, never label old rows with a new token."""
+    token = db.session.scalar(_TOKEN)
+    rows = db.session.execute(
+        select(Shelter.id, Shelter.lon, Shelter.lat, Shelter.capacity, Shelter.division_code, Division.township_code,
+               Division.county_code, Division.city_code, Division.province_code)
+        .join(Division, Division.code == Shelter.division_code))
+    points = [Point(r[0], r[1], r[2], tuple(c for c in r[4:] if c), r[3]) for r in rows]
+    built = (token, GridIndex(points))
+    current_app.extensions["shelters_index"] = built
+    return built
+
+
+def spatial_index() -> GridIndex:
+    """This process's index, rebuilt when the token in the database changed."""
+    cached = current_app.extensions.get("shelters_index")
+    if cached is not None and cached[0] == db.session.scalar(_TOKEN):
+        return cached[1]
+    return _build_index()[1]
+
+
+@dataclass(frozen=True)
+class Hit:
+    shelter: Shelter
+    state: State
+    distance_m: float
+
+
+def nearest(lon: float, lat: float, *, people: int = 1, limit: int = 3, within: str | None = None,
+            exercise_id: int | None = None) -> list[Hit]:
+    """Open or standby shelters with free ≥ people, nearest first (great circle, ties by id).
+
+    `within` restricts to shelters in that division or below. Candidates come from the grid
+    index in distance order and are checked against the database in small batches; the
+    batch query also returns the index token, so a current index costs no extra round trip,
+    and a stale one is rebuilt and the search repeated.
+    """
+    cached = current_app.extensions.get("shelters_index")
+    for _attempt in range(3):
+        token, index = cached if cached is not None else _build_index()
+        hits, seen = _search(index, lon, lat, people, limit, within, exercise_id)
+        if seen is _UNSEEN:
+            seen = db.session.scalar(_TOKEN)
+        if seen == token:
+            return hits
+        cached = None
+    return hits
+
+
+_UNSEEN = object()
+
+
+def _search(index: GridIndex, lon: float, lat: float, people: int, limit: int, within: str | None,
+            exercise_id: int | None) -> tuple[list[Hit], object]:
+    hits: list[Hit] = []
+    seen: object = _UNSEEN
+    stream = index.nearest(lon, lat, within, min_capacity=people)
+    batch_size = max(8, 2 * limit)
+    while len(hits) < limit:
+        batch = list(itertools.islice(stream, batch_size))
+        if not batch:
+            break
+        rows = {row[0].id: row for row in db.session.execute(_live_query([p.id for _d, p in batch], exercise_id))}
+        for distance, point in batch:
+            row = rows.get(point.id)
+            if row is None:
+                continue
+            seen = row[5]
+            shelter = row[0]
+            state = State(shelter.capacity, row[1], row[2], row[3], row[4])
+            if state.status in rules.SEARCHABLE and state.free >= people:
+                hits.append(Hit(shelter, state, distance))
+                if len(hits) == limit:
+                    break
+        batch_size = min(batch_size * 2, 500)
+    return hits, seen
+
+
+def _live_query(ids: list[int], exercise_id: int | None):
+    """The candidates with their live occupancy and status (drill overlay applied) and the
+    current index token, in one query: this runs on every search."""
+    token = _TOKEN.scalar_subquery()
+    if exercise_id is None:
+        return select(Shelter, Shelter.occupancy, Shelter.status, Shelter.occupancy_updated_at, Shelter.updated_at,
+                      token).where(Shelter.id.in_(ids))
+    overlay = ShelterDrillState
+    return (select(Shelter, func.coalesce(overlay.occupancy, Shelter.occupancy),
+                   func.coalesce(overlay.status, Shelter.status),
+                   case((overlay.id.is_(None), Shelter.occupancy_updated_at), else_=overlay.occupancy_updated_at),
+                   Shelter.updated_at, token)
+            .outerjoin(overlay, (overlay.shelter_id == Shelter.id) & (overlay.exercise_id == exercise_id))
+            .where(Shelter.id.in_(ids)))
+
+
+# ---- GeoJSON -------------------------------------------------------------------------------
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def feature(shelter: Shelter, state: State, exercise_id: int | None = None, **extra) -> dict:
+    """A GeoJSON Feature whose properties are the SPEC §6 fields (plus free, stale, url; the
+    url shows the same exercise's figures)."""
+    properties = {
+        "id": shelter.id, "code": shelter.code, "name": shelter.name, "level": shelter.level,
+        "class": shelter.shelter_class, "type": shelter.type, "division_code": shelter.division_code,
+        "division_name": shelter.division.name if shelter.division else None, "address": shelter.address,
+        "effective_area_m2": shelter.effective_area_m2, "capacity": shelter.capacity,
+        "occupancy": state.occupancy, "free": state.free, "status": state.status, "stale": state.stale,
+        "facilities": list(shelter.facilities or []), "manager_name": shelter.manager_name,
+        "manager_phone": shelter.manager_phone, "updated_at": _iso(shelter.updated_at),
+        "occupancy_updated_at": _iso(state.occupancy_updated_at),
+        "url": f"/shelters/{shelter.id}" + (f"?exercise={exercise_id}" if exercise_id else ""),
+    }
+    properties.update(extra)
+    return {"type": "Feature", "id": shelter.code,
+            "geometry": {"type": "Point", "coordinates": [shelter.lon, shelter.lat]},
+            "properties": properties}
+
+
+def collection(features: list[dict], **extra) -> dict:
+    return {"type": "FeatureCollection", "features": features, **extra}
+
+
+def scoped(person: Person):
+    """SELECT of the shelters a person may see (their division and below)."""
+    return select(Shelter).where(scope_clause(person, Shelter.division_code))
+
+
+def _filter_stmt(person: Person, *, status: str | None, township: str | None, shelter_class: str | None,
+                 type_: str | None, exercise_id: int | None, min_free: int | None):
+    """SELECT of the shelters in scope matching the filters, all in SQL (status and free places
+    read through the drill overlay when an exercise is chosen)."""
+    stmt = scoped(person)
+    occupancy, live_status = Shelter.occupancy, Shelter.status
+    if exercise_id is not None and (status or min_free):
+        overlay = ShelterDrillState
+        stmt = stmt.outerjoin(overlay, (overlay.shelter_id == Shelter.id) & (overlay.exercise_id == exercise_id))
+        occupancy = func.coalesce(overlay.occupancy, Shelter.occupancy)
+        live_status = func.coalesce(overlay.status, Shelter.status)
+    if township:
+        stmt = stmt.where(Shelter.division_code.in_(
+            select(Division.code).where((Division.code == township) | (Division.township_code == township))))
+    if shelter_class:
+        stmt = stmt.where(Shelter.shelter_class == shelter_class)
+    if type_:
+        stmt = stmt.where(Shelter.type == type_)
+    if status:
+        stmt = stmt.where(live_status == status)
+    if min_free:
+        stmt = stmt.where(Shelter.capacity - occupancy >= min_free)
+    return stmt
+
+
+def filtered(person: Person, *, status: str | None = None, township: str | None = None,
+             shelter_class: str | None = None, type_: str | None = None, exercise_id: int | None = None,
+             min_free: int | None = None) -> list[tuple[Shelter, State]]:
+    """Shelters in scope with the list filters applied (status and free places drill-aware)."""
+    stmt = _filter_stmt(person, status=status, township=township, shelter_class=shelter_class, type_=type_,
+                        exercise_id=exercise_id, min_free=min_free)
+    shelters = list(db.session.scalars(stmt.order_by(Shelter.code)))
+    states = states_of(shelters, exercise_id)
+    return [(s, states[s.id]) for s in shelters]
+
+
+def filtered_page(person: Person, page: int, size: int, **filters) -> tuple[list[tuple[Shelter, State]], int]:
+    """One page of `filtered` (ordered by code) and the total count, paginated in SQL."""
+    stmt = _filter_stmt(person, **{"status": None, "township": None, "shelter_class": None, "type_": None,
+                                   "exercise_id": None, "min_free": None, **filters})
+    total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Shelter.id).subquery()))
+    shelters = list(db.session.scalars(stmt.order_by(Shelter.code).offset((page - 1) * size).limit(size)))
+    states = states_of(shelters, filters.get("exercise_id"))
+    return [(s, states[s.id]) for s in shelters], total
+
+
+def board_layer(person: Person, exercise_id: int | None) -> dict:
+    """For the incident board: the shelters in the person's scope as a FeatureCollection with
+    name, status, capacity, occupancy, free, stale and url in each feature's properties."""
+    return collection([feature(s, st, exercise_id) for s, st in filtered(person, exercise_id=exercise_id)])
