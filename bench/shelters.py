@@ -1,6 +1,6 @@
 """bench-shelters: nearest-shelter search among 20,000 shelters (SPEC §9: < 5 ms per query).
 
-Builds a fresh database (BENCH_DATABASE_URL, default a temporary SQLite file; give a
+Builds a fresh database (BENCH_SHELTERS_DATABASE_URL, default a temporary SQLite file; give a
 PostgreSQL URL of a database you own: its public schema is DROPPED), loads a province-sized
 registry (20,000 shelters clustered around 200 townships across Hebei, every status, random
 occupancy), then times `shelters.service.nearest` (index token check + grid walk + database
@@ -94,7 +94,7 @@ def load(rng: random.Random) -> str:
 def main() -> None:
     from shelters import service
 
-    url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench-shelters.db"
+    url = os.environ.get("BENCH_SHELTERS_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench-shelters.db"
     url = database_url(url)
     app = setup(url)
     rng = random.Random(21734)

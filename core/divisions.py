@@ -67,8 +67,8 @@ def import_divisions(path: str | Path, datum: str = "gcj02") -> dict[str, int]:
         if parent and level == "province":
             problems.add(line, "a province has no parent_code")
             continue
-        if not name:
-            problems.add(line, "name is empty")
+        if not name or len(name) > 100:
+            problems.add(line, "name is empty" if not name else f"name is longer than 100 characters ({len(name)})")
             continue
         lon = lat = None
         if row.get("lon") or row.get("lat"):

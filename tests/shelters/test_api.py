@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from core.extensions import db
 from core.geo import haversine_m
+from drills.models import Exercise
 from shelters import service
-from shelters.models import Shelter
+from shelters.models import Shelter, ShelterDrillState
 
 
 def fc(response) -> dict:
@@ -91,16 +92,26 @@ def test_nearest_bad_parameters_are_400_json(client, tree, make_person, api_toke
         assert set(r.get_json()["error"]) == {"code", "message"}
 
 
-def brute(shelters: list[Shelter], lon: float, lat: float, people: int, limit: int) -> list[str]:
-    rows = sorted((haversine_m(lon, lat, s.lon, s.lat), s.id, s.code) for s in shelters
-                  if s.status in ("open", "standby") and s.capacity - s.occupancy >= people)
-    return [code for _d, _id, code in rows[:limit]]
+def brute(shelters: list[Shelter], lon: float, lat: float, people: int, limit: int, within: str | None = None,
+          overlay: dict | None = None) -> list[str]:
+    rows = []
+    for s in shelters:
+        occupancy, status = (overlay or {}).get(s.id, (s.occupancy, s.status))
+        if status in ("open", "standby") and s.capacity - occupancy >= people and (
+                within is None or within in (s.division_code, tree_parent[s.division_code])):
+            rows.append((haversine_m(lon, lat, s.lon, s.lat), s.id, s.code))
+    return [code for _d, _id, code in sorted(rows)[:limit]]
+
+
+tree_parent: dict[str, str] = {}
 
 
 def test_nearest_matches_brute_force_on_random_registry(tree, make_person):
-    """Property-based: random shelters (clustered, duplicates, every status) and random queries."""
+    """Property-based: random shelters (clustered, duplicates, every status, drill overlays)
+    and random queries, real and inside an exercise, whole registry and one township."""
     rng = random.Random(6)
     statuses = ["open", "standby", "full", "closed"]
+    tree_parent.update({tree.township.code: tree.county.code, tree.village3.code: tree.township2.code})
     shelters = []
     for i in range(400):
         cluster = rng.random() < 0.3
@@ -112,16 +123,25 @@ def test_nearest_matches_brute_force_on_random_registry(tree, make_person):
                                 lon=lon, lat=lat, capacity=capacity, occupancy=rng.randint(0, capacity),
                                 status=rng.choice(statuses), facilities=[]))
     db.session.add_all(shelters)
+    exercise = Exercise(name="演练", division_code=tree.county.code, scenario="flood")
+    db.session.add(exercise)
     db.session.flush()
+    overlay = {}
+    for s in rng.sample(shelters, 150):
+        overlay[s.id] = (rng.randint(0, s.capacity), rng.choice(statuses))
+        db.session.add(ShelterDrillState(shelter_id=s.id, exercise_id=exercise.id, occupancy=overlay[s.id][0],
+                                         status=overlay[s.id][1]))
     service.bump_index()
     db.session.commit()
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
     @given(lon=st.floats(115.3, 116.5), lat=st.floats(39.0, 39.9), people=st.integers(1, 320),
-           limit=st.integers(1, 20))
-    def check(lon, lat, people, limit):
-        got = [h.shelter.code for h in service.nearest(lon, lat, people=people, limit=limit)]
-        assert got == brute(shelters, lon, lat, people, limit)
+           limit=st.integers(1, 20), drill=st.booleans(),
+           within=st.sampled_from([None, tree.township2.code, tree.township.code]))
+    def check(lon, lat, people, limit, drill, within):
+        got = [h.shelter.code for h in service.nearest(lon, lat, people=people, limit=limit, within=within,
+                                                        exercise_id=exercise.id if drill else None)]
+        assert got == brute(shelters, lon, lat, people, limit, within, overlay if drill else None)
 
     check()
 
@@ -135,3 +155,25 @@ def test_index_follows_changes_from_any_path(tree, make_shelter):
     service.bump_index()
     db.session.commit()
     assert [h.shelter.code for h in service.nearest(116.6, 39.4, limit=2)] == ["S1", "S2"]
+
+
+def test_state_update_by_api(client, tree, make_person, api_token, make_shelter):
+    manager = make_person("officer_a", tree.village)
+    shelter = make_shelter(tree.township, code="S1", capacity=100, manager_phone=manager.phone)
+    make_shelter(tree.township2, code="S2")
+    as_manager = api_token(manager)
+    r = client.post("/api/v1/shelters/s1/state", json={"occupancy": 100, "note": "体育馆已满"}, headers=as_manager)
+    assert r.status_code == 200 and r.get_json()["properties"]["status"] == "full"
+    assert service.history(shelter, None)[0].channel == "api"
+    for body, status in (({"occupancy": 151}, 422), ({"occupancy": -1}, 422), ({"occupancy": "12"}, 400),
+                         ({"occupancy": True}, 400), ({"status": "gone"}, 400), ({}, 400), ([1], 400)):
+        assert client.post("/api/v1/shelters/S1/state", json=body, headers=as_manager).status_code == status, body
+    other = api_token(make_person("township", tree.township2))
+    assert client.post("/api/v1/shelters/S1/state", json={"status": "closed"}, headers=other).status_code == 404
+    stranger = api_token(make_person("officer_a", tree.village2))
+    assert client.post("/api/v1/shelters/S1/state", json={"status": "closed"}, headers=stranger).status_code == 404
+    make_shelter(tree.village2, code="S3")  # in the stranger's own village: visible, but not theirs to update
+    assert client.post("/api/v1/shelters/S3/state", json={"status": "closed"}, headers=stranger).status_code == 403
+    county = api_token(make_person("county", tree.county))
+    r = client.post("/api/v1/shelters/S1/state", json={"occupancy": 40}, headers=county)
+    assert r.status_code == 200 and r.get_json()["properties"]["status"] == "open"

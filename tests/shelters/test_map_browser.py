@@ -25,7 +25,7 @@ def live_server(app):
 
 
 def test_map_shows_scoped_markers_and_escapes_names(live_server, tree, make_person, make_shelter):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     make_shelter(tree.township, code="S1", name=XSS, capacity=100, occupancy=20)
     make_shelter(tree.township, code="S2", lon=115.95, lat=39.43)
@@ -43,18 +43,19 @@ def test_map_shows_scoped_markers_and_escapes_names(live_server, tree, make_pers
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url("**/shelters/map")
-        page.wait_for_function("document.getElementById('shelter-map-count').textContent === '2'")
+        # (no wait_for_function: its polling evaluates strings, which our CSP rightly forbids)
+        expect(page.locator("#shelter-map-count")).to_have_text("2", timeout=20_000)
         markers = page.locator("path.leaflet-interactive")
         assert markers.count() == 2
-        markers.first.click(force=True)
-        popup = page.locator(".leaflet-popup-content")
-        popup.wait_for()
-        texts = [popup.inner_text()]
-        if "S1" not in texts[0]:
-            markers.nth(1).click(force=True)
-            page.wait_for_timeout(200)
-            texts.append(page.locator(".leaflet-popup-content").inner_text())
-        assert any(XSS in t for t in texts), texts
+        texts = []
+        for i in range(2):  # open each marker's popup in turn (Leaflet shows one at a time)
+            markers.nth(i).click(force=True)
+            popup = page.locator(".leaflet-popup-content")
+            expect(popup).to_have_count(1, timeout=10_000)
+            texts.append(popup.inner_text())
+            page.keyboard.press("Escape")
+            expect(popup).to_have_count(0, timeout=10_000)
+        assert sorted(t.split()[0] for t in texts) == ["S1", "S2"] and any(XSS in t for t in texts), texts
         assert page.evaluate("window.__pwned") is None
         assert page.locator(".leaflet-popup-content img").count() == 0
         assert not [e for e in errors if "Content Security Policy" in e or "TypeError" in e], errors

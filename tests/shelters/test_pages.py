@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from sqlalchemy import select
 
+from core.divisions import import_boundaries
 from core.extensions import db
 from core.models import AuditEntry
+from drills.models import Exercise
 from shelters import service
 from shelters.models import Shelter
 from tests.conftest import csrf_token
@@ -139,3 +142,63 @@ def test_list_filters_and_nav_link(client, tree, make_person, login, make_shelte
     assert ">A1</a>" not in client.get(f"/shelters/?township={tree.township2.code}").get_data(as_text=True)
     assert ">B1</a>" not in client.get("/shelters/?class=emergency").get_data(as_text=True)
     assert client.get("/shelters/?exercise=99").status_code == 404
+
+
+def test_scope_of_outlines_exercises_and_filters(client, tree, make_person, login, make_shelter, tmp_path):
+    square = {"type": "Polygon", "coordinates": [[[115.0, 38.0], [116.5, 38.0], [116.5, 40.0], [115.0, 40.0],
+                                                  [115.0, 38.0]]]}
+    for code in ("130681", "130682"):
+        (tmp_path / f"{code}.json").write_text(json.dumps(square))
+    import_boundaries([tmp_path / "130681.json", tmp_path / "130682.json"], datum="wgs84")
+    theirs = make_shelter(tree.township2, code="THEIRS")
+    mine = make_shelter(tree.township, code="MINE")
+    other_drill = Exercise(name="定州演练", division_code=tree.other_county.code, scenario="flood")
+    db.session.add(other_drill)
+    db.session.commit()
+    login(make_person("township", tree.township))
+    codes = [f["properties"]["division_code"] for f in client.get("/shelters/outlines.json").get_json()["features"]]
+    assert codes == [tree.county.code]
+    assert "THEIRS" not in client.get(f"/shelters/?township={tree.township2.code}").get_data(as_text=True)
+    assert client.get(f"/shelters/{mine.id}?exercise={other_drill.id}").status_code == 404
+    token = csrf_token(client, f"/shelters/{mine.id}")
+    r = client.post(f"/shelters/{mine.id}/state?exercise={other_drill.id}",
+                    data={"occupancy": "3", "csrf_token": token})
+    assert r.status_code == 404
+    assert client.get(f"/api/v1/shelters?exercise={other_drill.id}").status_code == 404
+    db.session.refresh(mine)
+    assert mine.occupancy == 0 and theirs.id
+
+
+def test_openapi_describes_the_shelter_routes(client, tree, make_person, api_token):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    assert {"/api/v1/shelters", "/api/v1/shelters/nearest", "/api/v1/shelters/{code}"} <= set(paths)
+    assert "people" in [p["name"] for p in paths["/api/v1/shelters/nearest"]["get"]["parameters"]]
+
+
+def test_pages_render_in_english_too(client, tree, make_person, login, make_shelter):
+    shelter = make_shelter(tree.township, code="S1")
+    login(make_person("county", tree.county))
+    for path in ("/shelters/?lang=en", f"/shelters/{shelter.id}", "/shelters/new", "/shelters/map"):
+        assert client.get(path).status_code == 200, path
+    assert re.search(r'<option selected value="township">', client.get("/shelters/new").get_data(as_text=True))
+
+
+def test_list_pages_and_drill_filters(client, tree, make_person, login, make_shelter):
+    for i in range(3):
+        make_shelter(tree.township, code=f"P{i:03d}", capacity=10)
+    db.session.add_all([Shelter(code=f"P{i:03d}", name=f"p{i}", level="township", shelter_class="emergency",
+                                type="park", division_code=tree.township.code, lon=115.9, lat=39.4, capacity=10,
+                                occupancy=0, status="open", facilities=[]) for i in range(3, 105)])
+    exercise = Exercise(name="演练", division_code=tree.county.code, scenario="flood")
+    db.session.add(exercise)
+    db.session.commit()
+    service.change_state(service.by_code("P000"), person=None, channel="web", exercise_id=exercise.id, occupancy=10)
+    db.session.commit()
+    login(make_person("county", tree.county))
+    first = client.get("/shelters/").get_data(as_text=True)
+    assert "共 105 处" in first and ">P099</a>" in first and ">P100</a>" not in first and "page=2" in first
+    assert ">P104</a>" in client.get("/shelters/?page=2").get_data(as_text=True)
+    drill_full = client.get(f"/shelters/?exercise={exercise.id}&status=full").get_data(as_text=True)
+    assert "共 1 处" in drill_full and ">P000</a>" in drill_full and "演练 EXERCISE" in drill_full
+    assert "共 0 处" in client.get("/shelters/?status=full").get_data(as_text=True)
+    assert "共 104 处" in client.get(f"/shelters/?exercise={exercise.id}&free=1").get_data(as_text=True)

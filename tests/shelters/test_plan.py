@@ -88,3 +88,41 @@ def test_plan_pages_scoped(client, tree, make_person, login):
         assert client.get(path).status_code == 404, path
     token = csrf_token(client, "/shelters/")
     assert client.post(f"/shelters/plan/{event.id}/send", data={"csrf_token": token}).status_code == 404
+
+
+def test_plan_exports_never_turn_names_into_formulas(client, tree, make_person, login, make_shelter):
+    formula = '=HYPERLINK("http://evil.example","点我")'
+    make_shelter(tree.township, code="S1", name=formula, lon=115.912, lat=39.412, capacity=50)
+    event = event_with(tree, {tree.village: 10})
+    login(make_person("county", tree.county))
+    csv_text = client.get(f"/shelters/plan/{event.id}.csv").get_data().decode("utf-8-sig")
+    assert ",\"'=HYPERLINK(" in csv_text
+    book = load_workbook(io.BytesIO(client.get(f"/shelters/plan/{event.id}.xlsx").get_data()))
+    cell = book["安置方案"]["E2"]
+    assert cell.value == formula and cell.data_type == "s"
+
+
+def test_shelter_list_links_to_plans_of_open_events(client, tree, make_person, login):
+    event = event_with(tree, {tree.village: 10})
+    login(make_person("township", tree.township))
+    assert f'href="/shelters/plan/{event.id}"' in client.get("/shelters/").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/shelters/")})
+    login(make_person("county", tree.other_county))
+    assert "/shelters/plan/" not in client.get("/shelters/").get_data(as_text=True)
+
+
+def test_village_without_coordinates_is_measured_from_its_township(tree, make_person, make_shelter, client, login):
+    make_shelter(tree.township, code="S1", lon=115.90, lat=39.40, capacity=100)
+    tree.village.lon = tree.village.lat = None
+    event = event_with(tree, {tree.village: 30, tree.other_village: 5})
+    county = make_person("county", tree.county)
+    plan = relocation_plan(event.id, county)
+    assert [(r.village_code, r.shelter_code, r.people, r.distance_m) for r in plan.rows] == [
+        (tree.village.code, "S1", 30, 0)]
+    assert plan.measured_from == {tree.village.code: "码头镇"}
+    tree.township.lon = tree.township.lat = None
+    db.session.commit()
+    plan = relocation_plan(event.id, county)
+    assert plan.rows == [] and plan.unplaced == {tree.village.code: 30} and plan.no_location == [tree.village.code]
+    login(county)
+    assert "村和乡镇均未登记坐标" in client.get(f"/shelters/plan/{event.id}").get_data(as_text=True)

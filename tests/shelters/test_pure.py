@@ -108,6 +108,16 @@ def test_relocation_never_exceeds_capacity_and_places_all_it_can(ds, ss):
     assert solution.placed == min(sum(d.people for d in demands), sum(s.free for s in supplies))
 
 
+@settings(max_examples=60, deadline=None)
+@given(ds=st.lists(st.tuples(st.integers(0, 60), lons, lats), min_size=1, max_size=10),
+       ss=st.lists(st.tuples(st.integers(0, 60), lons, lats), min_size=1, max_size=10))
+def test_edge_pruning_keeps_the_optimum(ds, ss):
+    demands = [Demand(f"v{i}", n, lon, lat) for i, (n, lon, lat) in enumerate(ds)]
+    supplies = [Supply(f"s{j}", n, lon, lat) for j, (n, lon, lat) in enumerate(ss)]
+    pruned, full = solve(demands, supplies), solve(demands, supplies, prune=False)
+    assert (pruned.placed, pruned.person_metres) == (full.placed, full.person_metres)
+
+
 def test_relocation_prefers_the_near_shelter_and_lists_the_unplaced():
     near, far = Supply("near", 50, 115.91, 39.41), Supply("far", 30, 116.3, 39.8)
     solution = solve([Demand("v", 100, 115.9, 39.4)], [near, far])
@@ -124,6 +134,11 @@ def test_status_rules():
     assert rules.status_after_occupancy("standby", 5, 100) == "open"
     assert rules.status_after_occupancy("closed", 500, 100) == "closed"
     assert rules.status_after_command("open", 100, 100) == "full"
+    assert rules.next_state("open", 10, 100, new_occupancy=100) == (100, "full")
+    assert rules.next_state("full", 100, 100, new_occupancy=40) == (40, "open")
+    assert rules.next_state("open", 10, 100, new_occupancy=20, command="full") == (20, "full")  # manager says so
+    assert rules.next_state("full", 100, 100, command="open") == (100, "full")
+    assert rules.next_state("standby", 0, 100, new_occupancy=5, command="closed") == (5, "closed")
     now = utcnow()
     assert rules.is_stale("open", now - timedelta(hours=7), now, now)
     assert not rules.is_stale("open", now - timedelta(hours=5), now, now)
