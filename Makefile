@@ -38,3 +38,7 @@ test-postgres: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+
+# SPEC §9: inbound webhook throughput on PostgreSQL (wipes zb_reporter; see bench/README.md).
+bench-intake: venv
+	$(PY) bench/intake.py

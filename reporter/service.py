@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from core.db import exercise_clause
 from core.extensions import db
@@ -22,6 +23,7 @@ from reporter.models import Event, InboundMessage, Incident, Report
 
 EVENT_WINDOW = timedelta(days=3)
 LATE_AFTER = timedelta(hours=2)
+ACTIVITY_GRAIN = timedelta(minutes=1)
 PEOPLE_KEYS = ("affected", "deaths", "missing", "injured", "relocated", "need_aid")
 DECREASE_KEYS = ("deaths", "missing", "houses_collapsed")
 _ID_RE = re.compile(r"^\s*[Rr]?(\d{1,9})\s*$")
@@ -85,22 +87,25 @@ def hazard_name(hazard: str | None) -> str:
 
 
 def open_incidents(village_code: str, exercise_id: int | None, hazard: str | None = None) -> list[Incident]:
-    stmt = select(Incident).where(Incident.village_code == village_code, Incident.status == "open",
-                                  exercise_clause(Incident.exercise_id, exercise_id))
+    stmt = select(Incident).options(joinedload(Incident.event)).where(
+        Incident.village_code == village_code, Incident.status == "open",
+        exercise_clause(Incident.exercise_id, exercise_id))
     if hazard is not None:
         stmt = stmt.where(Incident.hazard == hazard)
     return list(db.session.scalars(stmt.order_by(Incident.id)))
 
 
-def _event_for(county: Division, hazard: str, exercise_id: int | None, now: datetime) -> tuple[Event, bool]:
-    """The open event of this county and hazard active within 3 days, or a new one."""
+def _event_for(village: Division, hazard: str, exercise_id: int | None, now: datetime) -> tuple[Event, bool]:
+    """The open event of the village's county and hazard active within 3 days, or a new one."""
+    county_code = village.county_code or village.code
     event = db.session.scalar(
-        select(Event).where(Event.county_code == county.code, Event.hazard == hazard, Event.status == "open",
+        select(Event).where(Event.county_code == county_code, Event.hazard == hazard, Event.status == "open",
                             Event.last_activity_at >= now - EVENT_WINDOW,
                             exercise_clause(Event.exercise_id, exercise_id))
         .order_by(Event.last_activity_at.desc()).limit(1))
     if event is not None:
         return event, False
+    county = db.session.get(Division, county_code)
     event = Event(county_code=county.code, hazard=hazard, status="open", started_at=now, last_activity_at=now,
                   name=f"{local_date(now).isoformat()} {county.name} {hazard_name(hazard)}",
                   exercise_id=exercise_id)
@@ -176,11 +181,10 @@ def save_report(*, village: Division, author: Person | None, kind: str | None, h
     elif kind == "final" and incident is None:
         saved_kind = "final"
 
-    county = db.session.get(Division, village.county_code) if village.county_code else village
     new_incident = new_event = False
     previous: dict | None = None
     if incident is None:
-        event, new_event = _event_for(county, hazard, exercise_id, now)
+        event, new_event = _event_for(village, hazard, exercise_id, now)
         incident = Incident(village_code=village.code, township_code=village.township_code,
                             county_code=village.county_code, hazard=hazard, status="open", event_id=event.id,
                             opened_at=now, last_report_at=now, report_count=0, flags=[],
@@ -193,7 +197,7 @@ def save_report(*, village: Division, author: Person | None, kind: str | None, h
         previous = incident.indicators
         event = incident.event
         if event is None:
-            event, new_event = _event_for(county, hazard, exercise_id, now)
+            event, new_event = _event_for(village, hazard, exercise_id, now)
             incident.event_id = event.id
     merged = dict(previous or {})
     merged.update(values)
@@ -219,7 +223,10 @@ def save_report(*, village: Division, author: Person | None, kind: str | None, h
         incident.flags = sorted(set(incident.flags or []) | set(flags))
     if saved_kind == "final":
         incident.status, incident.closed_at = "closed", now
-    event.last_activity_at = now
+    if now - event.last_activity_at > ACTIVITY_GRAIN or now < event.last_activity_at:
+        # Minute grain is plenty for a 3-day window, and spares every report of a busy county
+        # an UPDATE of (and a lock on) the same event row.
+        event.last_activity_at = now
     incident.latest_report_id = report.id
     return Saved(report, incident, event, previous, new_incident, new_event, converted)
 
