@@ -124,7 +124,15 @@ def _send_late_reply(message: InboundMessage, reply: str) -> None:
 
 
 def _handle(message: InboundMessage) -> str:
-    """Route the command; sets outcome, reply, person, report and exercise on the message."""
+    """Route the command; sets outcome, reply, person, report and exercise on the message.
+
+    No autoflush: the message's new fields go out in one UPDATE at commit, not one per query.
+    """
+    with db.session.no_autoflush:
+        return _handle_command(message)
+
+
+def _handle_command(message: InboundMessage) -> str:
     person = by_phone(message.from_phone) if message.from_phone else None  # active people only
     if person is None:
         return _finish(message, "unknown_sender", UNKNOWN_SENDER, review=True)
@@ -228,11 +236,10 @@ def submit_report(author: Person | None, command, *, channel: str, message: Inbo
 
 
 def _audit_new(report: Report, actor: Person | None, author: Person | None) -> None:
-    """Reports an officer sent are chained just after commit (reporter.auditing, measured);
-    one a reviewer typed in for someone else is audited at once under the reviewer's name."""
-    if actor is author:
-        report.audit_pending = True
-    else:
+    """Reports an officer sent are chained just after commit (reporter.auditing, measured: they
+    are saved with audit_pending set); one a reviewer typed in is audited at once in their name."""
+    if actor is not author:
+        report.audit_pending = False
         db.session.flush()
         audit.record("report.nil" if report.kind == "nil" else "report.create", "report", report.public_id,
                      after=service.report_snapshot(report) | {"channel": report.channel}, actor=actor,
