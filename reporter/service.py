@@ -95,14 +95,28 @@ def open_incidents(village_code: str, exercise_id: int | None, hazard: str | Non
     return list(db.session.scalars(stmt.order_by(Incident.id)))
 
 
+def lock_division(code: str) -> None:
+    """Serialise writers of one division's incidents/events (PostgreSQL row lock until commit).
+
+    SQLite needs none: the message INSERT already holds its single write lock.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(Division.code).where(Division.code == code).with_for_update())
+
+
 def _event_for(village: Division, hazard: str, exercise_id: int | None, now: datetime) -> tuple[Event, bool]:
     """The open event of the village's county and hazard active within 3 days, or a new one."""
     county_code = village.county_code or village.code
-    event = db.session.scalar(
-        select(Event).where(Event.county_code == county_code, Event.hazard == hazard, Event.status == "open",
-                            Event.last_activity_at >= now - EVENT_WINDOW,
-                            exercise_clause(Event.exercise_id, exercise_id))
-        .order_by(Event.last_activity_at.desc()).limit(1))
+    stmt = (select(Event).where(Event.county_code == county_code, Event.hazard == hazard, Event.status == "open",
+                                Event.last_activity_at >= now - EVENT_WINDOW,
+                                exercise_clause(Event.exercise_id, exercise_id))
+            .order_by(Event.last_activity_at.desc()).limit(1))
+    event = db.session.scalar(stmt)
+    if event is not None:
+        return event, False
+    # Two villages of a county opening the first event at once: the county row is the lock.
+    lock_division(county_code)
+    event = db.session.scalar(stmt.execution_options(populate_existing=True))
     if event is not None:
         return event, False
     county = db.session.get(Division, county_code)
@@ -161,6 +175,7 @@ def save_report(*, village: Division, author: Person | None, kind: str | None, h
     narrative = (narrative or "").strip()[:200] or None
     if not values and not narrative:
         raise ReportRefused("请写明灾情数字，例如: 初报 洪涝 死亡0 失踪0 转移30")
+    lock_division(village.code)  # one open incident per village and hazard, even when A and B send at once
     incidents = open_incidents(village.code, exercise_id)
     if hazard is None:
         if len(incidents) != 1:
@@ -236,6 +251,7 @@ def nil_report(*, village: Division, author: Person | None, hazard: str | None, 
                now: datetime | None = None) -> tuple[Report, bool]:
     """One nil report per village and local day: a second one the same day returns the first."""
     now = now or utcnow()
+    lock_division(village.code)
     today = local_date(now)
     existing = db.session.scalar(
         select(Report).where(Report.village_code == village.code, Report.kind == "nil",
