@@ -138,8 +138,11 @@ def compute_flags(kind: str, values: dict, previous: dict | None, narrative: str
     if follow_up and any(key in values and previous.get(key) is not None and values[key] < previous[key]
                          for key in DECREASE_KEYS):
         flags.append("decrease")
-    too_many = any(merged.get(k) is not None and merged[k] > 100_000 for k in PEOPLE_KEYS)
-    too_many = too_many or (merged.get("deaths") or 0) + (merged.get("missing") or 0) > 1000
+    # Judge the figures this report sends (with the incident's other casualty figure for the sum),
+    # so one confirmed large figure does not flag every later report of the incident.
+    too_many = any(values.get(k) is not None and values[k] > 100_000 for k in PEOPLE_KEYS)
+    if "deaths" in values or "missing" in values:
+        too_many = too_many or (merged.get("deaths") or 0) + (merged.get("missing") or 0) > 1000
     grew = previous is not None and any(
         previous.get(k) and values[k] > 10 * previous[k] for k in values if previous.get(k))
     if too_many or grew:

@@ -186,3 +186,11 @@ def test_the_worker_chains_audit_entries(officer, start_worker):
                      timeout=30, message="the report.create audit entry")
     assert entry.entity_id == f"R{reports()[0].id}"
     assert reports()[0].audit_pending is False
+
+
+def test_a_confirmed_large_figure_does_not_flag_later_reports(officer):
+    sms(officer, "初报 洪涝 转移150000")
+    sms(officer, "续报 洪涝 受伤2")
+    assert [r.flags for r in reports()] == [["implausible"], []]
+    sms(officer, "续报 洪涝 死亡600 失踪500")
+    assert reports()[-1].flags == ["implausible"]
