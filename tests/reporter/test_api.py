@@ -169,3 +169,16 @@ def test_openapi_lists_the_routes(client):
                  "/api/v1/events", "/api/v1/events/{event_id}/daily-report"):
         assert path in paths, path
     assert "status" in [p["name"] for p in paths["/api/v1/reports"]["get"]["parameters"]]
+
+
+def test_since_without_a_zone_is_local_time(client, officer, county_staff, api_token):
+    from datetime import UTC, datetime
+
+    from reporter.flows import receive_sms
+
+    at = datetime(2026, 7, 30, 17, 0, tzinfo=UTC)  # 2026-07-31 01:00 in Asia/Shanghai
+    receive_sms({"MessageSid": "SM-since", "From": officer.phone, "Body": "初报 洪涝 转移3"}, received_at=at)
+    headers = api_token(county_staff)
+    assert len(client.get("/api/v1/reports?since=2026-07-31", headers=headers).get_json()["items"]) == 1
+    assert client.get("/api/v1/reports?since=2026-07-31T02:00", headers=headers).get_json()["items"] == []
+    assert len(client.get("/api/v1/reports?since=2026-07-30T16:59:00Z", headers=headers).get_json()["items"]) == 1
