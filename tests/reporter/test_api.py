@@ -112,8 +112,10 @@ def test_review_queue_convert_and_dismiss(client, send_sms, officer, county_staf
     headers = api_token(county_staff)
     queue = client.get("/api/v1/review-queue", headers=headers).get_json()["items"]
     assert {m["sid"] for m in queue} == {"SM-q1", "SM-q2"}
-    # a township may read the queue but not convert
-    assert client.post("/api/v1/messages/SM-q1/convert", json={"village_code": tree.village.code, "text": "x"},
+    # a township reads its own officers' queued messages (not strangers'), and converts nothing
+    township_queue = client.get("/api/v1/review-queue", headers=api_token(township_staff)).get_json()["items"]
+    assert [m["sid"] for m in township_queue] == ["SM-q2"]
+    assert client.post("/api/v1/messages/SM-q2/convert", json={"village_code": tree.village.code, "text": "x"},
                        headers=api_token(township_staff)).status_code == 403
     bad = client.post("/api/v1/messages/SM-q1/convert", json={"village_code": tree.village.code, "text": "你好"},
                       headers=headers)
