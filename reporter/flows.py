@@ -27,6 +27,7 @@ from core.people import by_phone, try_normalise_phone
 from core.scope import is_above
 from drills.service import DRILL_PREFIX, running_exercise_for
 from reporter import grammar, service
+from reporter.auditing import ensure_audited
 from reporter.models import InboundMessage, Report
 from reporter.review import (  # noqa: F401  (re-exported: the board calls reporter.flows.*)
     close_incident,
@@ -123,27 +124,36 @@ def _send_late_reply(message: InboundMessage, reply: str) -> None:
 
 
 def _handle(message: InboundMessage) -> str:
-    """Route the command; sets outcome, reply, person, report and exercise on the message."""
+    """Route the command; sets outcome, reply, person, report and exercise on the message.
+
+    The message's new fields are set only at the end (`_finish`), so they go out in one UPDATE
+    at commit instead of being autoflushed by every query on the way.
+    """
     person = by_phone(message.from_phone) if message.from_phone else None  # active people only
     if person is None:
         return _finish(message, "unknown_sender", UNKNOWN_SENDER, review=True)
-    message.person_id = person.id
-    message.person = person
     command = grammar.parse(message.body)
     exercise_id = None
     if command.drill:
         exercise = running_exercise_for(person.division)
         if exercise is None:
-            return _finish(message, "rejected", NO_DRILL)
-        exercise_id = message.exercise_id = exercise.id
-    outcome, reply, report_id, review = _route(person, command, message, exercise_id)
-    message.report_id = report_id
-    return _finish(message, outcome, reply, review=review)
+            return _finish(message, "rejected", NO_DRILL, person=person)
+        exercise_id = exercise.id
+    try:
+        outcome, reply, report_id, review = _route(person, command, message, exercise_id)
+    except (PermissionError, ValueError) as exc:  # another part refused the command: tell the sender
+        outcome, reply, report_id, review = "rejected", str(exc) or grammar.HELP_TEXT, None, False
+    return _finish(message, outcome, reply, review=review, person=person, exercise_id=exercise_id,
+                   report_id=report_id)
 
 
-def _finish(message: InboundMessage, outcome: str, reply: str, *, review: bool = False) -> str:
-    if message.exercise_id is not None and not reply.startswith(DRILL_PREFIX):
+def _finish(message: InboundMessage, outcome: str, reply: str, *, review: bool = False, person: Person | None = None,
+            exercise_id: int | None = None, report_id: int | None = None) -> str:
+    if exercise_id is not None and not reply.startswith(DRILL_PREFIX):
         reply = DRILL_PREFIX + reply
+    if person is not None:
+        message.person_id, message.person = person.id, person
+    message.exercise_id, message.report_id = exercise_id, report_id
     message.outcome = outcome
     message.reply = fit(reply)
     if review:
@@ -215,20 +225,26 @@ def submit_report(author: Person | None, command, *, channel: str, message: Inbo
                                          narrative=command.narrative, channel=channel, message=message,
                                          exercise_id=exercise_id, now=now)
         if new:
-            audit.record("report.nil", "report", report.public_id, after=service.report_snapshot(report),
-                         actor=actor, exercise_id=exercise_id)
+            _audit_new(report, actor, author)
             return report, f"已收到{village.name}今日零报告{report.public_id}，谢谢。"
         return report, f"{village.name}今日零报告已收到({report.public_id})，无需重复发送。"
     saved = service.save_report(village=village, author=author, kind=command.report_kind, hazard=command.hazard,
                                 indicators=command.indicators, narrative=command.narrative, channel=channel,
                                 message=message, exercise_id=exercise_id, now=now)
     dispatch.flows.after_report_saved(saved.report, saved.incident, saved.previous)
-    after = service.report_snapshot(saved.report)
-    after.update(new_incident=saved.new_incident, new_event=saved.new_event,
-                 incident_status=saved.incident.status, incident_figures=saved.incident.indicators)
-    audit.record("report.create", "report", saved.report.public_id, before=None, after=after, actor=actor,
-                 exercise_id=exercise_id)
+    _audit_new(saved.report, actor, author)
     return saved.report, service.confirmation_text(saved.report)
+
+
+def _audit_new(report: Report, actor: Person | None, author: Person | None) -> None:
+    """Reports an officer sent are chained just after commit (reporter.auditing, measured: they
+    are saved with audit_pending set); one a reviewer typed in is audited at once in their name."""
+    if actor is not author:
+        report.audit_pending = False
+        db.session.flush()
+        audit.record("report.nil" if report.kind == "nil" else "report.create", "report", report.public_id,
+                     after=service.report_snapshot(report) | {"channel": report.channel}, actor=actor,
+                     exercise_id=report.exercise_id)
 
 
 def correct_report(person: Person, report_id: int | None, indicators: dict, narrative: str | None,
@@ -248,6 +264,7 @@ def correct_report(person: Person, report_id: int | None, indicators: dict, narr
     values = service.check_indicators(indicators or {})
     if not values and not (narrative or "").strip():
         raise ReportRefused(f"请写明更正后的数字，例如: 更正 {report.public_id} 死亡1")
+    ensure_audited(report)
     before = service.report_snapshot(report)
     incident = report.incident
     previous = incident.indicators if incident is not None else None

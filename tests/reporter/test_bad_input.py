@@ -207,3 +207,38 @@ def test_different_officers_concurrently(live_server, tree, make_person):
         t.join(60)
     assert [r.status_code for r in results] == [200] * 6
     assert _count() == 6 and len(reports()) == 6
+
+
+def test_officers_a_and_b_of_one_village_at_once(live_server, tree, make_person):
+    """Both officers report a new flood at the same moment: one incident, one event, two reports."""
+    from reporter.models import Event, Incident
+
+    phones = [make_person(role, tree.village).phone for role in ("officer_a", "officer_b")] * 3
+    barrier = threading.Barrier(len(phones))
+    results: list = []
+
+    def fire(n, phone):
+        form = {"MessageSid": f"SM-ab-{n}", "From": phone, "To": "+8610690000", "Body": f"洪涝 转移{n + 1}"}
+        barrier.wait()
+        results.append(_post_signed(live_server, form))
+
+    threads = [threading.Thread(target=fire, args=(n, p)) for n, p in enumerate(phones)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [r.status_code for r in results] == [200] * len(phones)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(Incident.id))) == 1
+    assert db.session.scalar(select(func.count(Event.id))) == 1
+    kinds = sorted(r.kind for r in reports())
+    assert kinds == ["initial"] + ["update"] * (len(phones) - 1)
+
+
+def test_webhook_url_with_a_query_string(client, officer):
+    """A webhook configured as /sms/inbound?county=zz is signed over that whole URL."""
+    form = {"MessageSid": "SM-query", "From": officer.phone, "To": "+8610690000", "Body": "帮助"}
+    good = sign(PUBLIC_BASE_URL + "/sms/inbound?county=zz", form, AUTH_TOKEN)
+    assert client.post("/sms/inbound?county=zz", data=form, headers={"X-Twilio-Signature": good}).status_code == 200
+    bare = sign(PUBLIC_BASE_URL + "/sms/inbound", form, AUTH_TOKEN)
+    assert client.post("/sms/inbound?county=yy", data=form, headers={"X-Twilio-Signature": bare}).status_code == 403

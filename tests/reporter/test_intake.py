@@ -127,3 +127,13 @@ def test_outbox_rows_are_written_not_sent(send_sms, officer, fake_twilio):
     twiml_text(send_sms(officer.phone, "初报 洪涝 死亡1", sid="SM-outbox"))
     assert fake_twilio.messages == []  # nothing slow happened inside the request
     assert db.session.scalar(select(func.count(OutboundSms.id))) >= 0
+
+
+def test_longest_reply_fits_two_segments(send_sms, officer):
+    body = ("初报 洪涝 受灾12000 死亡1200 失踪300 受伤45 转移250000 救助800 倒塌1500间 严损200间 损坏900间 "
+            "农作物3000亩 损失1.2亿 " + "情况说明" * 40)
+    reply = twiml_text(send_sms(officer.phone, body, sid="SM-longest"))
+    assert segment_count(reply) <= 2 and len(reply) <= 134
+    [report] = reports()
+    assert report.crop_ha == 200 and report.loss_10k_yuan == 12000  # 亩→公顷, 亿→万元 by the grammar
+    assert "implausible" in report.flags and reply.startswith(f"已收到初报R{report.id}")

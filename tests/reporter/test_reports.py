@@ -148,13 +148,24 @@ def test_responder_above_may_correct(officer, township_staff, officer2):
     assert "不能更正" in sms(officer2, f"更正 R{report.id} 受伤9")
 
 
-def test_every_report_is_audited(officer):
+def test_every_report_is_audited(officer, township_staff):
+    from core.audit import verify
+    from reporter.auditing import chain_pending
+
     sms(officer, "初报 洪涝 转移10")
     sms(officer, "零报告")
-    actions = [e.action for e in db.session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
-    assert actions == ["report.create", "report.nil"]
-    from core.audit import verify
-
+    sms(officer, "续报 洪涝 转移12")
+    assert {r.audit_pending for r in reports()} == {True}  # committed with the report, chained next
+    assert chain_pending() == 3
+    ours = AuditEntry.action.like("report.%")  # dispatch audits the escalations it opens too
+    entries = list(db.session.scalars(select(AuditEntry).where(ours).order_by(AuditEntry.id)))
+    assert [e.action for e in entries] == ["report.create", "report.nil", "report.create"]
+    assert entries[0].actor_id == officer.id and entries[0].after["indicators"] == {"relocated": 10}
+    assert chain_pending() == 0  # exactly once
+    sms(officer, "续报 洪涝 转移15")
+    sms(township_staff, f"更正 R{reports()[-1].id} 转移16")  # a change before the sweep: creation first
+    actions = [e.action for e in db.session.scalars(select(AuditEntry).where(ours).order_by(AuditEntry.id))]
+    assert actions[-2:] == ["report.create", "report.correct"]
     assert verify() == []
 
 
@@ -164,3 +175,23 @@ def test_message_fields_for_a_correction(send_sms, officer):
     twiml_text(send_sms(officer.phone, f"更正 R{report.id} 死亡1", sid="SM-fix"))
     stored = message("SM-fix")
     assert stored.outcome == "correction" and stored.report_id == report.id
+
+
+def test_the_worker_chains_audit_entries(officer, start_worker):
+    """A real `flask worker` runs the audit sweep: the report's entry appears without anyone asking."""
+    from tests.conftest import wait_for
+
+    sms(officer, "初报 洪涝 转移10")
+    start_worker()
+    entry = wait_for(lambda: db.session.scalar(select(AuditEntry).where(AuditEntry.action == "report.create")),
+                     timeout=30, message="the report.create audit entry")
+    assert entry.entity_id == f"R{reports()[0].id}"
+    assert reports()[0].audit_pending is False
+
+
+def test_a_confirmed_large_figure_does_not_flag_later_reports(officer):
+    sms(officer, "初报 洪涝 转移150000")
+    sms(officer, "续报 洪涝 受伤2")
+    assert [r.flags for r in reports()] == [["implausible"], []]
+    sms(officer, "续报 洪涝 死亡600 失踪500")
+    assert reports()[-1].flags == ["implausible"]

@@ -132,4 +132,5 @@ def test_replay_of_an_already_stored_message_changes_nothing(app, app_config, se
 def test_sweep_is_registered_with_the_worker():
     from core.queue import periodic_tasks
 
-    assert "reporter.spool_replay" in [name for name, _s, _f in periodic_tasks()]
+    names = [name for name, _s, _f in periodic_tasks()]
+    assert "reporter.spool_replay" in names and "reporter.audit_reports" in names
