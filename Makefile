@@ -38,3 +38,6 @@ test-postgres: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+
+bench-dispatch: venv
+	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/zb_dispatch} $(PY) bench/dispatch.py

@@ -73,7 +73,7 @@ def sent_count() -> int:
 
 
 def test_redis_down_while_reports_arrive(tree, staff, report_in, fake_twilio, fast_worker, own_redis):
-    fast_worker("outage", REDIS_URL=own_redis.url)
+    worker = fast_worker("outage", REDIS_URL=own_redis.url)
     report_in(tree.village, staff.officer_a, relocated=1)
     wait_for(lambda: sent_count() == 1, message="sent while Redis is up")
     own_redis.stop()
@@ -87,6 +87,7 @@ def test_redis_down_while_reports_arrive(tree, staff, report_in, fake_twilio, fa
     wait_for(lambda: sent_count() == 6, timeout=40, message="all six sent after Redis returned")
     counts = Counter((m.to, m.body) for m in fake_twilio.messages)
     assert len(counts) == 6 and set(counts.values()) == {1}
+    worker.kill()  # before its private Redis goes away
 
 
 def test_scheduled_deadline_escalates(app, tree, staff, report_in, fake_twilio, fast_worker, monkeypatch):
