@@ -39,7 +39,11 @@ RATE = float(os.environ.get("BENCH_RATE", "100"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "60"))
 DRAIN = int(os.environ.get("BENCH_DRAIN", "5000"))
 DRAIN_RATE = float(os.environ.get("BENCH_DRAIN_RATE", "50"))
-DRAIN_WORKERS = int(os.environ.get("BENCH_DRAIN_WORKERS", "2"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+DRAIN_WORKERS = int(os.environ.get("BENCH_DRAIN_WORKERS", "4"))
+# webhook: through gunicorn and the reporter; direct: Report/Incident rows + after_report_saved +
+# commit in this process (dispatch alone, as the reporter's transaction would run it).
+MODE = os.environ.get("BENCH_MODE", "webhook")
 TOKEN = "bench-auth-token"
 PY = str(ROOT / ".venv" / "bin" / "python")
 
@@ -212,6 +216,72 @@ def latency(stack: Stack, officers: list[tuple[str, str]]) -> dict:
                                  "max": round(max(lat))} if lat else None}
 
 
+def direct(stack: Stack, app, officers: list[tuple[str, str]]) -> dict:
+    """RATE reports/s straight into dispatch: commit time → SMS arrival."""
+    from core.extensions import db
+    from core.models import Division
+    from dispatch import flows
+    from reporter.models import Incident, Report
+
+    stack.fake("/_fake/reset", {})
+    committed: dict[str, float] = {}
+    commit_ms: list[float] = []
+    lock = threading.Lock()
+
+    def one(village_code: str) -> None:
+        with app.app_context():
+            started = time.time()
+            village = db.session.get(Division, village_code)
+            incident = Incident(village_code=village.code, township_code=village.township_code,
+                                county_code=village.county_code, hazard="flood", report_count=1, flags=[],
+                                relocated=30)
+            db.session.add(incident)
+            report = Report(kind="initial", hazard="flood", village_code=village.code, channel="sms", flags=[],
+                            township_code=village.township_code, county_code=village.county_code, relocated=30)
+            db.session.add(report)
+            db.session.flush()
+            report.incident_id = incident.id
+            flows.after_report_saved(report, incident, None)
+            db.session.commit()
+            done = time.time()
+            with lock:
+                committed[f"R{report.id}"] = done
+                commit_ms.append((done - started) * 1000)
+            db.session.remove()
+
+    total = int(RATE * SECONDS)
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for i in range(total):
+            delay = t0 + i / RATE - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(one, officers[i % len(officers)][1])
+    took = time.monotonic() - t0
+    arrivals = _await_arrivals(stack, len(committed))
+    lat = [(arrivals[r] - t) * 1000 for r, t in committed.items() if r in arrivals]
+    return {"mode": "direct", "reports": total, "achieved_per_s": round(total / took, 1),
+            "sms_arrived": len(lat), "transaction_ms": {"p50": round(pct(commit_ms, 50), 1),
+                                                        "p95": round(pct(commit_ms, 95), 1)},
+            "commit_to_sms_ms": {"p50": round(pct(lat, 50)), "p95": round(pct(lat, 95)), "p99": round(pct(lat, 99)),
+                                 "max": round(max(lat))} if lat else None}
+
+
+def _await_arrivals(stack: Stack, expected: int) -> dict[str, float]:
+    deadline = time.time() + 120
+    arrivals: dict[str, float] = {}
+    while time.time() < deadline:
+        arrivals = {}
+        for m in stack.fake("/_fake/messages")["messages"]:
+            match = re.search(r" (R\d+)。", m["body"])
+            if match:
+                arrivals.setdefault(match.group(1), m["at"])
+        if len(arrivals) >= expected:
+            break
+        time.sleep(1)
+    return arrivals
+
+
 def drain(stack: Stack, app) -> dict:
     from core.extensions import db
     from dispatch.outbox import queue_sms
@@ -259,11 +329,13 @@ def main() -> None:
                      "--workers", "2", "--threads", "4", "wsgi:app"])
         stack.wait_http(f"http://127.0.0.1:{stack.fake_port}/_fake/messages")
         stack.wait_http(stack.base + "/login")
-        workers = stack.workers(2)
+        workers = stack.workers(WORKERS)
         time.sleep(2)
-        part1 = latency(stack, officers)
+        part1 = direct(stack, app, officers) if MODE == "direct" else latency(stack, officers)
         print(json.dumps({"latency": part1}, ensure_ascii=False), flush=True)
         stack.stop(workers)
+        if DRAIN <= 0:
+            return
         part2 = drain(stack, app)
         print(json.dumps({"drain": part2}, ensure_ascii=False), flush=True)
     finally:
