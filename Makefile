@@ -77,3 +77,6 @@ bench-import: venv
 # a PostgreSQL database you own (its public schema is dropped); default a temporary SQLite file.
 bench-shelters: venv
 	BENCH_SHELTERS_DATABASE_URL=$(BENCH_SHELTERS_DATABASE_URL) LOG_LEVEL=WARNING $(PY) bench/shelters.py
+
+bench-dispatch: venv
+	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/zb_dispatch} $(PY) bench/dispatch.py

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import threading
 import time
 from collections import Counter
 
@@ -73,7 +72,7 @@ def sent_count() -> int:
 
 
 def test_redis_down_while_reports_arrive(tree, staff, report_in, fake_twilio, fast_worker, own_redis):
-    fast_worker("outage", REDIS_URL=own_redis.url)
+    worker = fast_worker("outage", REDIS_URL=own_redis.url)
     report_in(tree.village, staff.officer_a, relocated=1)
     wait_for(lambda: sent_count() == 1, message="sent while Redis is up")
     own_redis.stop()
@@ -87,6 +86,7 @@ def test_redis_down_while_reports_arrive(tree, staff, report_in, fake_twilio, fa
     wait_for(lambda: sent_count() == 6, timeout=40, message="all six sent after Redis returned")
     counts = Counter((m.to, m.body) for m in fake_twilio.messages)
     assert len(counts) == 6 and set(counts.values()) == {1}
+    worker.kill()  # before its private Redis goes away
 
 
 def test_scheduled_deadline_escalates(app, tree, staff, report_in, fake_twilio, fast_worker, monkeypatch):
@@ -124,7 +124,6 @@ def test_ack_racing_the_deadline_never_both(app, tree, staff, report_in, fast_wo
     first = db.session.get(Escalation, ids[0])
     while first.deadline_at.timestamp() - 0.15 > time.time():
         time.sleep(0.02)
-    stop = threading.Event()
     for escalation_id in ids:
         db.session.rollback()
         esc = db.session.get(Escalation, escalation_id)
@@ -132,7 +131,6 @@ def test_ack_racing_the_deadline_never_both(app, tree, staff, report_in, fast_wo
             flows.acknowledge(staff.township, esc, "api")
             db.session.commit()
         time.sleep(0.05)
-    stop.set()
 
     def settled():
         return all(db.session.get(Escalation, i).status != "open" for i in ids)
