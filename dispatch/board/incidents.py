@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import String, cast, desc, func, nulls_last, or_, select
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, lazyload, selectinload
 
 from core.extensions import db
-from core.indicators import HAZARDS, format_figures
+from core.indicators import HAZARDS, INDICATOR_KEYS, SHORT_LABELS
 from core.models import Boundary, Division, Person
-from dispatch.board.query import BoardView, severity
+from dispatch.board.query import BoardView, figure_columns, severity
 from dispatch.models import Escalation
 from reporter.models import Incident, Report
 
-PER_PAGE = 100
+PER_PAGE = 50
 FLAGS = ("decrease", "implausible", "late")
 REVIEW_STATES = ("received", "accepted", "returned", "corrected")
 SORTS = ("recent", "severity", "relocated", "affected", "village", "township", "opened")
@@ -69,7 +70,9 @@ def list_incidents(view: BoardView, f: Filters) -> tuple[list[dict], int]:
             .join(Division, Division.code == Incident.village_code)
             .outerjoin(township, township.code == Incident.township_code)
             .outerjoin(latest, latest.id == Incident.latest_report_id)
-            .where(*view.incident_filter(active_only=False)))
+            .where(*view.incident_filter(active_only=False))
+            # names come from the explicit joins: skip the models' joined-eager village (and parent)
+            .options(lazyload(Incident.village), lazyload(latest.village)))
     if f.status != "all":
         stmt = stmt.where(Incident.status == f.status)
     if f.township:
@@ -132,27 +135,31 @@ def escalation_state(incident_ids: list[int]) -> dict[int, list[Escalation]]:
 # -- map ---------------------------------------------------------------------------------
 
 def map_layer(view: BoardView) -> dict:
-    """Compact incident markers (arrays, not GeoJSON: 5,000 markers stay a small download).
+    """Compact incident markers (arrays, not GeoJSON: 5,000 markers stay a small, quick download).
 
-    Each marker: [incident id, lat, lon, severity, village, township, hazard key, figures text,
-    status, flags, latest narrative]. The browser builds popups with textContent, so nothing here is HTML.
+    Each marker: [incident id, lat, lon, severity, village, township, hazard key, status, flags,
+    latest narrative, figures (one number or null per key of `keys`)]. The browser formats the
+    figures and builds popups with textContent, so nothing here is HTML.
     """
     township = aliased(Division)
     latest = aliased(Report)
     rows = db.session.execute(
-        select(Incident, Division.name, Division.lat, Division.lon, township.name, latest.narrative)
+        select(Incident.id, Division.lat, Division.lon, Division.name, township.name, Incident.hazard,
+               Incident.status, cast(Incident.flags, String), latest.narrative, *figure_columns())
         .join(Division, Division.code == Incident.village_code)
         .outerjoin(township, township.code == Incident.township_code)
         .outerjoin(latest, latest.id == Incident.latest_report_id)
         .where(*view.incident_filter(), Division.lat.is_not(None))
         .order_by(Incident.id)).all()
     markers = []
-    for incident, village, lat, lon, township_name, narrative in rows:
-        values = incident.indicators
-        markers.append([incident.id, round(lat, 5), round(lon, 5), severity(values), village, township_name or "",
-                        incident.hazard, format_figures(values), incident.status, list(incident.flags or []),
-                        narrative or ""])
-    return {"markers": markers, "hazards": HAZARDS, "outline": outlines(view)}
+    for row in rows:
+        iid, lat, lon, village, township_name, hazard, status, flags, narrative = row[:9]
+        figures = list(row[9:])
+        markers.append([iid, round(lat, 5), round(lon, 5), severity(dict(zip(INDICATOR_KEYS, figures, strict=True))),
+                        village, township_name or "", hazard, status,
+                        json.loads(flags) if flags and flags not in ("[]", "null") else [], narrative or "", figures])
+    return {"markers": markers, "keys": list(INDICATOR_KEYS), "short": SHORT_LABELS, "hazards": HAZARDS,
+            "outline": outlines(view)}
 
 
 def outlines(view: BoardView) -> list[dict]:

@@ -27,3 +27,12 @@ SORT_LABELS = {"recent": _l("最近报告"), "severity": _l("伤亡"), "relocate
 ESCALATION_STATUS = {"open": _l("待确认"), "acknowledged": _l("已确认"), "escalated": _l("已上报上级"),
                      "closed": _l("已关闭")}
 SEVERITY_LABELS = {0: _l("无数字"), 1: _l("轻"), 2: _l("较重"), 3: _l("有伤亡"), 4: _l("特别严重（越级上报）")}
+
+
+class Resolved:
+    """The label tables translated once for this request (templates loop over hundreds of rows)."""
+
+    def __init__(self) -> None:
+        for name in ("INDICATOR_LABELS", "UNIT_LABELS", "HAZARD_LABELS", "KIND_LABELS", "SORT_LABELS",
+                     "ESCALATION_STATUS", "SEVERITY_LABELS"):
+            setattr(self, name, {k: str(v) for k, v in globals()[name].items()})

@@ -18,7 +18,7 @@ from core.auth import staff_required
 from core.extensions import db
 from core.indicators import INDICATORS
 from core.web import add_nav
-from dispatch.board import cap, exports, incidents, labels, query, review
+from dispatch.board import cap, exports, incidents, labels, models, query, review  # noqa: F401  (models: indexes)
 from reporter.models import Event
 
 bp = Blueprint("board", __name__, template_folder="templates", static_folder="static",
@@ -55,7 +55,7 @@ def _board_context() -> dict:
     exercise = view.exercise if view is not None else None
     return {"exercise_banner": f"{exercise.name} (#{exercise.id})" if exercise else None,
             "xargs": {"exercise": exercise.id} if exercise else {},
-            "INDICATORS": INDICATORS, "L": labels}
+            "INDICATORS": INDICATORS, "L": labels.Resolved()}
 
 
 def audit_export(view: query.BoardView, what: str, entity_id, count: int | None = None) -> None:

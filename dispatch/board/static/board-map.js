@@ -27,14 +27,24 @@
     parent.appendChild(div);
   }
 
-  function incidentPopup(m, hazards) {
+  function figuresText(values, data) {
+    var parts = [];
+    data.keys.forEach(function (k, i) {
+      var v = values[i];
+      if (v !== null && v !== undefined) { parts.push(data.short[k] + (Math.round(v * 100) / 100)); }
+    });
+    return parts.join(" ");
+  }
+
+  /* marker: [id, lat, lon, severity, village, township, hazard, status, flags, narrative, figures] */
+  function incidentPopup(m, data) {
     var box = document.createElement("div");
     box.className = "popup";
     line(box, m[4] + (m[5] ? "（" + m[5] + "）" : ""), "popup-title");
-    line(box, (hazards[m[6]] || m[6]) + " · #" + m[0]);
-    line(box, m[7] || "—");
-    if (m[9] && m[9].length) { line(box, "⚑ " + m[9].join(" "), "flag"); }
-    if (m[10]) { line(box, m[10], "popup-narrative"); }
+    line(box, ((data.hazards || {})[m[6]] || m[6]) + " · #" + m[0]);
+    line(box, figuresText(m[10], data) || "—");
+    if (m[8] && m[8].length) { line(box, "⚑ " + m[8].join(" "), "flag"); }
+    if (m[9]) { line(box, m[9], "popup-narrative"); }
     return box;
   }
 
@@ -60,9 +70,9 @@
         var markers = data.markers.map(function (m) {
           var marker = L.circleMarker([m[1], m[2]], {
             renderer: renderer, radius: 6 + m[3], color: "#222", weight: 1,
-            fillColor: COLORS[m[3]] || COLORS[0], fillOpacity: m[8] === "open" ? 0.9 : 0.4
+            fillColor: COLORS[m[3]] || COLORS[0], fillOpacity: m[7] === "open" ? 0.9 : 0.4
           });
-          marker.bindPopup(function () { return incidentPopup(m, data.hazards || {}); });
+          marker.bindPopup(function () { return incidentPopup(m, data); });
           return marker;
         });
         clusters.clearLayers();
