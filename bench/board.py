@@ -129,9 +129,9 @@ def build() -> dict:
                                 "acknowledged_at": opened + timedelta(minutes=9) if status == "acknowledged" else None,
                                 "acknowledged_by_id": 2 + int(vcode[6:9]) - 101 if status == "acknowledged" else None})
             recipients.append({"escalation_id": i, "person_id": 2 + int(vcode[6:9]) - 101})
-            sms.append({"to_phone": f"+86139100{int(vcode[6:9]) - 101:05d}", "body": "【灾情】…", "purpose": "escalation",
-                        "escalation_id": i, "status": "failed" if rng.random() < 0.03 else "delivered",
-                        "created_at": opened, "attempts": 1})
+            sms.append({"to_phone": f"+86139100{int(vcode[6:9]) - 101:05d}", "body": "【灾情】…",
+                        "purpose": "escalation", "escalation_id": i, "created_at": opened, "attempts": 1,
+                        "status": "failed" if rng.random() < 0.03 else "delivered"})
         db.session.execute(insert(Incident), incidents)
         for start in range(0, len(reports), 5000):
             db.session.execute(insert(Report), reports[start:start + 5000])

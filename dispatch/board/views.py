@@ -19,6 +19,7 @@ from core.extensions import db
 from core.indicators import INDICATORS
 from core.web import add_nav
 from dispatch.board import cap, exports, incidents, labels, models, query, review  # noqa: F401  (models: indexes)
+from drills import service as drill_service
 from reporter.models import Event
 
 bp = Blueprint("board", __name__, template_folder="templates", static_folder="static",
@@ -77,7 +78,7 @@ def board():
         per_page=incidents.PER_PAGE, townships=query.townships_in_scope(view), events=query.open_events(view),
         flags=incidents.FLAGS, review_states=incidents.REVIEW_STATES, sorts=incidents.SORTS,
         cursor=incidents.make_cursor(view), tile_url=current_app.config.get("TILE_URL") or "",
-        may_set_daily=review.may_handle(view.person),
+        may_set_daily=review.may_handle(view.person), exercises=drill_service.for_person(view.person, limit=20),
         now=view.now)
 
 
@@ -172,4 +173,4 @@ def review_queue():
                            villages=review.villages_in_scope(view), can_handle=review.may_handle(view.person))
 
 
-from dispatch.board import actions  # noqa: E402,F401  (registers the POST routes on bp)
+from dispatch.board import actions, cli  # noqa: E402,F401  (register the POST routes and `flask board` on bp)
