@@ -194,3 +194,33 @@ def test_overdue_is_relative_to_now(client, tree, make_person, login, rows):
     db.session.commit()
     login(make_person("county", tree.county))
     assert client.get("/board/summary.json").get_json()["summary"]["escalations_overdue"] == 1
+
+
+def test_drill_changes_stay_out_of_the_real_feed(client, tree, make_person, login, rows):
+    exercise = Exercise(name="演练", division_code=tree.county.code, scenario="flood")
+    db.session.add(exercise)
+    db.session.commit()
+    login(make_person("county", tree.county))
+    real_cursor = client.get("/board/changes").get_json()["cursor"]
+    drill_cursor = client.get(f"/board/changes?exercise={exercise.id}").get_json()["cursor"]
+    rows.incident(tree.village, rows.event(tree.county, exercise_id=exercise.id), figures={"deaths": 3},
+                  exercise_id=exercise.id)
+    assert client.get(f"/board/changes?since={real_cursor}").get_json()["counts"]["reports"] == 0
+    assert client.get(f"/board/changes?since={drill_cursor}&exercise={exercise.id}").get_json()[
+        "counts"]["reports"] == 1
+
+
+def test_pages_of_fifty(client, tree, make_person, login, rows):
+    from reporter.models import Incident
+
+    ev = rows.event(tree.county)
+    db.session.add_all([Incident(village_code=tree.village.code, township_code=tree.township.code,
+                                 county_code=tree.county.code, hazard="flood", event_id=ev.id, relocated=n)
+                        for n in range(1, 61)])
+    db.session.commit()
+    login(make_person("county", tree.county))
+    first = client.get("/board?sort=relocated").get_data(as_text=True)
+    assert first.count('data-incident="') == 50 and "1 / 2" in first
+    second = client.get("/board?sort=relocated&page=2").get_data(as_text=True)
+    assert second.count('data-incident="') == 10 and "2 / 2" in second
+    assert client.get("/board?page=99").status_code == 200
