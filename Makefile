@@ -9,8 +9,15 @@ PYTEST_ARGS ?=
 
 venv: $(VENV)/.installed
 
+# Debian's python3 lacks the venv module until python3-venv is installed (apt-get when root).
 $(VENV)/.installed: requirements.txt
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(VENV)/bin/pip || $(PYTHON) -m venv $(VENV) >/dev/null 2>&1 || { rm -rf $(VENV); \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing python3-venv with apt-get..."; \
+	    apt-get install -y -qq python3-venv >/dev/null 2>&1 || \
+	      { apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; }; \
+	  else echo "'$(PYTHON) -m venv' failed: install python3-venv (apt-get install python3-venv)" >&2; exit 1; fi; \
+	  $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
 	@touch $@
@@ -53,3 +60,10 @@ bench-board: venv
 
 bench-drill: venv
 	$(PY) bench/drill.py
+
+# The whole Hebei division list into a fresh SQLite file and into PostgreSQL (wiped!): bench/README.md.
+ZAIBAO_DATA ?= ../shared/data
+BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/zaibao_bench
+.PHONY: bench-import
+bench-import: venv
+	ZAIBAO_DATA=$(ZAIBAO_DATA) BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) LOG_LEVEL=WARNING $(PY) bench/import_divisions.py

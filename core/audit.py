@@ -2,8 +2,9 @@
 
 Each entry's hash covers its content and the previous entry's hash, so editing, deleting or
 reordering any entry breaks the chain from there on; `flask audit verify` finds the break.
-Call `record` inside the transaction that makes the change, as late as possible: on PostgreSQL
-it takes a transaction-scoped advisory lock so that two writers cannot fork the chain.
+Call `record` inside the transaction that makes the change, as late as possible: it locks the
+chain until commit (an advisory lock on PostgreSQL, the write lock on SQLite) so that two writers
+cannot fork it.
 """
 
 from __future__ import annotations
@@ -54,7 +55,10 @@ def record(action: str, entity: str, entity_id, *, before: dict | None = None,
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
     else:
+        # SQLite: take the database's write lock before reading the tail (a no-op UPDATE does),
+        # or web and worker both read the same tail and fork the chain. Reads alone take no lock.
         db.session.flush()
+        db.session.execute(text("UPDATE audit_log SET id = id WHERE 0"))
     prev = db.session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
     prev = prev or GENESIS
     at = utcnow()

@@ -82,8 +82,19 @@ def staff_required(view):
     return wrapper
 
 
+def _too_many_attempts(exc):
+    """The login rate limit: the form again with a Chinese explanation (JSON on the API)."""
+    if request.path.startswith("/api/"):
+        from core.api import error_response
+
+        return error_response(429, "too many requests; try again later")
+    flash(_l("登录尝试次数过多，请稍后再试。"), "error")
+    return render_template("login.html", form=LoginForm()), 429
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.register_error_handler(429, _too_many_attempts)
 
     @app.get("/", endpoint="index")
     def index():

@@ -20,18 +20,22 @@ _ANCESTOR_FIELDS = {"province": "province_code", "city": "city_code",
                     "county": "county_code", "township": "township_code"}
 
 
-def upsert(model, rows: list[dict], key: str, chunk: int = 2000) -> None:
-    """Insert or update rows by primary key, in chunks, on SQLite and PostgreSQL alike."""
+def upsert(model, rows: list[dict], key: str, chunk: int = 5000) -> None:
+    """Insert or update rows by primary key, on SQLite and PostgreSQL alike (every row the same keys).
+
+    One statement executed many times (DB-API executemany): a single multi-VALUES statement of
+    thousands of rows spends most of its time being compiled by SQLAlchemy.
+    """
     if not rows:
         return
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(model.__table__)
     columns = [c for c in rows[0] if c != key]
+    stmt = stmt.on_conflict_do_update(index_elements=[key], set_={c: stmt.excluded[c] for c in columns})
+    connection = db.session.connection()
     for start in range(0, len(rows), chunk):
-        stmt = insert(model).values(rows[start : start + chunk])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[key], set_={c: getattr(stmt.excluded, c) for c in columns})
-        db.session.execute(stmt)
+        connection.execute(stmt, rows[start : start + chunk])
 
 
 def import_divisions(path: str | Path, datum: str = "gcj02") -> dict[str, int]:
@@ -63,8 +67,8 @@ def import_divisions(path: str | Path, datum: str = "gcj02") -> dict[str, int]:
         if parent and level == "province":
             problems.add(line, "a province has no parent_code")
             continue
-        if not name:
-            problems.add(line, "name is empty")
+        if not name or len(name) > 100:
+            problems.add(line, "name is empty" if not name else f"name is longer than 100 characters ({len(name)})")
             continue
         lon = lat = None
         if row.get("lon") or row.get("lat"):

@@ -61,11 +61,14 @@ def segment_count(text: str) -> int:
 
 
 def fit(text: str, segments: int = MAX_SEGMENTS) -> str:
-    """Cut a text to at most `segments` segments, marking the cut with '…'."""
-    limit = (67 if is_ucs2(text) else 153) * segments if segments > 1 else (70 if is_ucs2(text) else 160)
+    """Cut a text to at most `segments` segments, marking the cut with '…' ('...' in GSM-7 text,
+    where '…' would turn the whole message into UCS-2 and more than double its segments)."""
+    ucs2 = is_ucs2(text)
+    limit = (67 if ucs2 else 153) * segments if segments > 1 else (70 if ucs2 else 160)
     if len(text) <= limit:
         return text
-    return text[: limit - 1] + "…"
+    mark = "…" if ucs2 else "..."
+    return text[: limit - len(mark)] + mark
 
 
 class ConsoleGateway:

@@ -41,6 +41,13 @@ def read_text(path: str | Path) -> str:
     if not raw.strip():
         problems.add(1, "the file is empty")
         raise problems
+    if raw.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # .xlsx (zip) / .xls (OLE)
+        problems.add(1, "this is a spreadsheet (Excel) file, not CSV: save it as 'CSV UTF-8'")
+        raise problems
+    if b"\x00" in raw:  # PostgreSQL cannot store NUL, and no division or person name holds one
+        problems.add(raw[: raw.index(b"\x00")].count(b"\n") + 1,
+                     "the file contains NUL bytes (UTF-16, or not a text file): save it as UTF-8 CSV")
+        raise problems
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

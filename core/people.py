@@ -61,8 +61,9 @@ def import_people(path: str | Path) -> dict[str, int]:
     seen: dict[str, int] = {}
     divisions = {c: lvl for c, lvl in db.session.execute(select(Division.code, Division.level))}
     for line, row in read_csv(path, ("name", "phone", "role", "division_code")):
-        if not row["name"]:
-            problems.add(line, "name is empty")
+        if not row["name"] or len(row["name"]) > 100:
+            problems.add(line, "name is empty" if not row["name"]
+                         else f"name is longer than 100 characters ({len(row['name'])})")
             continue
         try:
             phone = normalise_phone(row["phone"])

@@ -6,21 +6,32 @@ export FLASK_APP=wsgi
 PORT="${PORT:-5000}"
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:$PORT}"
 FLASK=".venv/bin/flask"
-mkdir -p instance
-$FLASK db upgrade heads >/dev/null
-if [ ! -f instance/.demo-loaded ]; then
-  $FLASK demo load | tee instance/demo-logins.txt
-  touch instance/.demo-loaded
+INSTANCE="${ZAIBAO_INSTANCE:-instance}"  # where config.py keeps the SQLite database
+mkdir -p "$INSTANCE"
+if ! out=$($FLASK db upgrade heads 2>&1); then echo "$out" >&2; exit 1; fi
+if [ ! -f "$INSTANCE/.demo-loaded" ]; then
+  $FLASK demo load | tee "$INSTANCE/demo-logins.txt"
+  touch "$INSTANCE/.demo-loaded"
 fi
-$FLASK worker > instance/worker.log 2>&1 &
+# Web and worker live and die together: whichever way this script ends (Ctrl-C, kill, the web
+# server failing to start), the worker is stopped too. (An `exec gunicorn` would drop the trap
+# and leave the worker running on its own.)
+WORKER=""
+WEB=""
+cleanup() { kill $WEB $WORKER 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+$FLASK worker > "$INSTANCE/worker.log" 2>&1 &
 WORKER=$!
-trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
 echo
 echo "=================================================================="
 echo " Zaibao is running:  http://127.0.0.1:$PORT/login"
 echo " (board: http://127.0.0.1:$PORT/board, officers: http://127.0.0.1:$PORT/report)"
-cat instance/demo-logins.txt | sed -n '2,$p' | sed 's/^/ /'
-echo " send a test SMS:  .venv/bin/flask sms send +8613800000001 '初报 洪涝 转移30'"
-echo " worker log: instance/worker.log     stop: Ctrl-C"
+sed -n '2,$p' "$INSTANCE/demo-logins.txt" | sed 's/^/ /'
+echo " send a test SMS:  .venv/bin/flask sms send +8613800000001 '初报 洪涝 转移30' --url $PUBLIC_BASE_URL"
+echo " worker log: $INSTANCE/worker.log     stop: Ctrl-C"
 echo "=================================================================="
-exec .venv/bin/gunicorn --bind "127.0.0.1:$PORT" --workers 2 --threads 4 --access-logfile - wsgi:app
+.venv/bin/gunicorn --bind "127.0.0.1:$PORT" --workers 2 --threads 4 --access-logfile - wsgi:app &
+WEB=$!
+wait $WEB

@@ -109,7 +109,20 @@ def _truncate_all(app) -> None:
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as conn:
         if db.engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            # TRUNCATE costs ~20 ms per table even when empty: empty only the tables a test wrote to,
+            # then every sequence back to 1 (sequences advance even in rolled-back inserts).
+            used = conn.execute(text(" UNION ALL ".join(
+                f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in tables))).scalars().all()
+            superuser = conn.execute(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar()
+            if used and superuser:
+                # DELETE is far cheaper than TRUNCATE on tiny tables; FK triggers off for the cycle.
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+                for t in used:
+                    conn.execute(text(f'DELETE FROM "{t}"'))
+            elif used:
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in used) + " CASCADE"))
+            conn.execute(text("SELECT setval(c.oid, 1, false) FROM pg_class c JOIN pg_namespace n "
+                              "ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND n.nspname = 'public'"))
         else:
             conn.execute(text("PRAGMA foreign_keys=OFF"))
             for t in tables:

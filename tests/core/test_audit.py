@@ -106,3 +106,32 @@ def test_chain_verifies_whatever_the_database_session_time_zone(chain):
     db.session.expire_all()
     assert audit.verify() == []
     db.session.rollback()
+
+
+def test_concurrent_writers_do_not_fork_the_chain(app, cli):
+    """Web and worker append at the same time (make run: both on one SQLite file). The second
+    writer must wait for the first to commit and chain after it, not after the same entry."""
+    import threading
+    import time
+
+    errors: list[BaseException] = []
+
+    def other_writer():
+        try:
+            with app.app_context():  # its own session and connection
+                audit.record("escalation.timeout", "escalation", 17, after={"level": "county"}, actor="worker")
+                db.session.commit()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    audit.record("report.accept", "report", 1, after={"status": "accepted"}, actor="web")  # not committed yet
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    time.sleep(0.5)  # let the other writer reach the chain's tail while this transaction is open
+    db.session.commit()
+    thread.join(timeout=60)
+    assert not errors, errors
+    entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    assert [e.actor for e in entries] == ["web", "worker"]
+    assert entries[1].prev_hash == entries[0].hash
+    assert cli("audit", "verify").exit_code == 0

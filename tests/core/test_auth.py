@@ -88,7 +88,8 @@ def test_login_is_rate_limited(limited_app, tree, make_person):
     env = {"REMOTE_ADDR": "203.0.113.7"}
     statuses = [post_login(client, person.phone, "guess", environ_base=env).status_code for _ in range(3)]
     assert 429 not in statuses
-    assert post_login(client, person.phone, "guess", environ_base=env).status_code == 429
+    limited = post_login(client, person.phone, "guess", environ_base=env)
+    assert limited.status_code == 429 and "登录尝试次数过多" in limited.get_data(as_text=True)
     # Even the right password is refused while limited; another address is not affected.
     assert post_login(client, person.phone, PASSWORD, environ_base=env).status_code == 429
     other = post_login(client, person.phone, PASSWORD, environ_base={"REMOTE_ADDR": "203.0.113.8"})

@@ -117,6 +117,8 @@ BAD_FILES = {
                                3, "a province has no parent_code"),
     "no parent": (HEADER + GOOD_ROW + "130681101004,,新村,village,,0,,\n", 3, "a village needs a parent_code"),
     "empty name": (HEADER + GOOD_ROW + "130681101004,130681101000,,village,,0,,\n", 3, "name is empty"),
+    "name too long": (HEADER + GOOD_ROW + "130681101004,130681101000," + "村" * 101 + ",village,,0,,\n",
+                      3, "name is longer than 100 characters (101)"),
     "empty file": ("", 1, "the file is empty"),
     "blank lines only": ("\n\n  \n", 1, "the file is empty"),
     "header only": (HEADER, 2, "the file has a header but no rows"),
@@ -141,6 +143,21 @@ def test_gbk_file_is_refused_with_its_line(cli, write, imported):
     result = cli("divisions", "import", path)
     assert result.exit_code == 1
     assert f"{path}: line 2: the file is not UTF-8 (it looks like GBK/GB18030: save it as UTF-8)" in result.output
+    assert snapshot() == imported
+
+
+def test_spreadsheet_and_nul_bytes_are_refused(cli, write, tmp_path, imported):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["code", "parent_code", "name", "level"])
+    book.save(tmp_path / "divisions.csv")  # an Excel file with a .csv name
+    result = cli("divisions", "import", tmp_path / "divisions.csv")
+    assert result.exit_code == 1 and "line 1: this is a spreadsheet (Excel) file, not CSV" in result.output
+    result = cli("divisions", "import", write("utf16.csv", HEADER + GOOD_ROW, encoding="utf-16-le"))
+    assert result.exit_code == 1 and "line 1: the file contains NUL bytes" in result.output
+    result = cli("divisions", "import", write("nul.csv", HEADER + GOOD_ROW.replace("张庄", "张\x00庄")))
+    assert result.exit_code == 1 and "line 2: the file contains NUL bytes" in result.output
     assert snapshot() == imported
 
 

@@ -93,6 +93,7 @@ BAD = {
     "duplicate phone": ("王小明二,+86 138 1234 5678,officer_b,{village},1,\n",
                         "phone +8613812345678 appears twice (first on line 2)"),
     "unknown division": ("李四,13912345678,officer_a,130681999999,1,\n", "division '130681999999' is not imported"),
+    "name too long": ("李" * 101 + ",13912345678,officer_a,{village},1,\n", "name is longer than 100 characters (101)"),
     "empty name": (",13912345678,officer_a,{village},1,\n", "name is empty"),
     "bad on_duty": ("李四,13912345678,officer_a,{village},maybe,\n", "on_duty 'maybe' is not 1/0/true/false"),
 }

@@ -1,0 +1,71 @@
+"""`flask demo load` builds a county a newcomer can use; the migrations match the models."""
+
+from __future__ import annotations
+
+import re
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+
+from core.extensions import db
+from core.geo import point_in_geometry
+from core.models import Boundary, Division, Person
+from tests.conftest import csrf_token
+
+REAL_TOWNSHIPS = {"双塔街道", "桃园街道", "清凉寺街道", "松林店镇", "码头镇", "东城坊镇", "高官庄镇",
+                  "百尺竿镇", "东仙坡镇", "义和庄镇", "刁窝镇", "豆庄镇", "林家屯镇", "孙家庄乡"}
+
+
+def counts() -> tuple[int, int]:
+    return (db.session.scalar(select(func.count()).select_from(Division)),
+            db.session.scalar(select(func.count()).select_from(Person)))
+
+
+def test_demo_load(cli, client):
+    first = cli("demo", "load")
+    assert first.exit_code == 0, first.output
+    assert "demo county 涿州市 loaded: 14 townships" in first.output
+    loaded = counts()
+
+    again = cli("demo", "load")
+    assert again.exit_code == 0, again.output
+    assert "already loaded" in again.output
+    assert counts() == loaded
+
+    county = db.session.get(Division, "130681000000")
+    assert county.name == "涿州市" and county.parent.name == "保定市"
+    townships = db.session.scalars(select(Division).where(Division.parent_code == county.code)).all()
+    assert {t.name for t in townships} == REAL_TOWNSHIPS
+    outline = db.session.get(Boundary, county.code).geometry
+    villages = db.session.scalars(select(Division).where(Division.county_code == county.code,
+                                                         Division.level == "village")).all()
+    assert len(villages) >= 14
+    officers_a = set(db.session.scalars(select(Person.division_code).where(Person.role == "officer_a")))
+    for village in villages:
+        assert village.code in officers_a, village.name
+        assert village.township_code in {t.code for t in townships}
+        assert point_in_geometry(village.lon, village.lat, outline), village.name
+    assert db.session.scalar(select(func.count()).select_from(Person).where(Person.role == "officer_b")) > 0
+    for t in townships:
+        assert db.session.scalar(select(Person).where(Person.role == "township", Person.division_code == t.code))
+
+    # The printed county login works.
+    password = re.search(r"logins \(password (\S+)\)", first.output).group(1)
+    phone = re.search(r"county office 涿州市\s+(\+\d+)", first.output).group(1)
+    response = client.post("/login", data={"phone": phone, "password": password,
+                                           "csrf_token": csrf_token(client)})
+    assert response.status_code == 302 and response.headers["Location"] == "/board"
+    # The officer phone printed for the SMS hint is a real demo officer.
+    officer_phone = re.search(r"officer phones for SMS: (\+\d+)", first.output).group(1)
+    officer = db.session.scalar(select(Person).where(Person.phone == officer_phone))
+    assert officer.role == "officer_a" and officer.division.level == "village"
+
+
+def test_migrations_match_the_models():
+    """Every model change needs its migration: the migrated test database equals the models."""
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True,
+                                                               "compare_server_default": False})
+        differences = compare_metadata(context, db.metadata)
+    assert differences == [], "\n".join(map(str, differences))
