@@ -56,7 +56,7 @@ translations: venv
 
 # Board benchmark: a county with 5,000 open incidents and 50,000 reports on PostgreSQL (bench/README.md).
 bench-board: venv
-	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/zb_board} $(PY) bench/board.py
+	BENCH_DATABASE_URL=$${BOARD_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/zb_board} $(PY) bench/board.py
 
 bench-drill: venv
 	$(PY) bench/drill.py
@@ -67,3 +67,7 @@ BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/zaibao_bench
 .PHONY: bench-import
 bench-import: venv
 	ZAIBAO_DATA=$(ZAIBAO_DATA) BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) LOG_LEVEL=WARNING $(PY) bench/import_divisions.py
+
+# SPEC §9: inbound webhook throughput on PostgreSQL (wipes zb_reporter; see bench/README.md).
+bench-intake: venv
+	$(PY) bench/intake.py

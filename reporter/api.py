@@ -105,7 +105,7 @@ def _message(sid: str) -> InboundMessage:
 
 @bp.get("/messages/<sid>")
 @doc("One inbound SMS by its MessageSid", tag=TAG)
-def get_message(sid: str):
+def reporter_get_message(sid: str):
     return jsonify(service.serialize_message(_message(sid)))
 
 
@@ -119,7 +119,7 @@ def serialize_queued(message: InboundMessage) -> dict:
 
 @bp.get("/review-queue")
 @doc("Messages waiting for review: unparsed, unknown senders, refused reports", params=_LIST_PARAMS, tag=TAG)
-def review_queue():
+def reporter_review_queue():
     person = api_person()
     if person.role not in ("township", "county", "city", "province", "admin"):
         raise ApiError(403, "the review queue is for responders and offices")
@@ -130,7 +130,7 @@ def review_queue():
 @doc("Turn a queued message into a report by hand (county or above)", tag=TAG,
      body={"type": "object", "required": ["village_code", "text"],
            "properties": {"village_code": {"type": "string"}, "text": {"type": "string"}}})
-def convert_message(sid: str):
+def reporter_convert_message(sid: str):
     data = _body()
     if not isinstance(data.get("village_code"), str) or not isinstance(data.get("text"), str):
         raise ApiError(400, "village_code and text must be strings")
@@ -142,7 +142,7 @@ def convert_message(sid: str):
 @bp.post("/messages/<sid>/dismiss")
 @doc("Dismiss a queued message with a note (it stays stored)", tag=TAG,
      body={"type": "object", "properties": {"note": {"type": "string"}}})
-def dismiss_message(sid: str):
+def reporter_dismiss_message(sid: str):
     data = _body()
     note = data.get("note")
     if note is not None and not isinstance(note, str):
@@ -165,7 +165,7 @@ def _report(report_id: str) -> Report:
     "village": "village code", "township": "township code", "county": "county code",
     "kind": "initial|update|final|nil", "hazard": "hazard key", "status": "received|accepted|returned|corrected",
     "since": "received at or after (ISO 8601)", "message_sid": "the SMS it came from", **_LIST_PARAMS})
-def list_reports():
+def reporter_list_reports():
     person = api_person()
     stmt = select(Report).where(scope_clause(person, Report.village_code),
                                 exercise_clause(Report.exercise_id, _exercise_arg()))
@@ -190,7 +190,7 @@ def list_reports():
 
 @bp.get("/reports/<report_id>")
 @doc("One report by id (R1203 or 1203)", tag=TAG)
-def get_report(report_id: str):
+def reporter_get_report(report_id: str):
     return jsonify(service.serialize_report(_report(report_id)))
 
 
@@ -198,7 +198,7 @@ def get_report(report_id: str):
 @doc("Accept or return a report (township or above); a return needs a reason", tag=TAG,
      body={"type": "object", "required": ["action"],
            "properties": {"action": {"enum": ["accept", "return"]}, "reason": {"type": "string"}}})
-def review_report(report_id: str):
+def reporter_review_report(report_id: str):
     data = _body()
     reason = data.get("reason")
     if reason is not None and not isinstance(reason, str):
@@ -213,7 +213,7 @@ def review_report(report_id: str):
 @doc("Incidents (one village, one hazard) in your scope", tag=TAG, params={
     "village": "village code", "township": "township code", "county": "county code", "hazard": "hazard key",
     "status": "open|closed", "event": "event id", "since": "last report at or after (ISO 8601)", **_LIST_PARAMS})
-def list_incidents():
+def reporter_list_incidents():
     person = api_person()
     stmt = select(Incident).where(scope_clause(person, Incident.village_code),
                                   exercise_clause(Incident.exercise_id, _exercise_arg()))
@@ -247,14 +247,14 @@ def _incident(incident_id: str) -> Incident:
 
 @bp.get("/incidents/<incident_id>")
 @doc("One incident", tag=TAG)
-def get_incident(incident_id: str):
+def reporter_get_incident(incident_id: str):
     return jsonify(service.serialize_incident(_incident(incident_id)))
 
 
 @bp.post("/incidents/<incident_id>/close")
 @doc("Close an incident (township or above)", tag=TAG,
      body={"type": "object", "properties": {"note": {"type": "string"}}})
-def close_incident(incident_id: str):
+def reporter_close_incident(incident_id: str):
     data = request.get_json(silent=True) or {}
     note = data.get("note") if isinstance(data, dict) else None
     note = note if isinstance(note, str) else None
@@ -272,7 +272,7 @@ def _events_scope(person):
 @doc("Events (灾害过程: one county, one hazard) in your scope", tag=TAG, params={
     "county": "county code", "hazard": "hazard key", "status": "open|closed",
     "since": "active at or after (ISO 8601)", **_LIST_PARAMS})
-def list_events():
+def reporter_list_events():
     person = api_person()
     stmt = select(Event).where(_events_scope(person), exercise_clause(Event.exercise_id, _exercise_arg()))
     code = _code_arg("county")
@@ -299,14 +299,14 @@ def _event(event_id: str) -> Event:
 
 @bp.get("/events/<event_id>")
 @doc("One event", tag=TAG)
-def get_event(event_id: str):
+def reporter_get_event(event_id: str):
     return jsonify(service.serialize_event(_event(event_id)))
 
 
 @bp.post("/events/<event_id>/daily-report")
 @doc("Turn daily reporting (零报告) on or off for an event (county or above)", tag=TAG,
      body={"type": "object", "required": ["on"], "properties": {"on": {"type": "boolean"}}})
-def daily_report(event_id: str):
+def reporter_daily_report(event_id: str):
     data = _body()
     if not isinstance(data.get("on"), bool):
         raise ApiError(400, "on must be true or false")

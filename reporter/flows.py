@@ -27,6 +27,7 @@ from core.people import by_phone, try_normalise_phone
 from core.scope import is_above
 from drills.service import DRILL_PREFIX, running_exercise_for
 from reporter import grammar, service
+from reporter.auditing import ensure_audited
 from reporter.models import InboundMessage, Report
 from reporter.review import (  # noqa: F401  (re-exported: the board calls reporter.flows.*)
     close_incident,
@@ -123,7 +124,15 @@ def _send_late_reply(message: InboundMessage, reply: str) -> None:
 
 
 def _handle(message: InboundMessage) -> str:
-    """Route the command; sets outcome, reply, person, report and exercise on the message."""
+    """Route the command; sets outcome, reply, person, report and exercise on the message.
+
+    No autoflush: the message's new fields go out in one UPDATE at commit, not one per query.
+    """
+    with db.session.no_autoflush:
+        return _handle_command(message)
+
+
+def _handle_command(message: InboundMessage) -> str:
     person = by_phone(message.from_phone) if message.from_phone else None  # active people only
     if person is None:
         return _finish(message, "unknown_sender", UNKNOWN_SENDER, review=True)
@@ -179,9 +188,11 @@ def _route(person: Person, command, message: InboundMessage,
             report, reply = submit_report(person, command, channel="sms", message=message, exercise_id=exercise_id)
         except ReportRefused as exc:
             return "unparsed", f"{exc}", None, True
+        if command.problems:  # parts the grammar had to ignore: say so, the officer can resend them
+            reply += "注意: " + "；".join(command.problems)
         return kind, reply, report.id, False
-    problems = "；".join(command.problems) if getattr(command, "problems", ()) else ""
-    reply = f"未能识别({problems})。{grammar.HELP_TEXT}" if problems else f"未能识别。{grammar.HELP_TEXT}"
+    problems = "；".join(command.problems)
+    reply = f"未能识别: {problems}。{grammar.HELP_TEXT}" if problems else f"未能识别。{grammar.HELP_TEXT}"
     return "unparsed", reply, None, True
 
 
@@ -213,20 +224,26 @@ def submit_report(author: Person | None, command, *, channel: str, message: Inbo
                                          narrative=command.narrative, channel=channel, message=message,
                                          exercise_id=exercise_id, now=now)
         if new:
-            audit.record("report.nil", "report", report.public_id, after=service.report_snapshot(report),
-                         actor=actor, exercise_id=exercise_id)
+            _audit_new(report, actor, author)
             return report, f"已收到{village.name}今日零报告{report.public_id}，谢谢。"
         return report, f"{village.name}今日零报告已收到({report.public_id})，无需重复发送。"
     saved = service.save_report(village=village, author=author, kind=command.report_kind, hazard=command.hazard,
                                 indicators=command.indicators, narrative=command.narrative, channel=channel,
                                 message=message, exercise_id=exercise_id, now=now)
     dispatch.flows.after_report_saved(saved.report, saved.incident, saved.previous)
-    after = service.report_snapshot(saved.report)
-    after.update(new_incident=saved.new_incident, new_event=saved.new_event,
-                 incident_status=saved.incident.status, incident_figures=saved.incident.indicators)
-    audit.record("report.create", "report", saved.report.public_id, before=None, after=after, actor=actor,
-                 exercise_id=exercise_id)
+    _audit_new(saved.report, actor, author)
     return saved.report, service.confirmation_text(saved.report)
+
+
+def _audit_new(report: Report, actor: Person | None, author: Person | None) -> None:
+    """Reports an officer sent are chained just after commit (reporter.auditing, measured: they
+    are saved with audit_pending set); one a reviewer typed in is audited at once in their name."""
+    if actor is not author:
+        report.audit_pending = False
+        db.session.flush()
+        audit.record("report.nil" if report.kind == "nil" else "report.create", "report", report.public_id,
+                     after=service.report_snapshot(report) | {"channel": report.channel}, actor=actor,
+                     exercise_id=report.exercise_id)
 
 
 def correct_report(person: Person, report_id: int | None, indicators: dict, narrative: str | None,
@@ -246,6 +263,7 @@ def correct_report(person: Person, report_id: int | None, indicators: dict, narr
     values = service.check_indicators(indicators or {})
     if not values and not (narrative or "").strip():
         raise ReportRefused(f"请写明更正后的数字，例如: 更正 {report.public_id} 死亡1")
+    ensure_audited(report)
     before = service.report_snapshot(report)
     incident = report.incident
     previous = incident.indicators if incident is not None else None

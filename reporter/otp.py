@@ -54,11 +54,14 @@ def request_code(raw_phone: str, ip: str | None) -> str | None:
     if per_ip >= PER_IP[0]:
         raise TooMany("本网络请求验证码过于频繁，请稍后再试。")
     person = by_phone(phone)
-    if person is None or person.role not in OFFICER_ROLES:
-        return phone
+    officer = person is not None and person.role in OFFICER_ROLES
     code = f"{secrets.randbelow(1_000_000):06d}"
-    db.session.add(OneTimeCode(phone=phone, person_id=person.id, code_hash=_hash(phone, code), ip=ip,
-                               created_at=now, expires_at=now + LIFETIME, attempts=0))
+    # Unknown phones get a row too (never sent, never usable) so they count against the limits.
+    db.session.add(OneTimeCode(phone=phone, person_id=person.id if officer else None, code_hash=_hash(phone, code),
+                               ip=ip, created_at=now, expires_at=now + LIFETIME, attempts=0))
+    if not officer:
+        db.session.commit()
+        return phone
     from dispatch.outbox import queue_sms
 
     queue_sms(phone, f"灾报网页登录验证码 {code}，10分钟内有效。请勿告诉他人。", purpose="otp", person=person)
@@ -80,7 +83,7 @@ def verify_code(raw_phone: str, code: str) -> Person | None:
     row.attempts += 1
     ok = hmac.compare_digest(row.code_hash, _hash(phone, (code or "").strip()))
     person = None
-    if ok:
+    if ok and row.person_id is not None:
         row.used_at = now
         person = db.session.get(Person, row.person_id)
         if person is None or not person.active or person.phone != phone:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from core.db import exercise_clause
 from core.extensions import db
@@ -22,6 +23,7 @@ from reporter.models import Event, InboundMessage, Incident, Report
 
 EVENT_WINDOW = timedelta(days=3)
 LATE_AFTER = timedelta(hours=2)
+ACTIVITY_GRAIN = timedelta(minutes=1)
 PEOPLE_KEYS = ("affected", "deaths", "missing", "injured", "relocated", "need_aid")
 DECREASE_KEYS = ("deaths", "missing", "houses_collapsed")
 _ID_RE = re.compile(r"^\s*[Rr]?(\d{1,9})\s*$")
@@ -85,22 +87,39 @@ def hazard_name(hazard: str | None) -> str:
 
 
 def open_incidents(village_code: str, exercise_id: int | None, hazard: str | None = None) -> list[Incident]:
-    stmt = select(Incident).where(Incident.village_code == village_code, Incident.status == "open",
-                                  exercise_clause(Incident.exercise_id, exercise_id))
+    stmt = select(Incident).options(joinedload(Incident.event)).where(
+        Incident.village_code == village_code, Incident.status == "open",
+        exercise_clause(Incident.exercise_id, exercise_id))
     if hazard is not None:
         stmt = stmt.where(Incident.hazard == hazard)
     return list(db.session.scalars(stmt.order_by(Incident.id)))
 
 
-def _event_for(county: Division, hazard: str, exercise_id: int | None, now: datetime) -> tuple[Event, bool]:
-    """The open event of this county and hazard active within 3 days, or a new one."""
-    event = db.session.scalar(
-        select(Event).where(Event.county_code == county.code, Event.hazard == hazard, Event.status == "open",
-                            Event.last_activity_at >= now - EVENT_WINDOW,
-                            exercise_clause(Event.exercise_id, exercise_id))
-        .order_by(Event.last_activity_at.desc()).limit(1))
+def lock_division(code: str) -> None:
+    """Serialise writers of one division's incidents/events (PostgreSQL row lock until commit).
+
+    SQLite needs none: the message INSERT already holds its single write lock.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(Division.code).where(Division.code == code).with_for_update())
+
+
+def _event_for(village: Division, hazard: str, exercise_id: int | None, now: datetime) -> tuple[Event, bool]:
+    """The open event of the village's county and hazard active within 3 days, or a new one."""
+    county_code = village.county_code or village.code
+    stmt = (select(Event).where(Event.county_code == county_code, Event.hazard == hazard, Event.status == "open",
+                                Event.last_activity_at >= now - EVENT_WINDOW,
+                                exercise_clause(Event.exercise_id, exercise_id))
+            .order_by(Event.last_activity_at.desc()).limit(1))
+    event = db.session.scalar(stmt)
     if event is not None:
         return event, False
+    # Two villages of a county opening the first event at once: the county row is the lock.
+    lock_division(county_code)
+    event = db.session.scalar(stmt.execution_options(populate_existing=True))
+    if event is not None:
+        return event, False
+    county = db.session.get(Division, county_code)
     event = Event(county_code=county.code, hazard=hazard, status="open", started_at=now, last_activity_at=now,
                   name=f"{local_date(now).isoformat()} {county.name} {hazard_name(hazard)}",
                   exercise_id=exercise_id)
@@ -119,8 +138,11 @@ def compute_flags(kind: str, values: dict, previous: dict | None, narrative: str
     if follow_up and any(key in values and previous.get(key) is not None and values[key] < previous[key]
                          for key in DECREASE_KEYS):
         flags.append("decrease")
-    too_many = any(merged.get(k) is not None and merged[k] > 100_000 for k in PEOPLE_KEYS)
-    too_many = too_many or (merged.get("deaths") or 0) + (merged.get("missing") or 0) > 1000
+    # Judge the figures this report sends (with the incident's other casualty figure for the sum),
+    # so one confirmed large figure does not flag every later report of the incident.
+    too_many = any(values.get(k) is not None and values[k] > 100_000 for k in PEOPLE_KEYS)
+    if "deaths" in values or "missing" in values:
+        too_many = too_many or (merged.get("deaths") or 0) + (merged.get("missing") or 0) > 1000
     grew = previous is not None and any(
         previous.get(k) and values[k] > 10 * previous[k] for k in values if previous.get(k))
     if too_many or grew:
@@ -156,6 +178,7 @@ def save_report(*, village: Division, author: Person | None, kind: str | None, h
     narrative = (narrative or "").strip()[:200] or None
     if not values and not narrative:
         raise ReportRefused("请写明灾情数字，例如: 初报 洪涝 死亡0 失踪0 转移30")
+    lock_division(village.code)  # one open incident per village and hazard, even when A and B send at once
     incidents = open_incidents(village.code, exercise_id)
     if hazard is None:
         if len(incidents) != 1:
@@ -176,11 +199,10 @@ def save_report(*, village: Division, author: Person | None, kind: str | None, h
     elif kind == "final" and incident is None:
         saved_kind = "final"
 
-    county = db.session.get(Division, village.county_code) if village.county_code else village
     new_incident = new_event = False
     previous: dict | None = None
     if incident is None:
-        event, new_event = _event_for(county, hazard, exercise_id, now)
+        event, new_event = _event_for(village, hazard, exercise_id, now)
         incident = Incident(village_code=village.code, township_code=village.township_code,
                             county_code=village.county_code, hazard=hazard, status="open", event_id=event.id,
                             opened_at=now, last_report_at=now, report_count=0, flags=[],
@@ -193,7 +215,7 @@ def save_report(*, village: Division, author: Person | None, kind: str | None, h
         previous = incident.indicators
         event = incident.event
         if event is None:
-            event, new_event = _event_for(county, hazard, exercise_id, now)
+            event, new_event = _event_for(village, hazard, exercise_id, now)
             incident.event_id = event.id
     merged = dict(previous or {})
     merged.update(values)
@@ -205,7 +227,7 @@ def save_report(*, village: Division, author: Person | None, kind: str | None, h
                     county_code=village.county_code, author_id=author.id if author else None,
                     narrative=narrative, channel=channel, message_id=message.id if message else None,
                     status="received", flags=flags, incident_id=incident.id, event_id=event.id,
-                    exercise_id=exercise_id, received_at=now, report_date=local_date(now))
+                    exercise_id=exercise_id, received_at=now, report_date=local_date(now), audit_pending=True)
     report.set_indicators(values)
     report.village = village
     report.incident = incident
@@ -219,7 +241,10 @@ def save_report(*, village: Division, author: Person | None, kind: str | None, h
         incident.flags = sorted(set(incident.flags or []) | set(flags))
     if saved_kind == "final":
         incident.status, incident.closed_at = "closed", now
-    event.last_activity_at = now
+    if now - event.last_activity_at > ACTIVITY_GRAIN or now < event.last_activity_at:
+        # Minute grain is plenty for a 3-day window, and spares every report of a busy county
+        # an UPDATE of (and a lock on) the same event row.
+        event.last_activity_at = now
     incident.latest_report_id = report.id
     return Saved(report, incident, event, previous, new_incident, new_event, converted)
 
@@ -229,6 +254,7 @@ def nil_report(*, village: Division, author: Person | None, hazard: str | None, 
                now: datetime | None = None) -> tuple[Report, bool]:
     """One nil report per village and local day: a second one the same day returns the first."""
     now = now or utcnow()
+    lock_division(village.code)
     today = local_date(now)
     existing = db.session.scalar(
         select(Report).where(Report.village_code == village.code, Report.kind == "nil",
@@ -240,7 +266,7 @@ def nil_report(*, village: Division, author: Person | None, hazard: str | None, 
                     township_code=village.township_code, county_code=village.county_code,
                     author_id=author.id if author else None, narrative=(narrative or "").strip()[:200] or None,
                     channel=channel, message_id=message.id if message else None, status="received", flags=[],
-                    exercise_id=exercise_id, received_at=now, report_date=today)
+                    exercise_id=exercise_id, received_at=now, report_date=today, audit_pending=True)
     report.village = village
     db.session.add(report)
     db.session.flush()

@@ -2,7 +2,7 @@
 
 Revision ID: reporter_001
 Revises: 0001
-Create Date: 2026-11-29 14:20:39.626530
+Create Date: 2026-11-29 14:27:12.169887
 
 """
 from alembic import op
@@ -23,7 +23,7 @@ def upgrade():
     op.create_table('one_time_codes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('phone', sa.String(length=20), nullable=False),
-    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=True),
     sa.Column('code_hash', sa.String(length=64), nullable=False),
     sa.Column('ip', sa.String(length=64), nullable=True),
     sa.Column('created_at', core.models.UTCDateTime(timezone=True), nullable=False),
