@@ -71,3 +71,6 @@ bench-import: venv
 # SPEC §9: inbound webhook throughput on PostgreSQL (wipes zb_reporter; see bench/README.md).
 bench-intake: venv
 	$(PY) bench/intake.py
+
+bench-dispatch: venv
+	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/zb_dispatch} $(PY) bench/dispatch.py

@@ -94,7 +94,15 @@ def _failed_attempt(sms: OutboundSms, exc: GatewayError) -> str:
 def deadline(escalation_id: int) -> str:
     """The acknowledgement deadline of one escalation: E4 if it is still open (once only)."""
     from dispatch.flows import escalate_if_overdue
+    from dispatch.models import Escalation
 
+    # RQ's scheduler keeps whole seconds and may start the job up to a second early: wait for
+    # the real deadline (the sweep is the backstop for anything later).
+    esc = db.session.get(Escalation, escalation_id)
+    early = (esc.deadline_at - utcnow()).total_seconds() if esc is not None and esc.deadline_at else 0
+    db.session.rollback()
+    if 0 < early <= 5:
+        time.sleep(early + 0.01)
     child = escalate_if_overdue(escalation_id)
     return f"escalated to E{child.id}" if child else "nothing to do"
 

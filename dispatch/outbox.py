@@ -88,7 +88,7 @@ def schedule_deadline(escalation_id: int, at: datetime) -> bool:
     job = q.create_job(DEADLINE_JOB, args=(escalation_id,), job_id=f"deadline-E{escalation_id}",
                        result_ttl=0, failure_ttl=7 * 86400, status=JobStatus.SCHEDULED)
     try:
-        q.schedule_job(job, at, unique=True)
+        q.schedule_job(job, at + timedelta(seconds=1), unique=True)  # RQ rounds down to the second
     except DuplicateJobError:
         return False
     return True
@@ -170,14 +170,20 @@ def recover_stale_claims(now: datetime | None = None) -> list[int]:
     for sms_id, attempts, claimed_at in rows:
         give_up = attempts >= cfg["SMS_MAX_ATTEMPTS"]
         values = {"ambiguous": True, "last_error": "worker stopped during the gateway call; outcome unknown"}
-        values.update({"status": "failed"} if give_up else {"status": "pending", "next_attempt_at": now})
+        values.update({"status": "failed"} if give_up else
+                      {"status": "pending", "next_attempt_at": now, "queued_at": None})
         result = db.session.execute(update(OutboundSms).where(
             OutboundSms.id == sms_id, OutboundSms.status == "sending",
             OutboundSms.claimed_at == claimed_at).values(**values))
         if result.rowcount == 1 and not give_up:
-            recovered.append(sms_id)
+            recovered.append((sms_id, attempts))
     db.session.commit()
-    return recovered
+    try:
+        for sms_id, attempts in recovered:
+            enqueue_send(sms_id, attempts)
+    except redis.exceptions.RedisError as exc:  # the main sweep query picks them up later
+        log.warning("could not re-queue recovered SMS: %s", exc)
+    return [sms_id for sms_id, _a in recovered]
 
 
 def relay_sweep(now: datetime | None = None, limit: int = 2000) -> int:

@@ -19,9 +19,6 @@ from dispatch.rules import next_level
 
 DRILL_PREFIX = "【演练】"
 LEVEL_NAMES = {"village": "村", "township": "乡镇", "county": "县", "city": "市", "province": "省"}
-# Twilio status callback order: a status only moves forward (SPEC §8.3 /sms/status).
-_DELIVERY_RANK = {"pending": 0, "queued": 1, "accepted": 1, "scheduled": 1, "sending": 2, "sent": 3,
-                  "delivered": 4, "undelivered": 4, "failed": 4, "read": 5}
 KEY_FIGURES = ("deaths", "missing", "relocated", "houses_collapsed")
 
 
@@ -149,27 +146,7 @@ def open_chain(rule: str, level: str, village: Division, *, incident, report, ex
     return created
 
 
-# ---- delivery -----------------------------------------------------------------------------
-
-def update_delivery(sid: str, status: str, error_code: int | None = None) -> bool:
-    """Twilio status callback: move the SMS with this gateway sid forward (never back).
-
-    Returns False when no SMS of ours has that sid (e.g. a callback that overtook the worker).
-    The caller commits.
-    """
-    status = (status or "").lower()
-    sms = db.session.scalar(select(OutboundSms).where(OutboundSms.gateway_sid == sid))
-    if sms is None or status not in _DELIVERY_RANK:
-        return False
-    if _DELIVERY_RANK[status] <= _DELIVERY_RANK.get(sms.status, 0):
-        return True
-    sms.status = "sent" if status in ("queued", "accepted", "scheduled", "sending") else status
-    if status in ("delivered", "read"):
-        sms.status, sms.delivered_at = "delivered", utcnow()
-    if status in ("failed", "undelivered") and error_code:
-        sms.error_code = error_code
-    return True
-
+# ---- delivery (status callbacks are reporter.status) -----------------------------------------
 
 def failed_sms_count(person: Person, exercise_id: int | None = None) -> int:
     """SMS that could not be delivered, in the person's scope (for the board's warning)."""

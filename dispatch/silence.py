@@ -39,7 +39,8 @@ def _officers(village_code: str, role: str) -> list[Person]:
         Person.role == role, Person.division_code == village_code, Person.active.is_(True)).order_by(Person.id)))
 
 
-def _record(village: Division, step: str, key: str, event, recipients: list[Person], note: str) -> Escalation | None:
+def _record(village: Division, step: str, key: str, event, recipients: list[Person], note: str,
+            now: datetime) -> Escalation | None:
     """Insert one step's record; None when another sweep already did it (unique key)."""
     level = "township" if step == "township" else "village"
     code = village.ancestor_code("township") if step == "township" else village.code
@@ -48,6 +49,7 @@ def _record(village: Division, step: str, key: str, event, recipients: list[Pers
             esc = service.new_escalation(rule="E5", level=level, division_code=code, village=village,
                                          event_id=event.id, exercise_id=event.exercise_id, status="closed",
                                          note=note, dedupe_key=key)
+            esc.created_at = now  # the sweep's clock: the next step is timed from it
             esc.recipients = recipients
             db.session.flush()
     except IntegrityError:
@@ -92,12 +94,12 @@ def sweep_silence(now: datetime | None = None) -> int:
                 continue
             keys = {s: _key(today, event.exercise_id, village.code, s) for s in STEPS}
             if keys["a"] not in done:
-                taken += _remind_officer(village, "a", keys["a"], event, today)
+                taken += _remind_officer(village, "a", keys["a"], event, today, now)
             elif keys["b"] not in done and done[keys["a"]] <= now - step:
-                taken += _remind_officer(village, "b", keys["b"], event, today)
+                taken += _remind_officer(village, "b", keys["b"], event, today, now)
             elif (keys["b"] in done and keys["township"] not in done and done[keys["b"]] <= now - step):
                 people = service.on_duty("township", village.ancestor_code("township"))
-                esc = _record(village, "township", keys["township"], event, people, "村未报送，已提醒乡镇")
+                esc = _record(village, "township", keys["township"], event, people, "村未报送，已提醒乡镇", now)
                 if esc is not None:
                     to_township[village.ancestor_code("township")].append((village, esc))
                     taken += 1
@@ -107,10 +109,10 @@ def sweep_silence(now: datetime | None = None) -> int:
     return taken
 
 
-def _remind_officer(village: Division, step: str, key: str, event, today) -> int:
+def _remind_officer(village: Division, step: str, key: str, event, today, now: datetime) -> int:
     people = _officers(village.code, "officer_a" if step == "a" else "officer_b")
     note = "已提醒信息员A" if step == "a" else ("已提醒信息员B" if people else "无B岗信息员")
-    esc = _record(village, step, key, event, people, note)
+    esc = _record(village, step, key, event, people, note, now)
     if esc is None:
         return 0
     text = service.compose(f"【零报告提醒】{village.name}今天({today.month}月{today.day}日)尚未报送灾情",
