@@ -74,3 +74,8 @@ bench-intake: venv
 
 bench-dispatch: venv
 	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/zb_dispatch} $(PY) bench/dispatch.py
+
+# Nearest-shelter search among 20,000 shelters (SPEC §9: < 5 ms): bench/README.md. BENCH_SHELTERS_DATABASE_URL:
+# a PostgreSQL database you own (its public schema is dropped); default a temporary SQLite file.
+bench-shelters: venv
+	BENCH_SHELTERS_DATABASE_URL=$(BENCH_SHELTERS_DATABASE_URL) LOG_LEVEL=WARNING $(PY) bench/shelters.py

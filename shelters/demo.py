@@ -54,7 +54,7 @@ def load_shelters(county: Division) -> list[str]:
         if boundary is not None and not point_in_geometry(lon, lat, boundary.geometry):
             lon, lat = township.lon, township.lat
         phone = manager_phone(i)
-        name = township.name.removesuffix("镇").removesuffix("乡").removesuffix("街道办事处")
+        name = township.name.removesuffix("镇").removesuffix("乡").removesuffix("街道办事处").removesuffix("街道")
         if db.session.scalar(select(Person.id).where(Person.phone == phone, Person.active.is_(True))) is None:
             db.session.add(Person(name=f"{name}{suffix}管理员", phone=phone, role="township",
                                   division_code=township.code, on_duty=False))

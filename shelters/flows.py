@@ -17,7 +17,7 @@ from core.models import Division, Person
 from core.scope import can_access, scope_clause
 from reporter.models import Event, Incident
 from shelters import relocation, rules, service
-from shelters.models import STATUS_LABELS, Shelter
+from shelters.models import STATUS_NAMES, Shelter
 
 DRILL_PREFIX = "【演练】"
 ACTIONS = ("occupancy", "full", "closed", "open")
@@ -70,7 +70,7 @@ def may_update(person: Person, shelter: Shelter) -> bool:
 
 def _summary(shelter: Shelter, state: service.State) -> str:
     return (f"{shelter.code} {shelter.name[:12]}: 入住{state.occupancy}/容量{shelter.capacity}，"
-            f"空位{state.free}，状态{STATUS_LABELS[state.status]}")
+            f"空位{state.free}，状态{STATUS_NAMES[state.status]}")
 
 
 def sms_update(person: Person, code: str, action: str, value: int | None,

@@ -30,7 +30,7 @@ class MultiCheckboxField(SelectMultipleField):
 class ShelterForm(FlaskForm):
     code = StringField(_l("编号"), validators=[DataRequired(), Length(max=40)])
     name = StringField(_l("名称"), validators=[DataRequired(), Length(max=100)])
-    level = SelectField(_l("级别"), choices=_choices(LEVEL_LABELS))
+    level = SelectField(_l("级别"), choices=_choices(LEVEL_LABELS), default="township")
     shelter_class = SelectField(_l("类别"), choices=_choices(CLASS_LABELS))
     type = SelectField(_l("类型"), choices=_choices(TYPE_LABELS))
     division_code = SelectField(_l("所属行政区划"), choices=[])

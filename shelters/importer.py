@@ -23,11 +23,11 @@ from core.models import Boundary, Division, Person, utcnow
 from core.people import try_normalise_phone
 from shelters import rules, service
 from shelters.models import (
-    CLASS_LABELS,
-    FACILITY_LABELS,
-    LEVEL_LABELS,
-    STATUS_LABELS,
-    TYPE_LABELS,
+    CLASS_NAMES,
+    FACILITY_NAMES,
+    LEVEL_NAMES,
+    STATUS_NAMES,
+    TYPE_NAMES,
     OccupancyRecord,
     Shelter,
 )
@@ -47,7 +47,7 @@ def _choice(value, labels: dict, field: str) -> str:
     if text.lower() in labels:
         return text.lower()
     for key, label in labels.items():
-        if text == str(label):
+        if text == label:
             return key
     raise ValueError(f"{field} {text!r} is not one of {', '.join(labels)}")
 
@@ -74,7 +74,7 @@ def _facilities(value) -> list[str]:
     if value is None or value == "":
         return []
     items = value if isinstance(value, list) else _SEPARATORS.split(str(value).strip())
-    return sorted({_choice(item, FACILITY_LABELS, "facility") for item in items if str(item).strip()})
+    return sorted({_choice(item, FACILITY_NAMES, "facility") for item in items if str(item).strip()})
 
 
 class _Context:
@@ -150,7 +150,7 @@ def check_record(record: dict, ctx: _Context, datum: str, current: Shelter | Non
     effective = occupancy if occupancy is not None else (current.occupancy if current else 0)
     if capacity < effective:
         raise ValueError(f"capacity {capacity} is below the occupancy {effective}")
-    status = _choice(record["status"], STATUS_LABELS, "status") if record.get("status") else None
+    status = _choice(record["status"], STATUS_NAMES, "status") if record.get("status") else None
     phone = str(record.get("manager_phone") or "").strip() or None
     if phone is not None:
         normalised = try_normalise_phone(phone)
@@ -160,9 +160,9 @@ def check_record(record: dict, ctx: _Context, datum: str, current: Shelter | Non
     address = str(record.get("address") or "").strip() or None
     if address and len(address) > 200:
         raise ValueError("address is longer than 200 characters")
-    return {"code": code, "name": name, "level": _choice(record["level"], LEVEL_LABELS, "level"),
-            "shelter_class": _choice(record["class"], CLASS_LABELS, "class"),
-            "type": _choice(record["type"], TYPE_LABELS, "type"), "division_code": division.code,
+    return {"code": code, "name": name, "level": _choice(record["level"], LEVEL_NAMES, "level"),
+            "shelter_class": _choice(record["class"], CLASS_NAMES, "class"),
+            "type": _choice(record["type"], TYPE_NAMES, "type"), "division_code": division.code,
             "address": address, "lon": round(lon, 7), "lat": round(lat, 7), "effective_area_m2": area,
             "capacity": capacity, "occupancy": occupancy, "status": status,
             "facilities": _facilities(record.get("facilities")),
@@ -256,8 +256,8 @@ def import_shelters(path: str | Path, datum: str = "wgs84", actor: Person | str 
             created += 1
             moved = True
         else:
-            moved = moved or (shelter.lon, shelter.lat, shelter.division_code) != (
-                row["lon"], row["lat"], row["division_code"])
+            moved = moved or (shelter.lon, shelter.lat, shelter.division_code, shelter.capacity) != (
+                row["lon"], row["lat"], row["division_code"], row["capacity"])
             for key, value in row.items():
                 setattr(shelter, key, value)
             shelter.updated_at = now

@@ -19,6 +19,21 @@ HEADERS = ("乡镇", "村", "村代码", "避难场所编号", "避难场所名�
 UNPLACED_HEADERS = ("乡镇", "村", "村代码", "未安置人数", "原因")
 
 
+def _csv_cell(value):
+    """Text a spreadsheet would run as a formula (=, +, -, @) is prefixed with ' (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _append(sheet, row: tuple) -> None:
+    """Append a row with every text cell stored as text, never as a formula."""
+    sheet.append(row)
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+
+
 def _plan(event_id: int) -> flows.Plan:
     try:
         return flows.relocation_plan(event_id, current_user)
@@ -45,7 +60,8 @@ def plan(event_id: int):
     rows, unplaced = _table(result)
     return render_template("shelters/plan.html", plan=result, rows=rows, unplaced=unplaced,
                            headers=HEADERS, unplaced_headers=UNPLACED_HEADERS, form=PlanSendForm(),
-                           texts=flows.plan_sms_texts(result))
+                           texts=flows.plan_sms_texts(result),
+                           exercise_banner=f"#{result.exercise_id}" if result.exercise_id else None)
 
 
 @bp.get("/plan/<int:event_id>.csv")
@@ -55,11 +71,11 @@ def plan_csv(event_id: int):
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(HEADERS)
-    writer.writerows(rows)
+    writer.writerows([[_csv_cell(v) for v in row] for row in rows])
     if unplaced:
         writer.writerow(())
         writer.writerow(UNPLACED_HEADERS)
-        writer.writerows(unplaced)
+        writer.writerows([[_csv_cell(v) for v in row] for row in unplaced])
     # UTF-8 with BOM: Excel on Chinese Windows opens it without garbling.
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename=relocation-plan-{event_id}.csv"})
@@ -75,13 +91,13 @@ def plan_xlsx(event_id: int):
     book = Workbook()
     sheet = book.active
     sheet.title = "安置方案"
-    sheet.append(HEADERS)
+    _append(sheet, HEADERS)
     for row in rows:
-        sheet.append(row)
+        _append(sheet, row)
     missing = book.create_sheet("未安置")
-    missing.append(UNPLACED_HEADERS)
+    _append(missing, UNPLACED_HEADERS)
     for row in unplaced:
-        missing.append(row)
+        _append(missing, row)
     out = io.BytesIO()
     book.save(out)
     return Response(out.getvalue(),

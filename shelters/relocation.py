@@ -10,6 +10,14 @@ total person-distance (people × great-circle metres) is smallest. A min-cost fl
 M exceeds the cost of any augmenting path that places one more person, so the flow first
 places everyone it can and then minimises distance; people on the "unplaced" edge are
 reported per village. Distances are whole metres (network simplex wants integers).
+
+Edges that no optimal plan needs are left out, which keeps a county-sized problem fast:
+- when the free places cover everybody, a village only needs its nearest shelters up to a
+  cumulative free count ≥ all the people (if it used a farther one, one of those would have
+  room, and moving people there costs nothing more);
+- when they do not, a shelter only needs its nearest villages up to a cumulative demand ≥ all
+  the free places (if a farther village used it, one of those has unplaced people, and
+  swapping costs nothing more and places as many).
 """
 
 from __future__ import annotations
@@ -63,8 +71,39 @@ def distance_m(d: Demand, s: Supply) -> int:
     return int(round(haversine_m(d.lon, d.lat, s.lon, s.lat)))
 
 
-def solve(demands: list[Demand], supplies: list[Supply], max_distance_m: int | None = None) -> Solution:
-    """The optimal plan (see the module docstring). `max_distance_m` forbids longer trips."""
+def _useful_edges(demands: list[Demand], supplies: list[Supply], costs: dict[tuple[int, int], int]) -> set:
+    """The (demand, supply) pairs some optimal plan may use (see the module docstring)."""
+    total_people = sum(d.people for d in demands)
+    total_free = sum(s.free for s in supplies)
+    keep: set[tuple[int, int]] = set()
+    by_demand: dict[int, list[tuple[int, int]]] = {}
+    by_supply: dict[int, list[tuple[int, int]]] = {}
+    for (i, j), cost in costs.items():
+        by_demand.setdefault(i, []).append((cost, j))
+        by_supply.setdefault(j, []).append((cost, i))
+    if total_free >= total_people:
+        for i, options in by_demand.items():
+            cumulative = 0
+            for _cost, j in sorted(options):
+                if cumulative >= total_people:
+                    break
+                keep.add((i, j))
+                cumulative += supplies[j].free
+    else:
+        for j, options in by_supply.items():
+            cumulative = 0
+            for _cost, i in sorted(options):
+                if cumulative >= total_free:
+                    break
+                keep.add((i, j))
+                cumulative += demands[i].people
+    return keep
+
+
+def solve(demands: list[Demand], supplies: list[Supply], max_distance_m: int | None = None,
+          prune: bool = True) -> Solution:
+    """The optimal plan (see the module docstring). `max_distance_m` forbids longer trips;
+    `prune=False` keeps every edge (for testing the pruning)."""
     demands = [d for d in demands if d.people > 0]
     supplies = [s for s in supplies if s.free > 0]
     if len({d.key for d in demands}) != len(demands) or len({s.key for s in supplies}) != len(supplies):
@@ -81,6 +120,9 @@ def solve(demands: list[Demand], supplies: list[Supply], max_distance_m: int | N
             metres = distance_m(d, s)
             if max_distance_m is None or metres <= max_distance_m:
                 costs[i, j] = metres
+    if prune:
+        keep = _useful_edges(demands, supplies, costs)
+        costs = {edge: cost for edge, cost in costs.items() if edge in keep}
     longest = max(costs.values(), default=0)
     big = (len(demands) + 1) * (longest + 1)
     for i, d in enumerate(demands):

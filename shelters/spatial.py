@@ -15,19 +15,19 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from core.geo import EARTH_RADIUS_M, haversine_m
 
 CELL_DEG = 0.05  # ≈ 5.5 km of latitude
 
 
-@dataclass(frozen=True)
-class Point:
+class Point(NamedTuple):
     id: int
     lon: float
     lat: float
-    lineage: frozenset[str]  # codes of the shelter's division and all its ancestors
+    lineage: tuple[str, ...]  # codes of the shelter's division and all its ancestors
+    capacity: int = 0  # lets a search skip shelters too small for the group without a query
 
 
 class GridIndex:
@@ -89,9 +89,11 @@ class GridIndex:
         by_lon = 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.cos(phi_max) * math.sin(half)))
         return max(0.0, min(by_lat, by_lon) - 1e-6)
 
-    def nearest(self, lon: float, lat: float, within: str | None = None) -> Iterator[tuple[float, Point]]:
+    def nearest(self, lon: float, lat: float, within: str | None = None,
+                min_capacity: int = 0) -> Iterator[tuple[float, Point]]:
         """Yield (distance_m, point) in increasing distance (ties by id), optionally only
-        points whose lineage contains the division code `within`."""
+        points whose lineage contains the division code `within` and whose capacity is at
+        least `min_capacity`."""
         if not self.cells:
             return
         cx, cy = self._key(lon, lat)
@@ -103,7 +105,7 @@ class GridIndex:
         while r <= r_max:
             for pts in self._ring(cx, cy, r):
                 for p in pts:
-                    if within is None or within in p.lineage:
+                    if p.capacity >= min_capacity and (within is None or within in p.lineage):
                         heapq.heappush(heap, (haversine_m(lon, lat, p.lon, p.lat), p.id, p))
             bound = self._lower_bound(lon, lat, r + 1)
             while heap and heap[0][0] <= bound:

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from core import audit
 from core.auth import staff_required
 from core.extensions import db
 from core.models import Boundary, Division
-from core.scope import can_access
+from core.scope import can_access, scope_clause
 from shelters import importer, rules, service
 from shelters.forms import ShelterForm, StateForm
 from shelters.models import CLASS_LABELS, FACILITY_LABELS, LEVEL_LABELS, STATUS_LABELS, TYPE_LABELS, Shelter
+from shelters.service import exercise_clause
 
 bp = Blueprint("shelters", __name__, url_prefix="/shelters", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -27,9 +29,17 @@ LABELS = {"level": LEVEL_LABELS, "class": CLASS_LABELS, "type": TYPE_LABELS, "st
           "facility": FACILITY_LABELS}
 
 
+CHANNEL_NAMES = {"sms": _l("短信"), "web": _l("网页"), "api": _l("接口"), "import": _l("导入")}
+
+
 @bp.app_context_processor
 def _labels():
-    return {"shelter_labels": LABELS}
+    return {"shelter_labels": LABELS, "channel_names": CHANNEL_NAMES}
+
+
+def banner(exercise_id: int | None) -> dict:
+    """The base template's drill banner when a page shows an exercise's data."""
+    return {"exercise_banner": f"#{exercise_id}"} if exercise_id else {}
 
 
 def chosen_exercise() -> int | None:
@@ -59,6 +69,18 @@ def townships_in_scope() -> list[Division]:
                                    .order_by(Division.code).limit(2000)))
 
 
+def open_events(exercise_id: int | None) -> list:
+    """Open disaster events the viewer may plan relocation for (links to /shelters/plan/<id>)."""
+    from reporter.models import Event
+
+    person = current_user
+    return list(db.session.scalars(
+        select(Event).where(Event.status == "open", exercise_clause(Event.exercise_id, exercise_id),
+                            or_(Event.county_code.in_(person.division.lineage_codes()),
+                                scope_clause(person, Event.county_code)))
+        .order_by(Event.id.desc()).limit(20)))
+
+
 @bp.get("/")
 @staff_required
 def index():
@@ -71,10 +93,12 @@ def index():
         min_free=int(min_free) if min_free.isdigit() else None)
     page = max(1, int(args.get("page", "1")) if args.get("page", "1").isdigit() else 1)
     shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    events = open_events(exercise_id)
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page_urls = [(p, url_for(".index", **{**args.to_dict(), "page": p})) for p in range(1, pages + 1)]
     return render_template("shelters/list.html", rows=shown, total=len(rows), page=page, page_urls=page_urls,
-                           townships=townships_in_scope(), exercise_id=exercise_id, args=args)
+                           townships=townships_in_scope(), exercise_id=exercise_id, args=args, events=events,
+                           **banner(exercise_id))
 
 
 @bp.get("/<int:shelter_id>")
@@ -86,7 +110,7 @@ def view(shelter_id: int):
     form = StateForm()
     return render_template("shelters/view.html", shelter=shelter, state=state, form=form,
                            history=service.history(shelter, exercise_id), exercise_id=exercise_id,
-                           may_edit=True)
+                           **banner(exercise_id))
 
 
 @bp.post("/<int:shelter_id>/state")
@@ -139,7 +163,8 @@ def _save(form: ShelterForm, shelter: Shelter | None):
         moved = True
     else:
         before = {k: getattr(shelter, k) for k in row}
-        moved = (shelter.lon, shelter.lat, shelter.division_code) != (row["lon"], row["lat"], row["division_code"])
+        moved = (shelter.lon, shelter.lat, shelter.division_code, shelter.capacity) != (
+            row["lon"], row["lat"], row["division_code"], row["capacity"])
         for key, value in row.items():
             setattr(shelter, key, value)
         if shelter.occupancy >= shelter.capacity:
@@ -163,7 +188,7 @@ def create():
         if shelter is not None:
             flash(_("已登记避难场所 %(code)s。", code=shelter.code), "ok")
             return redirect(url_for(".view", shelter_id=shelter.id), 303)
-    return render_template("shelters/form.html", form=form, shelter=None), 400 if form.errors else 200
+    return render_template("shelters/form.html", form=form, shelter=None), 400 if request.method == "POST" else 200
 
 
 @bp.route("/<int:shelter_id>/edit", methods=["GET", "POST"])
@@ -178,7 +203,7 @@ def edit(shelter_id: int):
     if form.validate_on_submit() and _save(form, shelter) is not None:
         flash(_("已保存。"), "ok")
         return redirect(url_for(".view", shelter_id=shelter.id), 303)
-    return render_template("shelters/form.html", form=form, shelter=shelter), 400 if form.errors else 200
+    return render_template("shelters/form.html", form=form, shelter=shelter), 400 if request.method == "POST" else 200
 
 
 @bp.get("/map")
@@ -189,7 +214,7 @@ def map_page():
     exercise_id = chosen_exercise()
     return render_template("shelters/map.html", exercise_id=exercise_id,
                            tile_url=current_app.config.get("TILE_URL", ""),
-                           status_labels={k: str(v) for k, v in STATUS_LABELS.items()})
+                           status_labels={k: str(v) for k, v in STATUS_LABELS.items()}, **banner(exercise_id))
 
 
 @bp.get("/outlines.json")
@@ -202,8 +227,6 @@ def outlines():
     if codes is not None:
         stmt = stmt.where(Boundary.division_code.in_(codes))
     else:
-        from core.scope import scope_clause
-
         stmt = stmt.where(scope_clause(current_user, Boundary.division_code))
     return jsonify({"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": b.geometry, "properties": {"division_code": b.division_code}}

@@ -6,7 +6,7 @@
   if (!el || typeof L === "undefined") { return; }
   var colours = { open: "#1b6e3a", standby: "#12355b", full: "#b3261e", closed: "#5f6368" };
   var statusLabels = JSON.parse(el.dataset.statusLabels || "{}");
-  var map = L.map(el, { preferCanvas: true }).setView([39.48, 115.97], 10);
+  var map = L.map(el).setView([39.48, 115.97], 10);
   if (el.dataset.tiles) {
     L.tileLayer(el.dataset.tiles, { maxZoom: 18, attribution: "" }).addTo(map);
   }
@@ -50,11 +50,13 @@
   }).catch(function () {});
 
   getJSON(el.dataset.shelters).then(function (data) {
+    // SVG for a county's few hundred shelters; canvas when a province holds thousands.
+    var renderer = data.features.length > 2000 ? L.canvas() : undefined;
     var layer = L.geoJSON(data, {
       pointToLayer: function (feature, latlng) {
         var p = feature.properties;
         return L.circleMarker(latlng, { radius: 8, weight: p.stale ? 3 : 1, color: p.stale ? "#b26a00" : "#000",
-          fillColor: colours[p.status] || "#888", fillOpacity: 0.85 });
+          fillColor: colours[p.status] || "#888", fillOpacity: 0.85, renderer: renderer });
       },
       onEachFeature: function (feature, marker) { marker.bindPopup(popup(feature.properties)); }
     }).addTo(map);
