@@ -39,8 +39,14 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 PORT = int(os.environ.get("BENCH_PORT", "5097"))
 
 
+SPEED = [30.0]
+
+
 def env() -> dict:
     e = dict(os.environ)
+    # deadlines on the scenario clock, so that unacknowledged escalations go up a level (E4)
+    e.setdefault("ESCALATION_ACK_MINUTES", f"{30.0 / SPEED[0]:.5f}")
+    e.setdefault("ESCALATION_SWEEP_SECONDS", "5")
     e.update({"DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "SMS_BACKEND": "console", "FLASK_APP": "wsgi",
               "PUBLIC_BASE_URL": f"http://127.0.0.1:{PORT}", "TWILIO_AUTH_TOKEN": "bench-token",
               "SECRET_KEY": "bench", "SMS_RATE_PER_SECOND": "1000", "LOG_LEVEL": "WARNING",
@@ -107,6 +113,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
+    SPEED[0] = args.speed
 
     ensure_database()
     procs = [start([str(VENV / "gunicorn"), "--bind", f"127.0.0.1:{PORT}", "--workers", str(args.web_workers),
@@ -135,6 +142,9 @@ def main() -> None:
     exercise_id = int(run.stdout.strip().splitlines()[-1].split()[1])
     sent = int(re.search(r"sent (\d+)", run.stdout).group(1))
     errors = int(re.search(r"errors (\d+)", run.stdout).group(1))
+    unprefixed = re.search(r"\((\d+) without the", run.stdout)
+    spooled = int(unprefixed.group(1)) if unprefixed else 0
+    deadlocks = Path("/tmp/zb_drills_bench_web.log").read_text(errors="replace").count("DeadlockDetected: deadlock")
     figures = evaluation_figures(exercise_id)
     lines = [
         f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — area {args.area}, {figures['villages']} villages, "
@@ -144,7 +154,8 @@ def main() -> None:
         f"- stack: gunicorn {args.web_workers} workers × 4 threads, {args.rq_workers} `flask worker`, "
         f"PostgreSQL, Redis, SMS_BACKEND=console; simulator concurrency {args.concurrency}",
         f"- duration {duration:.0f} s (scenario {6 if args.scenario != 'earthquake' else 4} h at ×{args.speed:g}); "
-        f"{sent} webhooks, {sent / duration:.1f} messages/s overall; errors {errors}",
+        f"{sent} webhooks, {sent / duration:.1f} messages/s overall; errors {errors}; answered "
+        f"'稍后处理' (spooled by the server) {spooled}; deadlocks in the web log {deadlocks}",
         f"- reported within 1 h {figures['share_1h'] * 100:.1f}%, within 2 h {figures['share_2h'] * 100:.1f}%, "
         f"silent {figures['silent']}; reports {figures['reports']}, escalations "
         + ", ".join(f"{e['rule']} {e['count']}" for e in figures["escalations_by_rule"]),

@@ -80,20 +80,29 @@ def drill_archive(exercise_id: int) -> None:
     click.echo(f"archived exercise {exercise.id}: {exercise.name}")
 
 
-def _shelters_of(division: Division):
-    """Shelters in the area with a manager phone, when the shelters part keeps them."""
-    from drills.scenario import Shelter
-
-    try:
-        from shelters.models import Shelter as ShelterRow
-    except ImportError:
-        return [], {}
+def _shelters_of(division: Division, book: roster.PhoneBook):
+    """Shelters in the area and who updates them: the manager when the manager is a registered
+    person (an SMS from an unknown phone is not accepted), otherwise a responder of the shelter's
+    township or county, whose scope holds it."""
     from core.divisions import descendants_clause
+    from core.models import Person
+    from drills.scenario import Shelter
+    from shelters.models import Shelter as ShelterRow
 
-    rows = db.session.scalars(db.select(ShelterRow).where(descendants_clause(ShelterRow.division_code, division)))
-    shelters = [Shelter(s.code, int(s.capacity or 0), s.manager_phone) for s in rows
-                if getattr(s, "manager_phone", None) and (s.capacity or 0) > 0]
-    return shelters, {s.code: s.manager_phone for s in shelters}
+    rows = list(db.session.scalars(db.select(ShelterRow).where(
+        descendants_clause(ShelterRow.division_code, division), ShelterRow.capacity > 0,
+        ShelterRow.status != "closed").order_by(ShelterRow.code)))
+    managers = set(db.session.scalars(db.select(Person.phone).where(
+        Person.phone.in_([r.manager_phone for r in rows if r.manager_phone]), Person.active.is_(True))))
+    shelters, phones = [], {}
+    for row in rows:
+        phone = row.manager_phone if row.manager_phone in managers else None
+        for code in (row.division.township_code, row.division.county_code, row.division_code):
+            phone = phone or (book.responders.get(code) or [None])[0]
+        if phone:
+            shelters.append(Shelter(row.code, int(row.capacity), phone))
+            phones[row.code] = phone
+    return shelters, phones
 
 
 @drill_cli.command("run")
@@ -126,6 +135,9 @@ def drill_run(county, province, division_code, scenario, seed, speed, base_url, 
         requests.get(base_url + "/healthz", timeout=5)
     except requests.RequestException as exc:
         _die(f"the server at {base_url} does not answer ({type(exc).__name__}); start it (make run) or pass --url")
+    clash = service.overlapping_running(division)
+    if clash is not None:
+        _die(f"{clash.division.name} 已有进行中的演练 #{clash.id}（{clash.name}），请先结束它")
     made = roster.add_synthetic_villages(division, per_township)
     rows = service.area_villages(division)
     if not rows:
@@ -133,7 +145,7 @@ def drill_run(county, province, division_code, scenario, seed, speed, base_url, 
     if limit and limit < len(rows):
         rows = sorted(random.Random(seed).sample(rows, limit), key=lambda r: r["code"])
     book = roster.prepare_people(rows)
-    shelters, shelter_phones = _shelters_of(division)
+    shelters, shelter_phones = _shelters_of(division, book)
     plan = build_plan(roster.as_villages(rows, book), scenario, seed, shelters)
     try:
         exercise = flows.start_exercise(
@@ -143,6 +155,11 @@ def drill_run(county, province, division_code, scenario, seed, speed, base_url, 
     except ExerciseError as exc:
         roster.deactivate_synthetic_people()
         _die(str(exc))
+    ack = float(current_app.config.get("ESCALATION_ACK_MINUTES", 30.0))
+    if abs(ack * speed - 30.0) > 1.0:
+        click.echo(f"note: acknowledgement deadlines are {ack:g} min of wall clock = {ack * speed:g} scenario min; "
+                   f"run the server and worker with ESCALATION_ACK_MINUTES={30.0 / speed:.4g} for the 30-minute "
+                   f"rule (E4) to play in scenario time", err=True)
     click.echo(f"exercise {exercise.id}: {len(rows)} villages ({made} synthetic), {len(plan.timed())} planned "
                f"messages, scenario {plan.duration / 3600:.1f} h at ×{speed:g} → {plan.duration / speed:.0f} s")
     try:
@@ -154,7 +171,8 @@ def drill_run(county, province, division_code, scenario, seed, speed, base_url, 
             flows.end_exercise(exercise)
         if not keep_running:
             roster.deactivate_synthetic_people()
-    click.echo(f"sent {stats.sent}, replies {stats.replies}, errors {stats.errors}, acknowledgements {stats.acks}, "
+    click.echo(f"sent {stats.sent}, replies {stats.replies} ({stats.unprefixed} without the 【演练】 prefix), "
+               f"errors {stats.errors}, acknowledgements {stats.acks}, "
                f"woken by reminders {stats.reminded}, in {stats.wall_seconds:.1f} s "
                f"({stats.sent / max(stats.wall_seconds, 1e-9):.1f} messages/s)")
     for example in stats.error_examples[:5]:

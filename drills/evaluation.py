@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import current_app, has_request_context, render_template
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.extensions import db
 from core.models import utcnow
@@ -83,25 +83,15 @@ def _observed_duration(exercise: Exercise, speed: float) -> float:
 
 
 def shelter_use(exercise: Exercise) -> list[dict]:
-    """Peak occupancy per shelter during the exercise, from the shelters part's history table
-    (rows carrying the exercise id). Empty when the shelters part keeps no such history."""
-    try:
-        from shelters import models as shelter_models
-    except ImportError:
-        return []
-    shelter = getattr(shelter_models, "Shelter", None)
-    history = next((getattr(shelter_models, name) for name in ("OccupancyHistory", "ShelterOccupancy",
-                                                                "OccupancyChange", "ShelterHistory")
-                    if hasattr(shelter_models, name)), None)
-    if shelter is None or history is None or not hasattr(history, "exercise_id"):
-        return []
-    from sqlalchemy import func
+    """Peak occupancy per shelter during the exercise, from the shelters' occupancy history
+    (the rows carrying the exercise id)."""
+    from shelters.models import OccupancyRecord, Shelter
 
     rows = db.session.execute(
-        select(shelter.code, shelter.name, shelter.capacity, func.max(history.occupancy))
-        .join(history, history.shelter_id == shelter.id)
-        .where(history.exercise_id == exercise.id).group_by(shelter.code, shelter.name, shelter.capacity)
-        .order_by(shelter.code)).all()
+        select(Shelter.code, Shelter.name, Shelter.capacity, func.max(OccupancyRecord.occupancy_after))
+        .join(OccupancyRecord, OccupancyRecord.shelter_id == Shelter.id)
+        .where(OccupancyRecord.exercise_id == exercise.id)
+        .group_by(Shelter.code, Shelter.name, Shelter.capacity).order_by(Shelter.code)).all()
     return [{"code": c, "name": n, "capacity": cap or 0, "peak": peak or 0} for c, n, cap, peak in rows]
 
 

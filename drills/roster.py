@@ -137,7 +137,13 @@ def prepare_people(villages: list[dict]) -> PhoneBook:
 
 
 def deactivate_synthetic_people() -> int:
-    """After a drill: no real notification may go to a number nobody holds."""
+    """After a drill: no real notification may go to a number nobody holds. Not while another
+    simulated drill is running: its officers would turn into unknown senders mid-drill."""
+    from drills.models import Exercise
+
+    if db.session.scalar(select(Exercise.id).where(Exercise.status == "running", Exercise.mode == "simulated")
+                         .limit(1)) is not None:
+        return 0
     count = db.session.execute(update(Person).where(Person.phone.in_(_synthetic_phones()), Person.active.is_(True))
                                .values(active=False), execution_options={"synchronize_session": False}).rowcount
     db.session.commit()

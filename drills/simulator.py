@@ -84,6 +84,8 @@ class Runner:
         self._heap: list[tuple[float, int, Action]] = []
         self._slots = threading.BoundedSemaphore(self.concurrency * 2)
         self._seen_escalation = 0
+        self._inflight = 0
+        self._inflight_lock = threading.Lock()
         self._woken: set[str] = set()
         self._reminded = {code for code, b in plan.behaviour.items() if b == "reminded"}
 
@@ -144,7 +146,12 @@ class Runner:
                     if not reply.startswith("【演练】"):
                         self.stats.unprefixed += 1
         finally:
+            with self._inflight_lock:
+                self._inflight -= 1
             self._slots.release()
+
+    def _due_left(self) -> bool:
+        return any(at <= self.plan.duration for at, _s, _a in self._heap)
 
     def _error(self, text: str) -> None:
         with self.stats.lock:
@@ -204,10 +211,13 @@ class Runner:
                 if time.monotonic() >= next_poll:
                     self._poll()
                     next_poll = time.monotonic() + POLL_SECONDS
-                while self._heap and self._heap[0][0] <= now:
+                # send what is due, but come back to poll even when the server falls behind
+                while self._heap and self._heap[0][0] <= now and time.monotonic() < next_poll:
                     _at, _seq, action = heapq.heappop(self._heap)
                     self._slots.acquire()
                     n += 1
+                    with self._inflight_lock:
+                        self._inflight += 1
                     pool.submit(self._send, action, f"SMdrill{self.exercise.id:06d}x{n:07d}")
                     if not action.on_reminder and action.kind != "ack":
                         progress.advance(task)
@@ -215,9 +225,14 @@ class Runner:
                 s = self.stats
                 progress.update(task, clock=f"{int(now // 3600):02d}:{int(now % 3600 // 60):02d}",
                                 sent=s.sent, replies=s.replies, errors=s.errors)
-                due_left = any(at <= self.plan.duration for at, _s, _a in self._heap)
-                if now >= self.plan.duration and not due_left:
-                    break
+                if now >= self.plan.duration and not self._due_left():
+                    # the last answers may have opened escalations still to acknowledge
+                    if self._inflight == 0:
+                        self._poll()
+                        if not self._due_left():
+                            break
+                    time.sleep(0.05)
+                    continue
                 upcoming = self._heap[0][0] if self._heap else now + 1
                 time.sleep(min(POLL_SECONDS, max(0.0, (upcoming - now) / self.speed), 0.05 if self._heap else 0.2))
         self.stats.wall_seconds = round(time.monotonic() - self._t0, 2)

@@ -33,9 +33,10 @@ class ActionForm(FlaskForm):
 
 
 def _exercise_in_scope(exercise_id: int) -> Exercise:
+    """The exercise when its whole area is in the viewer's scope (its report names every village
+    of that area); 404 otherwise, like one that does not exist."""
     exercise = service.get(exercise_id)
-    if exercise is None or not (can_access(current_user, exercise.division)
-                                or exercise.division_code in current_user.division.lineage_codes()):
+    if exercise is None or not can_access(current_user, exercise.division):
         abort(404)
     return exercise
 
@@ -49,8 +50,10 @@ def _may_manage() -> bool:
 def index():
     form = StartForm(division_code=current_user.division_code if current_user.division.level in
                      service.EXERCISE_LEVELS else "")
-    return render_template("drills/index.html", exercises=service.for_person(current_user), form=form,
-                           action_form=ActionForm(), may_manage=_may_manage())
+    exercises = service.for_person(current_user)
+    in_scope = {e.id for e in exercises if can_access(current_user, e.division)}
+    return render_template("drills/index.html", exercises=exercises, in_scope=in_scope, form=form,
+                           may_manage=_may_manage())
 
 
 @bp.post("/drills/start")
