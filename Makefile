@@ -79,8 +79,3 @@ bench-dispatch: venv
 # a PostgreSQL database you own (its public schema is dropped); default a temporary SQLite file.
 bench-shelters: venv
 	BENCH_SHELTERS_DATABASE_URL=$(BENCH_SHELTERS_DATABASE_URL) LOG_LEVEL=WARNING $(PY) bench/shelters.py
-
-# Nearest-shelter search among 20,000 shelters (SPEC §9: < 5 ms). BENCH_DATABASE_URL: a PostgreSQL
-# database you own (its public schema is dropped); default a temporary SQLite file.
-bench-shelters: venv
-	$(PY) bench/shelters.py
