@@ -173,4 +173,4 @@ def review_queue():
                            villages=review.villages_in_scope(view), can_handle=review.may_handle(view.person))
 
 
-from dispatch.board import actions, cli  # noqa: E402,F401  (register the POST routes and `flask board` on bp)
+from dispatch.board import actions  # noqa: E402,F401  (registers the POST routes on bp)
