@@ -55,7 +55,14 @@
     if (p.capacity !== undefined && p.capacity !== null) {
       line(box, (p.occupancy || 0) + " / " + p.capacity + (p.status ? " · " + p.status : ""));
     }
-    if (p.stale) { line(box, "stale", "flag"); }
+    if (p.free !== undefined && p.free !== null) { line(box, "+" + p.free); }
+    if (p.stale) { line(box, "⚠ " + (p.occupancy_updated_at || ""), "flag"); }
+    if (typeof p.url === "string" && /^\/shelters\/\d+$/.test(p.url)) {
+      var a = document.createElement("a");
+      a.href = p.url;
+      a.textContent = "›";
+      box.appendChild(a);
+    }
     return box;
   }
 
