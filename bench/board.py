@@ -119,7 +119,7 @@ def build() -> dict:
             incidents.append({"id": i, "village_code": vcode, "township_code": vcode[:9] + "000",
                               "county_code": "130681000000", "hazard": hazard, "status": "open", "event_id": 1,
                               "opened_at": opened, "last_report_at": now - timedelta(minutes=rng.uniform(0, 600)),
-                              "report_count": REPORTS_PER_INCIDENT, "latest_report_id": rid,
+                              "report_count": REPORTS_PER_INCIDENT, "latest_report_id": None,
                               "flags": reports[-1]["flags"], **figures})
             status = rng.choice(("acknowledged", "acknowledged", "open", "escalated"))
             escalations.append({"id": i, "rule": "E1", "level": "township", "division_code": vcode[:9] + "000",
@@ -135,6 +135,8 @@ def build() -> dict:
         db.session.execute(insert(Incident), incidents)
         for start in range(0, len(reports), 5000):
             db.session.execute(insert(Report), reports[start:start + 5000])
+        # incidents and reports point at each other: the latest report is set once both exist
+        db.session.execute(text(f"UPDATE incidents SET latest_report_id = id * {REPORTS_PER_INCIDENT}"))
         db.session.execute(insert(Escalation), escalations)
         db.session.execute(insert(escalation_recipients), recipients)
         db.session.execute(insert(OutboundSms), sms)
@@ -194,7 +196,11 @@ def timed(session: requests.Session, path: str, n: int) -> dict:
             "kb": size / 1024}
 
 
+LOAD_AT_START = os.getloadavg()[0]
+
+
 def main() -> None:
+    global LOAD_AT_START
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=25)
     parser.add_argument("--reuse", action="store_true", help="keep the data of the previous run (no report)")
@@ -203,6 +209,7 @@ def main() -> None:
     counts = None if args.reuse else build()
     print(f"built {counts} in {time.perf_counter() - t0:.1f} s", flush=True)
     proc = serve()
+    LOAD_AT_START = os.getloadavg()[0]
     try:
         s = requests.Session()
         login(s)
@@ -227,7 +234,8 @@ def report(counts: dict, n: int, lines: list[str]) -> None:
     section = "\n".join([
         "## bench-board", "",
         f"Machine: 2 cores / 24 GiB ({platform.platform()}), shared with other work; "
-        f"run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. PostgreSQL, gunicorn -w 2, sequential requests "
+        f"run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average at start {LOAD_AT_START:.1f}. "
+        "PostgreSQL, gunicorn -w 2, sequential requests "
         f"as a logged-in county office ({n} timed after 2 warm-ups each; client-side wall time).",
         f"Data: one county, {counts['villages']} villages in 20 townships, {counts['incidents']} open incidents "
         f"(one daily-report event), {counts['reports']} reports, {counts['escalations']} escalations.", "",
