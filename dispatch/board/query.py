@@ -247,14 +247,9 @@ def _events(view: BoardView) -> list[Event]:
 
 
 def townships_in_scope(view: BoardView) -> list[tuple[str, str]]:
-    division = view.person.division
-    if division.level == "village":
-        return []
-    if division.level in ("county", "township"):
-        return [(d.code, d.name) for d in below(division, "township")]
-    codes = select(func.distinct(Incident.township_code)).where(*view.incident_filter(active_only=False))
-    return [tuple(r) for r in db.session.execute(
-        select(Division.code, Division.name).where(Division.code.in_(codes)).order_by(Division.code))]
+    """(code, name) for the township filter: the roll-up's townships (all of a county's; the
+    active ones for a city or the province)."""
+    return [(r["code"], r["name"]) for r in township_rollup(view)["rows"]]
 
 
 def events_in_scope_clause(view: BoardView):
