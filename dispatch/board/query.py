@@ -142,8 +142,34 @@ def daily_report_status(view: BoardView) -> dict[str, dict]:
     calendar day, so "reported" is any report received since local midnight.
     """
     if view._daily is None:
-        view._daily = _daily_report_status(view)
+        view._daily = _cached_daily_status(view)
     return view._daily
+
+
+_DAILY_CACHE: dict[tuple, dict] = {}
+_DAILY_CACHE_SIZE = 64
+
+
+def _cached_daily_status(view: BoardView) -> dict[str, dict]:
+    """The 5,000-village answer only changes with a new report, a new day or a daily-report
+    event switched on or off, so it is kept (per process) under exactly that key (the newest
+    report's id and time, so a restored or truncated database cannot hit an old entry); the key
+    costs a few index look-ups. An open board re-renders on every change it sees."""
+    daily_events = tuple(db.session.scalars(
+        select(Event.id).where(Event.status == "open", Event.daily_report.is_(True),
+                               exercise_clause(Event.exercise_id, view.exercise_id)).order_by(Event.id)))
+    if not daily_events:
+        return {}
+    latest = db.session.execute(select(func.max(Report.id), func.max(Report.received_at))).one()
+    key = (view.person.division_code, view.exercise_id, daily_events, view.today_start(), tuple(latest),
+           db.session.scalar(select(func.count(Division.code))))
+    found = _DAILY_CACHE.get(key)
+    if found is None:
+        found = _daily_report_status(view)
+        if len(_DAILY_CACHE) >= _DAILY_CACHE_SIZE:
+            _DAILY_CACHE.pop(next(iter(_DAILY_CACHE)))
+        _DAILY_CACHE[key] = found
+    return found
 
 
 def _daily_report_status(view: BoardView) -> dict[str, dict]:

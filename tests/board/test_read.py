@@ -224,3 +224,24 @@ def test_pages_of_fifty(client, tree, make_person, login, rows):
     second = client.get("/board?sort=relocated&page=2").get_data(as_text=True)
     assert second.count('data-incident="') == 10 and "2 / 2" in second
     assert client.get("/board?page=99").status_code == 200
+
+
+def test_silence_follows_new_reports_and_daily_switch(client, tree, make_person, login, rows):
+    """The daily-report answer is cached per process: a new report or a switched event shows at once."""
+    from reporter.models import Report
+
+    county = make_person("county", tree.county)
+    ev = rows.event(tree.county, daily=True)
+    rows.incident(tree.village, ev, figures={"relocated": 5})
+    login(county)
+    s = client.get("/board/summary.json").get_json()["summary"]
+    assert (s["reported"], s["silent"]) == (1, 1)  # 李庄村 owes a report
+    db.session.add(Report(kind="nil", village_code=tree.village2.code, township_code=tree.township.code,
+                          county_code=tree.county.code, channel="sms", received_at=utcnow()))
+    db.session.commit()
+    s = client.get("/board/summary.json").get_json()["summary"]
+    assert (s["reported"], s["silent"]) == (2, 0)  # a nil report counts
+    ev.daily_report = False
+    db.session.commit()
+    s = client.get("/board/summary.json").get_json()["summary"]
+    assert (s["reported"], s["silent"]) == (0, 0)
