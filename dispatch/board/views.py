@@ -99,6 +99,16 @@ def map_data():
     return jsonify(data)
 
 
+@bp.get("/board/incidents/<int:incident_id>.json")
+@staff_required
+def incident_json(incident_id: int):
+    """What a map popup shows (404 outside the viewer's scope)."""
+    data = incidents.incident_popup(current_view(), incident_id)
+    if data is None:
+        abort(404)
+    return jsonify(data)
+
+
 @bp.get("/board/summary.json")
 @staff_required
 def summary_json():

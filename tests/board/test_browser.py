@@ -79,9 +79,10 @@ def test_live_board_ack_return_and_xlsx(page, tree, make_person, send_sms, tmp_p
                      const layer = m.clusters.getLayers()[0];
                      if (m.map.hasLayer(layer)) { layer.openPopup(); }
                      else { m.clusters.zoomToShowLayer(layer, () => layer.openPopup()); } }""")
-    popup = page.locator(".leaflet-popup-content")
+    popup = page.locator(".leaflet-popup-content .popup-narrative")
     popup.wait_for()
-    assert report.narrative in popup.inner_text() and popup.locator("img").count() == 0
+    assert popup.inner_text() == report.narrative
+    assert page.locator(".leaflet-popup-content img").count() == 0
     assert page.evaluate("window.__xss") is None
 
     # Acknowledge the escalation the report opened.

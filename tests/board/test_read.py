@@ -94,7 +94,10 @@ def test_township_sees_only_its_villages(client, tree, make_person, login, rows)
     assert data["summary"]["totals"] == {"deaths": 1}
     assert [t["name"] for t in data["townships"]] == ["码头镇"]
     markers = client.get("/board/map.json").get_json()["markers"]
-    assert [m[4] for m in markers] == ["王庄村"]
+    assert len(markers) == 1
+    assert client.get(f"/board/incidents/{markers[0][0]}.json").get_json()["village"] == "王庄村"
+    hidden = rows.incident(tree.village3, ev)[0]
+    assert client.get(f"/board/incidents/{hidden.id}.json").status_code == 404
 
 
 def test_drill_data_never_mixes_with_real(client, tree, make_person, login, rows):
@@ -156,9 +159,11 @@ def test_map_layer_markers_and_outline(client, tree, make_person, login, rows):
     rows.incident(tree.village2, ev, figures={"relocated": 10})
     login(make_person("county", tree.county))
     data = client.get("/board/map.json").get_json()
-    by_village = {m[4]: m for m in data["markers"]}
+    by_village = {client.get(f"/board/incidents/{m[0]}.json").get_json()["village"]: m for m in data["markers"]}
     assert by_village["王庄村"][3] == 4 and by_village["李庄村"][3] == 1
-    assert by_village["王庄村"][1:3] == [39.41, 115.91]
+    assert by_village["王庄村"][1:3] == [39.41, 115.91] and by_village["王庄村"][4] == 1
+    popup = client.get(f"/board/incidents/{by_village['王庄村'][0]}.json").get_json()
+    assert popup["figures"] == ["因灾死亡人口 12"] and popup["hazard"] == "洪涝" and popup["severity"] == 4
     assert data["outline"][0]["type"] == "Polygon"
     assert data["shelters"]["type"] == "FeatureCollection"
 

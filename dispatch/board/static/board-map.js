@@ -27,25 +27,25 @@
     parent.appendChild(div);
   }
 
-  function figuresText(values, data) {
-    var parts = [];
-    data.keys.forEach(function (k, i) {
-      var v = values[i];
-      if (v !== null && v !== undefined) { parts.push(data.short[k] + (Math.round(v * 100) / 100)); }
-    });
-    return parts.join(" ");
+  function incidentUrl(id) {
+    return root.dataset.incidentUrl.replace("/0.json", "/" + encodeURIComponent(id) + ".json");
   }
 
-  /* marker: [id, lat, lon, severity, village, township, hazard, status, flags, narrative, figures] */
-  function incidentPopup(m, data) {
-    var box = document.createElement("div");
-    box.className = "popup";
-    line(box, m[4] + (m[5] ? "（" + m[5] + "）" : ""), "popup-title");
-    line(box, ((data.hazards || {})[m[6]] || m[6]) + " · #" + m[0]);
-    line(box, figuresText(m[10], data) || "—");
-    if (m[8] && m[8].length) { line(box, "⚑ " + m[8].join(" "), "flag"); }
-    if (m[9]) { line(box, m[9], "popup-narrative"); }
-    return box;
+  /* The popup is filled when opened: village, figures, flags and the officer's own words,
+     all as textContent. */
+  function fillIncidentPopup(box, id, done) {
+    fetch(incidentUrl(id), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+      .then(function (d) {
+        box.replaceChildren();
+        line(box, d.village + (d.township ? "（" + d.township + "）" : ""), "popup-title");
+        line(box, d.hazard + (d.report ? " · " + d.report + " " + d.kind : ""));
+        line(box, d.figures.join(" · ") || "—");
+        if (d.flags.length) { line(box, "⚑ " + d.flags.join(" "), "flag"); }
+        if (d.narrative) { line(box, d.narrative, "popup-narrative"); }
+        done();
+      })
+      .catch(function () { box.textContent = "—"; });
   }
 
   function shelterPopup(p) {
@@ -74,12 +74,24 @@
         (data.outline || []).forEach(function (g) {
           L.geoJSON(g, { style: { color: "#12355b", weight: 2, fill: false }, interactive: false }).addTo(outline);
         });
+        /* marker: [incident id, lat, lon, severity, open] */
         var markers = data.markers.map(function (m) {
           var marker = L.circleMarker([m[1], m[2]], {
             renderer: renderer, radius: 6 + m[3], color: "#222", weight: 1,
-            fillColor: COLORS[m[3]] || COLORS[0], fillOpacity: m[7] === "open" ? 0.9 : 0.4
+            fillColor: COLORS[m[3]] || COLORS[0], fillOpacity: m[4] ? 0.9 : 0.4
           });
-          marker.bindPopup(function () { return incidentPopup(m, data); });
+          var box = null;  /* created on first open, refreshed on every open */
+          marker.bindPopup(function () {
+            if (box === null) {
+              box = document.createElement("div");
+              box.className = "popup";
+              box.textContent = "…";
+            }
+            return box;
+          });
+          marker.on("popupopen", function () {
+            fillIncidentPopup(box, m[0], function () { marker.getPopup().update(); });
+          });
           return marker;
         });
         clusters.clearLayers();
