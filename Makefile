@@ -56,10 +56,11 @@ translations: venv
 
 # Board benchmark: a county with 5,000 open incidents and 50,000 reports on PostgreSQL (bench/README.md).
 bench-board: venv
-	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/zb_board} $(PY) bench/board.py
+	BENCH_DATABASE_URL=$${BOARD_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/zb_board} $(PY) bench/board.py
 
+# A simulated drill through the real webhook (bench/README.md); its own database, never wiped.
 bench-drill: venv
-	$(PY) bench/drill.py
+	BENCH_DATABASE_URL=$${DRILL_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/zb_drills_bench} $(PY) bench/drill.py
 
 # SPEC §9: inbound webhook throughput, gunicorn on PostgreSQL (the database is WIPED; see bench/README.md).
 BENCH_INTAKE_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/zb_reporter

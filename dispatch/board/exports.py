@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased
 from core.extensions import db
 from core.indicators import HAZARDS
 from core.models import Division
-from dispatch.board.query import BoardView, indicator_headers, severity, township_rollup
+from dispatch.board.query import BoardView, figure_columns, figures_of, indicator_headers, severity, township_rollup
 from reporter.models import Incident, Report
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -118,26 +118,31 @@ def incidents_geojson(view: BoardView) -> dict:
     township = aliased(Division)
     latest = aliased(Report)
     rows = db.session.execute(
-        select(Incident, Division.name, Division.lon, Division.lat, township.name, latest.narrative, latest.status)
+        select(Incident.id, Incident.village_code, Incident.township_code, Incident.hazard, Incident.status,
+               Incident.event_id, Incident.flags, Incident.latest_report_id, Incident.opened_at,
+               Incident.last_report_at, Incident.exercise_id, Division.name, Division.lon, Division.lat,
+               township.name, latest.narrative, latest.status, *figure_columns())
         .join(Division, Division.code == Incident.village_code)
         .outerjoin(township, township.code == Incident.township_code)
         .outerjoin(latest, latest.id == Incident.latest_report_id)
         .where(*view.incident_filter()).order_by(Incident.id)).all()
     features = []
-    for incident, village, lon, lat, township_name, narrative, review in rows:
-        values = incident.indicators
+    for row in rows:
+        (iid, village_code, township_code, hazard, status, event_id, flags, latest_id, opened_at, last_at,
+         exercise_id, village, lon, lat, township_name, narrative, review) = row[:17]
+        values = figures_of(row, 17)
         features.append({
-            "type": "Feature", "id": incident.id,
+            "type": "Feature", "id": iid,
             "geometry": {"type": "Point", "coordinates": [lon, lat]} if lon is not None and lat is not None else None,
             "properties": {
-                "incident_id": incident.id, "village_code": incident.village_code, "village_name": village,
-                "township_code": incident.township_code, "township_name": township_name,
-                "hazard": incident.hazard, "hazard_name": HAZARDS.get(incident.hazard, incident.hazard),
-                "status": incident.status, "event_id": incident.event_id, "indicators": values,
-                "severity": severity(values), "flags": list(incident.flags or []),
-                "latest_report_id": f"R{incident.latest_report_id}" if incident.latest_report_id else None,
+                "incident_id": iid, "village_code": village_code, "village_name": village,
+                "township_code": township_code, "township_name": township_name,
+                "hazard": hazard, "hazard_name": HAZARDS.get(hazard, hazard),
+                "status": status, "event_id": event_id, "indicators": values,
+                "severity": severity(values), "flags": list(flags or []),
+                "latest_report_id": f"R{latest_id}" if latest_id else None,
                 "review_status": review, "narrative": narrative,
-                "opened_at": incident.opened_at.isoformat(), "last_report_at": incident.last_report_at.isoformat(),
-                "exercise_id": incident.exercise_id,
+                "opened_at": opened_at.isoformat(), "last_report_at": last_at.isoformat(),
+                "exercise_id": exercise_id,
             }})
     return {"type": "FeatureCollection", "features": features}

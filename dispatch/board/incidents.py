@@ -7,16 +7,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import String, cast, desc, func, nulls_last, or_, select
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, lazyload, selectinload
 
 from core.extensions import db
-from core.indicators import HAZARDS, format_figures
+from core.indicators import HAZARDS, INDICATOR_KEYS
 from core.models import Boundary, Division, Person
-from dispatch.board.query import BoardView, severity
+from dispatch.board.labels import HAZARD_LABELS, INDICATOR_LABELS, KIND_LABELS
+from dispatch.board.query import BoardView, figure_columns, severity
 from dispatch.models import Escalation
 from reporter.models import Incident, Report
 
-PER_PAGE = 100
+PER_PAGE = 50
 FLAGS = ("decrease", "implausible", "late")
 REVIEW_STATES = ("received", "accepted", "returned", "corrected")
 SORTS = ("recent", "severity", "relocated", "affected", "village", "township", "opened")
@@ -69,7 +70,9 @@ def list_incidents(view: BoardView, f: Filters) -> tuple[list[dict], int]:
             .join(Division, Division.code == Incident.village_code)
             .outerjoin(township, township.code == Incident.township_code)
             .outerjoin(latest, latest.id == Incident.latest_report_id)
-            .where(*view.incident_filter(active_only=False)))
+            .where(*view.incident_filter(active_only=False))
+            # names come from the explicit joins: skip the models' joined-eager village (and parent)
+            .options(lazyload(Incident.village), lazyload(latest.village)))
     if f.status != "all":
         stmt = stmt.where(Incident.status == f.status)
     if f.township:
@@ -132,27 +135,41 @@ def escalation_state(incident_ids: list[int]) -> dict[int, list[Escalation]]:
 # -- map ---------------------------------------------------------------------------------
 
 def map_layer(view: BoardView) -> dict:
-    """Compact incident markers (arrays, not GeoJSON: 5,000 markers stay a small download).
+    """Markers only: [incident id, lat, lon, severity, open (1/0)] — 5,000 of them stay a small,
+    quick download. What a popup shows is fetched when it is opened (`incident_popup`)."""
+    rows = db.session.execute(
+        select(Incident.id, Division.lat, Division.lon, Incident.status, *figure_columns())
+        .join(Division, Division.code == Incident.village_code)
+        .where(*view.incident_filter(), Division.lat.is_not(None))
+        .order_by(Incident.id)).all()
+    markers = [[row[0], round(row[1], 5), round(row[2], 5), severity(dict(zip(INDICATOR_KEYS, row[4:], strict=True))),
+                1 if row[3] == "open" else 0] for row in rows]
+    return {"markers": markers, "outline": outlines(view)}
 
-    Each marker: [incident id, lat, lon, severity, village, township, hazard key, figures text,
-    status, flags, latest narrative]. The browser builds popups with textContent, so nothing here is HTML.
-    """
+
+def incident_popup(view: BoardView, incident_id: int) -> dict | None:
+    """One incident for its map popup (None when not visible to the viewer). Plain data: the
+    browser puts every string in textContent."""
     township = aliased(Division)
     latest = aliased(Report)
-    rows = db.session.execute(
-        select(Incident, Division.name, Division.lat, Division.lon, township.name, latest.narrative)
+    row = db.session.execute(
+        select(Incident, Division.name, township.name, latest.id, latest.kind, latest.status, latest.narrative)
         .join(Division, Division.code == Incident.village_code)
         .outerjoin(township, township.code == Incident.township_code)
         .outerjoin(latest, latest.id == Incident.latest_report_id)
-        .where(*view.incident_filter(), Division.lat.is_not(None))
-        .order_by(Incident.id)).all()
-    markers = []
-    for incident, village, lat, lon, township_name, narrative in rows:
-        values = incident.indicators
-        markers.append([incident.id, round(lat, 5), round(lon, 5), severity(values), village, township_name or "",
-                        incident.hazard, format_figures(values), incident.status, list(incident.flags or []),
-                        narrative or ""])
-    return {"markers": markers, "hazards": HAZARDS, "outline": outlines(view)}
+        .where(Incident.id == incident_id, *view.incident_filter(active_only=False))
+        .options(lazyload(Incident.village))).first()
+    if row is None:
+        return None
+    incident, village, township_name, report_id, kind, review, narrative = row
+    values = incident.indicators
+    return {"id": incident.id, "village": village, "township": township_name or "",
+            "hazard": str(HAZARD_LABELS.get(incident.hazard, incident.hazard)),
+            "figures": [f"{INDICATOR_LABELS[k]} {int(v) if float(v).is_integer() else round(v, 2)}"
+                        for k, v in values.items()],
+            "severity": severity(values), "status": incident.status, "flags": list(incident.flags or []),
+            "report": f"R{report_id}" if report_id else None, "kind": str(KIND_LABELS.get(kind, kind or "")),
+            "narrative": narrative or ""}
 
 
 def outlines(view: BoardView) -> list[dict]:

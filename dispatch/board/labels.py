@@ -26,4 +26,17 @@ SORT_LABELS = {"recent": _l("最近报告"), "severity": _l("伤亡"), "relocate
                "affected": _l("受灾人数"), "village": _l("村名"), "township": _l("乡镇"), "opened": _l("开始时间")}
 ESCALATION_STATUS = {"open": _l("待确认"), "acknowledged": _l("已确认"), "escalated": _l("已上报上级"),
                      "closed": _l("已关闭")}
+RULE_LABELS = {"E1": _l("新灾情"), "E2": _l("有伤亡"), "E3": _l("越级上报"), "E4": _l("超时未确认"),
+               "E5": _l("未报告"), "E6": _l("报告退回")}
+OUTCOME_LABELS = {"unparsed": _l("无法识别"), "unknown_sender": _l("未登记号码"), "rejected": _l("已拒收"),
+                  "pending": _l("处理中")}
 SEVERITY_LABELS = {0: _l("无数字"), 1: _l("轻"), 2: _l("较重"), 3: _l("有伤亡"), 4: _l("特别严重（越级上报）")}
+
+
+class Resolved:
+    """The label tables translated once for this request (templates loop over hundreds of rows)."""
+
+    def __init__(self) -> None:
+        for name in ("INDICATOR_LABELS", "UNIT_LABELS", "HAZARD_LABELS", "KIND_LABELS", "SORT_LABELS",
+                     "ESCALATION_STATUS", "SEVERITY_LABELS", "RULE_LABELS", "OUTCOME_LABELS"):
+            setattr(self, name, {k: str(v) for k, v in globals()[name].items()})

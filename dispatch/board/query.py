@@ -34,6 +34,9 @@ class BoardView:
     person: Person
     exercise: Exercise | None = None
     now: datetime = field(default_factory=utcnow)
+    _daily: dict | None = field(default=None, repr=False)  # daily_report_status, once per request
+    _rollup: dict | None = field(default=None, repr=False)  # township_rollup, once per request
+    _events: list | None = field(default=None, repr=False)
 
     @property
     def exercise_id(self) -> int | None:
@@ -99,32 +102,37 @@ def severity(values: dict) -> int:
 
 # -- summary -----------------------------------------------------------------------------
 
+def figure_columns() -> list:
+    """The indicator columns of Incident, for column (not entity) selects of thousands of rows."""
+    return [getattr(Incident, k) for k in INDICATOR_KEYS]
+
+
+def figures_of(row, offset: int) -> dict:
+    """{key: value} of the present indicators in `row[offset:offset + 11]`."""
+    return {k: v for k, v in zip(INDICATOR_KEYS, row[offset:offset + len(INDICATOR_KEYS)], strict=True)
+            if v is not None}
+
+
 def _sums():
     return [func.sum(getattr(Incident, k)).label(k) for k in INDICATOR_KEYS]
 
 
 def summary(view: BoardView) -> dict:
-    """Totals of the active events, silence, escalations and failed SMS for the header cards."""
-    row = db.session.execute(
-        select(func.count(Incident.id), func.count(func.distinct(Incident.village_code)),
-               func.count(Incident.id).filter(Incident.status == "open"), *_sums())
-        .where(*view.incident_filter())).one()
-    totals = {k: row._mapping[k] for k in INDICATOR_KEYS if row._mapping[k] is not None}
-    daily = daily_report_status(view)
-    esc = db.session.execute(
-        select(func.count(Escalation.id).filter(Escalation.status == "open"),
-               func.count(Escalation.id).filter(Escalation.status == "open", Escalation.deadline_at < view.now))
-        .where(*view.escalation_filter())).one()
-    failed = failed_sms_count(view.person, view.exercise_id)
-    events = db.session.execute(
-        select(Event.id, Event.name, Event.hazard, Event.daily_report, Event.county_code)
-        .where(Event.id.in_(select(Incident.event_id).where(*view.incident_filter())), Event.status == "open")
-        .order_by(Event.started_at.desc())).all()
-    return {"incidents": row[0], "villages": row[1], "open_incidents": row[2], "totals": totals,
-            "reported": sum(len(t["reported"]) for t in daily.values()),
-            "silent": sum(len(t["silent"]) for t in daily.values()),
-            "daily_townships": len(daily), "escalations_open": esc[0], "escalations_overdue": esc[1],
-            "sms_failed": failed or 0, "events": [dict(r._mapping) for r in events]}
+    """Totals of the active events, silence, escalations and failed SMS for the header cards.
+
+    Derived from the township roll-up (same queries, memoised per request): the header and the
+    table can never disagree.
+    """
+    rollup = township_rollup(view)
+    total = rollup["total"]
+    return {"incidents": total["incidents"], "villages": total["villages"], "open_incidents": total["open_incidents"],
+            "totals": {k: total[k] for k in INDICATOR_KEYS if total[k] is not None},
+            "reported": total["reported"], "silent": total["silent"],
+            "daily_townships": sum(1 for r in rollup["rows"] if r["daily"]),
+            "escalations_open": rollup["escalations_open"], "escalations_overdue": rollup["escalations_overdue"],
+            "sms_failed": failed_sms_count(view.person, view.exercise_id) or 0,
+            "events": [{"id": e.id, "name": e.name, "hazard": e.hazard, "daily_report": e.daily_report,
+                        "county_code": e.county_code} for e in open_events(view) if e.status == "open"]}
 
 
 def daily_report_status(view: BoardView) -> dict[str, dict]:
@@ -133,6 +141,38 @@ def daily_report_status(view: BoardView) -> dict[str, dict]:
     SPEC §4.1: every village of the event's townships owes one report (nil included) per
     calendar day, so "reported" is any report received since local midnight.
     """
+    if view._daily is None:
+        view._daily = _cached_daily_status(view)
+    return view._daily
+
+
+_DAILY_CACHE: dict[tuple, dict] = {}
+_DAILY_CACHE_SIZE = 64
+
+
+def _cached_daily_status(view: BoardView) -> dict[str, dict]:
+    """The 5,000-village answer only changes with a new report, a new day or a daily-report
+    event switched on or off, so it is kept (per process) under exactly that key (the newest
+    report's id and time, so a restored or truncated database cannot hit an old entry); the key
+    costs a few index look-ups. An open board re-renders on every change it sees."""
+    daily_events = tuple(db.session.scalars(
+        select(Event.id).where(Event.status == "open", Event.daily_report.is_(True),
+                               exercise_clause(Event.exercise_id, view.exercise_id)).order_by(Event.id)))
+    if not daily_events:
+        return {}
+    latest = db.session.execute(select(func.max(Report.id), func.max(Report.received_at))).one()
+    key = (view.person.division_code, view.exercise_id, daily_events, view.today_start(), tuple(latest),
+           db.session.scalar(select(func.count(Division.code))))
+    found = _DAILY_CACHE.get(key)
+    if found is None:
+        found = _daily_report_status(view)
+        if len(_DAILY_CACHE) >= _DAILY_CACHE_SIZE:
+            _DAILY_CACHE.pop(next(iter(_DAILY_CACHE)))
+        _DAILY_CACHE[key] = found
+    return found
+
+
+def _daily_report_status(view: BoardView) -> dict[str, dict]:
     daily_events = select(Event.id).where(Event.status == "open", Event.daily_report.is_(True),
                                           exercise_clause(Event.exercise_id, view.exercise_id))
     townships = select(func.distinct(Incident.township_code)).where(
@@ -159,18 +199,27 @@ def daily_report_status(view: BoardView) -> dict[str, dict]:
 
 def township_rollup(view: BoardView) -> dict:
     """The official roll-up: one row per township (totals, reporting, last report, overdue)."""
+    if view._rollup is None:
+        view._rollup = _township_rollup(view)
+    return view._rollup
+
+
+def _township_rollup(view: BoardView) -> dict:
     agg = {r.township_code: r for r in db.session.execute(
         select(Incident.township_code, func.count(Incident.id).label("incidents"),
+               func.count(Incident.id).filter(Incident.status == "open").label("open_incidents"),
                func.count(func.distinct(Incident.village_code)).label("villages"),
                func.max(Incident.last_report_at).label("last_report_at"), *_sums())
         .where(*view.incident_filter()).group_by(Incident.township_code))}
-    overdue = dict(db.session.execute(
-        select(Division.township_code, func.count(Escalation.id))
-        .join(Division, Division.code == Escalation.village_code)
-        .where(Escalation.status == "open", Escalation.deadline_at < view.now, *view.escalation_filter())
-        .group_by(Division.township_code)).all())
+    esc = db.session.execute(
+        select(Division.township_code, func.count(Escalation.id),
+               func.count(Escalation.id).filter(Escalation.deadline_at < view.now))
+        .outerjoin(Division, Division.code == Escalation.village_code)
+        .where(Escalation.status == "open", *view.escalation_filter())
+        .group_by(Division.township_code)).all()
+    overdue = {t: n for t, _open, n in esc if t is not None}
     daily = daily_report_status(view)
-    codes = set(agg) | set(daily) | set(overdue)
+    codes = set(agg) | set(daily) | {t for t, n in overdue.items() if n}
     if view.person.division.level in ("county", "township"):
         codes |= {d.code for d in below(view.person.division, "township")}
     codes.discard(None)
@@ -180,12 +229,13 @@ def township_rollup(view: BoardView) -> dict:
         .where(Division.level == "village", Division.township_code.in_(codes))
         .group_by(Division.township_code)).all())
     rows, total = [], {k: None for k in INDICATOR_KEYS}
-    total.update(incidents=0, villages=0, reported=0, silent=0, overdue=0, last_report_at=None,
-                 village_count=0)
+    counters = ("incidents", "open_incidents", "villages", "reported", "silent", "overdue", "village_count")
+    total.update({k: 0 for k in counters}, last_report_at=None)
     for code in sorted(codes):
         a = agg.get(code)
         d = daily.get(code, {"reported": [], "silent": []})
         row = {"code": code, "name": names.get(code, code), "incidents": a.incidents if a else 0,
+               "open_incidents": a.open_incidents if a else 0,
                "villages": a.villages if a else 0, "last_report_at": a.last_report_at if a else None,
                "village_count": village_counts.get(code, 0), "daily": code in daily,
                "reported_names": d["reported"], "silent_names": d["silent"],
@@ -194,13 +244,14 @@ def township_rollup(view: BoardView) -> dict:
             row[k] = getattr(a, k) if a else None
             if row[k] is not None:
                 total[k] = (total[k] or 0) + row[k]
-        for k in ("incidents", "villages", "reported", "silent", "overdue", "village_count"):
+        for k in counters:
             total[k] += row[k]
         last = row["last_report_at"]
         if last and (total["last_report_at"] is None or last > total["last_report_at"]):
             total["last_report_at"] = last
         rows.append(row)
-    return {"rows": rows, "total": total}
+    return {"rows": rows, "total": total, "escalations_open": sum(r[1] for r in esc),
+            "escalations_overdue": sum(r[2] for r in esc)}
 
 
 def indicator_headers() -> list[tuple[str, str, str]]:
@@ -210,20 +261,21 @@ def indicator_headers() -> list[tuple[str, str, str]]:
 
 def open_events(view: BoardView) -> list[Event]:
     """Events the viewer can filter on: any with an incident in scope (newest first)."""
+    if view._events is None:
+        view._events = _events(view)
+    return view._events
+
+
+def _events(view: BoardView) -> list[Event]:
     return list(db.session.scalars(
         select(Event).where(Event.id.in_(select(Incident.event_id).where(*view.incident_filter(active_only=False))))
         .order_by(Event.started_at.desc()).limit(50)))
 
 
 def townships_in_scope(view: BoardView) -> list[tuple[str, str]]:
-    division = view.person.division
-    if division.level == "village":
-        return []
-    if division.level in ("county", "township"):
-        return [(d.code, d.name) for d in below(division, "township")]
-    codes = select(func.distinct(Incident.township_code)).where(*view.incident_filter(active_only=False))
-    return [tuple(r) for r in db.session.execute(
-        select(Division.code, Division.name).where(Division.code.in_(codes)).order_by(Division.code))]
+    """(code, name) for the township filter: the roll-up's townships (all of a county's; the
+    active ones for a city or the province)."""
+    return [(r["code"], r["name"]) for r in township_rollup(view)["rows"]]
 
 
 def events_in_scope_clause(view: BoardView):

@@ -18,7 +18,8 @@ from core.auth import staff_required
 from core.extensions import db
 from core.indicators import INDICATORS
 from core.web import add_nav
-from dispatch.board import cap, exports, incidents, labels, query, review
+from dispatch.board import cap, exports, incidents, labels, models, query, review  # noqa: F401  (models: indexes)
+from drills import service as drill_service
 from reporter.models import Event
 
 bp = Blueprint("board", __name__, template_folder="templates", static_folder="static",
@@ -55,7 +56,7 @@ def _board_context() -> dict:
     exercise = view.exercise if view is not None else None
     return {"exercise_banner": f"{exercise.name} (#{exercise.id})" if exercise else None,
             "xargs": {"exercise": exercise.id} if exercise else {},
-            "INDICATORS": INDICATORS, "L": labels}
+            "INDICATORS": INDICATORS, "L": labels.Resolved()}
 
 
 def audit_export(view: query.BoardView, what: str, entity_id, count: int | None = None) -> None:
@@ -77,7 +78,7 @@ def board():
         per_page=incidents.PER_PAGE, townships=query.townships_in_scope(view), events=query.open_events(view),
         flags=incidents.FLAGS, review_states=incidents.REVIEW_STATES, sorts=incidents.SORTS,
         cursor=incidents.make_cursor(view), tile_url=current_app.config.get("TILE_URL") or "",
-        may_set_daily=review.may_handle(view.person),
+        may_set_daily=review.may_handle(view.person), exercises=drill_service.for_person(view.person, limit=20),
         now=view.now)
 
 
@@ -95,6 +96,16 @@ def map_data():
     view = current_view()
     data = incidents.map_layer(view)
     data["shelters"] = incidents.shelter_layer(view)
+    return jsonify(data)
+
+
+@bp.get("/board/incidents/<int:incident_id>.json")
+@staff_required
+def incident_json(incident_id: int):
+    """What a map popup shows (404 outside the viewer's scope)."""
+    data = incidents.incident_popup(current_view(), incident_id)
+    if data is None:
+        abort(404)
     return jsonify(data)
 
 

@@ -94,7 +94,10 @@ def test_township_sees_only_its_villages(client, tree, make_person, login, rows)
     assert data["summary"]["totals"] == {"deaths": 1}
     assert [t["name"] for t in data["townships"]] == ["码头镇"]
     markers = client.get("/board/map.json").get_json()["markers"]
-    assert [m[4] for m in markers] == ["王庄村"]
+    assert len(markers) == 1
+    assert client.get(f"/board/incidents/{markers[0][0]}.json").get_json()["village"] == "王庄村"
+    hidden = rows.incident(tree.village3, ev)[0]
+    assert client.get(f"/board/incidents/{hidden.id}.json").status_code == 404
 
 
 def test_drill_data_never_mixes_with_real(client, tree, make_person, login, rows):
@@ -156,9 +159,11 @@ def test_map_layer_markers_and_outline(client, tree, make_person, login, rows):
     rows.incident(tree.village2, ev, figures={"relocated": 10})
     login(make_person("county", tree.county))
     data = client.get("/board/map.json").get_json()
-    by_village = {m[4]: m for m in data["markers"]}
+    by_village = {client.get(f"/board/incidents/{m[0]}.json").get_json()["village"]: m for m in data["markers"]}
     assert by_village["王庄村"][3] == 4 and by_village["李庄村"][3] == 1
-    assert by_village["王庄村"][1:3] == [39.41, 115.91]
+    assert by_village["王庄村"][1:3] == [39.41, 115.91] and by_village["王庄村"][4] == 1
+    popup = client.get(f"/board/incidents/{by_village['王庄村'][0]}.json").get_json()
+    assert popup["figures"] == ["因灾死亡人口 12"] and popup["hazard"] == "洪涝" and popup["severity"] == 4
     assert data["outline"][0]["type"] == "Polygon"
     assert data["shelters"]["type"] == "FeatureCollection"
 
@@ -194,3 +199,54 @@ def test_overdue_is_relative_to_now(client, tree, make_person, login, rows):
     db.session.commit()
     login(make_person("county", tree.county))
     assert client.get("/board/summary.json").get_json()["summary"]["escalations_overdue"] == 1
+
+
+def test_drill_changes_stay_out_of_the_real_feed(client, tree, make_person, login, rows):
+    exercise = Exercise(name="演练", division_code=tree.county.code, scenario="flood")
+    db.session.add(exercise)
+    db.session.commit()
+    login(make_person("county", tree.county))
+    real_cursor = client.get("/board/changes").get_json()["cursor"]
+    drill_cursor = client.get(f"/board/changes?exercise={exercise.id}").get_json()["cursor"]
+    rows.incident(tree.village, rows.event(tree.county, exercise_id=exercise.id), figures={"deaths": 3},
+                  exercise_id=exercise.id)
+    assert client.get(f"/board/changes?since={real_cursor}").get_json()["counts"]["reports"] == 0
+    assert client.get(f"/board/changes?since={drill_cursor}&exercise={exercise.id}").get_json()[
+        "counts"]["reports"] == 1
+
+
+def test_pages_of_fifty(client, tree, make_person, login, rows):
+    from reporter.models import Incident
+
+    ev = rows.event(tree.county)
+    db.session.add_all([Incident(village_code=tree.village.code, township_code=tree.township.code,
+                                 county_code=tree.county.code, hazard="flood", event_id=ev.id, relocated=n)
+                        for n in range(1, 61)])
+    db.session.commit()
+    login(make_person("county", tree.county))
+    first = client.get("/board?sort=relocated").get_data(as_text=True)
+    assert first.count('data-incident="') == 50 and "1 / 2" in first
+    second = client.get("/board?sort=relocated&page=2").get_data(as_text=True)
+    assert second.count('data-incident="') == 10 and "2 / 2" in second
+    assert client.get("/board?page=99").status_code == 200
+
+
+def test_silence_follows_new_reports_and_daily_switch(client, tree, make_person, login, rows):
+    """The daily-report answer is cached per process: a new report or a switched event shows at once."""
+    from reporter.models import Report
+
+    county = make_person("county", tree.county)
+    ev = rows.event(tree.county, daily=True)
+    rows.incident(tree.village, ev, figures={"relocated": 5})
+    login(county)
+    s = client.get("/board/summary.json").get_json()["summary"]
+    assert (s["reported"], s["silent"]) == (1, 1)  # 李庄村 owes a report
+    db.session.add(Report(kind="nil", village_code=tree.village2.code, township_code=tree.township.code,
+                          county_code=tree.county.code, channel="sms", received_at=utcnow()))
+    db.session.commit()
+    s = client.get("/board/summary.json").get_json()["summary"]
+    assert (s["reported"], s["silent"]) == (2, 0)  # a nil report counts
+    ev.daily_report = False
+    db.session.commit()
+    s = client.get("/board/summary.json").get_json()["summary"]
+    assert (s["reported"], s["silent"]) == (0, 0)

@@ -27,15 +27,25 @@
     parent.appendChild(div);
   }
 
-  function incidentPopup(m, hazards) {
-    var box = document.createElement("div");
-    box.className = "popup";
-    line(box, m[4] + (m[5] ? "（" + m[5] + "）" : ""), "popup-title");
-    line(box, (hazards[m[6]] || m[6]) + " · #" + m[0]);
-    line(box, m[7] || "—");
-    if (m[9] && m[9].length) { line(box, "⚑ " + m[9].join(" "), "flag"); }
-    if (m[10]) { line(box, m[10], "popup-narrative"); }
-    return box;
+  function incidentUrl(id) {
+    return root.dataset.incidentUrl.replace("/0.json", "/" + encodeURIComponent(id) + ".json");
+  }
+
+  /* The popup is filled when opened: village, figures, flags and the officer's own words,
+     all as textContent. */
+  function fillIncidentPopup(box, id, done) {
+    fetch(incidentUrl(id), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+      .then(function (d) {
+        box.replaceChildren();
+        line(box, d.village + (d.township ? "（" + d.township + "）" : ""), "popup-title");
+        line(box, d.hazard + (d.report ? " · " + d.report + " " + d.kind : ""));
+        line(box, d.figures.join(" · ") || "—");
+        if (d.flags.length) { line(box, "⚑ " + d.flags.join(" "), "flag"); }
+        if (d.narrative) { line(box, d.narrative, "popup-narrative"); }
+        done();
+      })
+      .catch(function () { box.textContent = "—"; });
   }
 
   function shelterPopup(p) {
@@ -45,7 +55,14 @@
     if (p.capacity !== undefined && p.capacity !== null) {
       line(box, (p.occupancy || 0) + " / " + p.capacity + (p.status ? " · " + p.status : ""));
     }
-    if (p.stale) { line(box, "stale", "flag"); }
+    if (p.free !== undefined && p.free !== null) { line(box, "+" + p.free); }
+    if (p.stale) { line(box, "⚠ " + (p.occupancy_updated_at || ""), "flag"); }
+    if (typeof p.url === "string" && /^\/shelters\/\d+$/.test(p.url)) {
+      var a = document.createElement("a");
+      a.href = p.url;
+      a.textContent = "›";
+      box.appendChild(a);
+    }
     return box;
   }
 
@@ -57,12 +74,24 @@
         (data.outline || []).forEach(function (g) {
           L.geoJSON(g, { style: { color: "#12355b", weight: 2, fill: false }, interactive: false }).addTo(outline);
         });
+        /* marker: [incident id, lat, lon, severity, open] */
         var markers = data.markers.map(function (m) {
           var marker = L.circleMarker([m[1], m[2]], {
             renderer: renderer, radius: 6 + m[3], color: "#222", weight: 1,
-            fillColor: COLORS[m[3]] || COLORS[0], fillOpacity: m[8] === "open" ? 0.9 : 0.4
+            fillColor: COLORS[m[3]] || COLORS[0], fillOpacity: m[4] ? 0.9 : 0.4
           });
-          marker.bindPopup(function () { return incidentPopup(m, data.hazards || {}); });
+          var box = null;  /* created on first open, refreshed on every open */
+          marker.bindPopup(function () {
+            if (box === null) {
+              box = document.createElement("div");
+              box.className = "popup";
+              box.textContent = "…";
+            }
+            return box;
+          });
+          marker.on("popupopen", function () {
+            fillIncidentPopup(box, m[0], function () { marker.getPopup().update(); });
+          });
           return marker;
         });
         clusters.clearLayers();
