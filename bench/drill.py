@@ -7,8 +7,8 @@ copied into the repository), starts gunicorn and `flask worker` processes on it,
 from its evaluation (share reported within 1 h, time to notify: report → SMS handed to the
 gateway).
 
-    .venv/bin/python bench/drill.py --area 130000000000 --speed 30 --concurrency 12
-    AREA=130681000000 make bench-drill          # one county (涿州市, 447 villages)
+    make bench-drill                            # one county (涿州市, 447 villages, ×120: ~3 min)
+    AREA=130000000000 SPEED=30 CONCURRENCY=12 make bench-drill    # the whole province
 
 Settings: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1/zb_drills_bench),
 BENCH_REDIS_URL (default redis://127.0.0.1:6379/6), DIVISIONS_CSV.
@@ -103,11 +103,12 @@ def evaluation_figures(exercise_id: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--area", default=os.environ.get("AREA", "130000000000"))
+    parser.add_argument("--area", default=os.environ.get("AREA", "130681000000"),
+                        help="division code (default 涿州市; 130000000000 = the whole province, hours of load here)")
     parser.add_argument("--scenario", default="flood")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--speed", type=float, default=float(os.environ.get("SPEED", "30")))
-    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("CONCURRENCY", "12")))
+    parser.add_argument("--speed", type=float, default=float(os.environ.get("SPEED", "120")))
+    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("CONCURRENCY", "8")))
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument("--rq-workers", type=int, default=1)
     parser.add_argument("--limit", type=int)
