@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
@@ -61,11 +62,11 @@ def index():
 def start():
     form = StartForm()
     if not form.validate_on_submit():
-        flash("请填写 12 位区划代码并选择情景。", "error")
+        flash(_("请填写 12 位区划代码并选择情景。"), "error")
         return redirect(url_for("drills.index"))
     division = db.session.get(Division, form.division_code.data)
     if division is None or not can_access(current_user, division):
-        flash("该区域不存在或不在您的管辖范围内。", "error")
+        flash(_("该区域不存在或不在您的管辖范围内。"), "error")
         return redirect(url_for("drills.index"))
     try:
         exercise = flows.start_exercise(division, form.scenario.data, name=form.name.data,
@@ -74,7 +75,7 @@ def start():
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("drills.index"))
-    flash(f"演练 #{exercise.id}（{exercise.name}）已开始：信息员以“演练”开头发送短信。", "info")
+    flash(_("演练 #%(id)s（%(name)s）已开始：信息员以“演练”开头发送短信。", id=exercise.id, name=exercise.name), "info")
     return redirect(url_for("drills.index"))
 
 
@@ -88,20 +89,20 @@ def _change(exercise_id: int, flow, done: str):
         db.session.rollback()
         flash(str(exc), "error")
     else:
-        flash(done.format(id=exercise.id), "info")
+        flash(done % {"id": exercise.id}, "info")
     return redirect(url_for("drills.index"))
 
 
 @bp.post("/drills/<int:exercise_id>/end")
 @staff_required
 def end(exercise_id: int):
-    return _change(exercise_id, flows.end_exercise, "演练 #{id} 已结束。")
+    return _change(exercise_id, flows.end_exercise, _("演练 #%(id)s 已结束。"))
 
 
 @bp.post("/drills/<int:exercise_id>/archive")
 @staff_required
 def archive(exercise_id: int):
-    return _change(exercise_id, flows.archive_exercise, "演练 #{id} 已归档。")
+    return _change(exercise_id, flows.archive_exercise, _("演练 #%(id)s 已归档。"))
 
 
 @bp.get("/drills/<int:exercise_id>/report")
