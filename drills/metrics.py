@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 
 HOUR = 3600.0
 ACK_DEADLINE = 1800.0
-REVIEW_OUTCOMES = ("unparsed", "unknown_sender", "rejected")
+REVIEW_OUTCOMES = ("unparsed", "unknown_sender")
 FAILED_SMS = ("failed", "undelivered")
 LEVEL_ORDER = ("village", "township", "county", "city", "province")
 RULES = ("E1", "E2", "E3", "E4", "E5", "E6")
@@ -122,7 +122,8 @@ def evaluate(villages: list[dict], reports: list[dict], messages: list[dict], es
 
     silent = sorted(({"code": v["code"], "name": v["name"], "township_name": v["township_name"]}
                      for v in villages if v["code"] not in first), key=lambda v: v["code"])
-    review = [m for m in messages if m["outcome"] in REVIEW_OUTCOMES or m.get("review_status") == "pending"]
+    # needed review: what the queue held (pending, or since converted/dismissed by a person)
+    review = [m for m in messages if m["outcome"] in REVIEW_OUTCOMES or m.get("review_status", "none") != "none"]
     flagged = [r for r in reports if r.get("flags")]
     sms_status = Counter(s["status"] for s in sms)
     notify = [s["notify_s"] for s in sms if s.get("notify_s") is not None]
