@@ -47,6 +47,8 @@ def env() -> dict:
     # deadlines on the scenario clock, so that unacknowledged escalations go up a level (E4)
     e.setdefault("ESCALATION_ACK_MINUTES", f"{30.0 / SPEED[0]:.5f}")
     e.setdefault("ESCALATION_SWEEP_SECONDS", "5")
+    e.setdefault("SILENCE_STEP_MINUTES", f"{30.0 / SPEED[0]:.5f}")
+    e.setdefault("SILENCE_SWEEP_SECONDS", "5")
     e.update({"DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "SMS_BACKEND": "console", "FLASK_APP": "wsgi",
               "PUBLIC_BASE_URL": f"http://127.0.0.1:{PORT}", "TWILIO_AUTH_TOKEN": "bench-token",
               "SECRET_KEY": "bench", "SMS_RATE_PER_SECOND": "1000", "LOG_LEVEL": "WARNING",

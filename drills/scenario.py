@@ -13,7 +13,8 @@ Behaviour mix (flood; the other scenarios shift the numbers):
   silent ~8 %   never report.
 Messages are sometimes mistyped or in the wrong word order; affected villages send follow-ups
 as the water rises; township and county responders acknowledge after a delay, late (after the
-30-minute deadline, so E4 fires) or never; shelter managers report rising occupancy.
+30-minute deadline, so E4 fires) or never; shelter managers report rising occupancy; the
+county office turns on daily reporting (零报告) a while in, so silent villages get reminded.
 """
 
 from __future__ import annotations
@@ -26,14 +27,14 @@ MINUTE = 60.0
 
 # Per scenario: hazard keyword, duration, behaviour shares and the figures' scale.
 SCENARIOS: dict[str, dict] = {
-    "flood": {"hazard": "洪涝", "synonyms": ("洪涝", "洪水", "暴雨", "内涝"), "duration": 6 * HOUR,
+    "flood": {"hazard": "洪涝", "synonyms": ("洪涝", "洪水", "暴雨", "内涝"), "duration": 6 * HOUR, "daily": 2 * HOUR,
               "prompt": 0.70, "late": 0.13, "reminded": 0.09, "nil_share": 0.20, "followups": (0, 3),
               "casualty": 0.03, "affected": (20, 800), "relocated_share": (0.2, 0.9), "houses": "damaged"},
-    "earthquake": {"hazard": "地震", "synonyms": ("地震",), "duration": 4 * HOUR,
+    "earthquake": {"hazard": "地震", "synonyms": ("地震",), "duration": 4 * HOUR, "daily": 1 * HOUR,
                    "prompt": 0.78, "late": 0.10, "reminded": 0.06, "nil_share": 0.30, "followups": (0, 2),
                    "casualty": 0.08, "affected": (10, 500), "relocated_share": (0.1, 0.6),
                    "houses": "collapsed"},
-    "typhoon": {"hazard": "台风", "synonyms": ("台风",), "duration": 6 * HOUR,
+    "typhoon": {"hazard": "台风", "synonyms": ("台风",), "duration": 6 * HOUR, "daily": 2 * HOUR,
                 "prompt": 0.72, "late": 0.12, "reminded": 0.08, "nil_share": 0.25, "followups": (0, 2),
                 "casualty": 0.02, "affected": (20, 600), "relocated_share": (0.3, 1.0), "houses": "damaged"},
 }
@@ -92,6 +93,9 @@ class Plan:
     actions: tuple[Action, ...]
     responders: tuple[Responder, ...]
     behaviour: dict[str, str] = field(default_factory=dict)  # village code → prompt|late|reminded|silent
+    # when the county office turns on daily reporting (零报告) for the drill's events: from then
+    # on silent villages are reminded (E5), which wakes the "reminded" ones
+    daily_report_at: float | None = None
 
     def timed(self) -> list[Action]:
         return [a for a in self.actions if not a.on_reminder]
@@ -238,4 +242,4 @@ def build_plan(villages: list[Village], scenario: str, seed: int,
                                   f"演练 避难 {shelter.code} {word}", "shelter"))
             at += rng.uniform(40 * MINUTE, 100 * MINUTE)
     actions.sort(key=lambda a: (a.on_reminder, a.at, a.ref, a.body))
-    return Plan(scenario, seed, spec["duration"], tuple(actions), tuple(responders), behaviour)
+    return Plan(scenario, seed, spec["duration"], tuple(actions), tuple(responders), behaviour, spec["daily"])

@@ -71,7 +71,8 @@ class Runner:
                  timeout: float = 30.0) -> None:
         config = current_app.config
         self.exercise, self.plan, self.book = exercise, plan, book
-        self.inbound_url = base_url.rstrip("/") + "/sms/inbound"
+        self.base_url = base_url.rstrip("/")
+        self.inbound_url = self.base_url + "/sms/inbound"
         self.signed_url = config["PUBLIC_BASE_URL"] + "/sms/inbound"
         self.auth_token, self.to_number = config["TWILIO_AUTH_TOKEN"], config.get("TWILIO_FROM") or ""
         self.account_sid = config["TWILIO_ACCOUNT_SID"]
@@ -88,6 +89,8 @@ class Runner:
         self._inflight_lock = threading.Lock()
         self._woken: set[str] = set()
         self._reminded = {code for code, b in plan.behaviour.items() if b == "reminded"}
+        self._daily_marked: set[int] = set()
+        self._office_tokens: dict[str, str] = {}
 
     # ---- clock -------------------------------------------------------------------------
     def scenario_now(self) -> float:
@@ -184,6 +187,38 @@ class Runner:
                 if delay is not None:
                     self._push(Action(created + delay, "responder", division_code, f"演练 收到 E{esc_id}", "ack"))
 
+    def _daily_report(self) -> None:
+        """Play the county office: turn on daily reporting for the drill's open events, through
+        the API as a person at the board would (`POST /api/v1/events/<id>/daily-report`)."""
+        from core.people import by_phone, create_token
+        from reporter.models import Event
+
+        events = db.session.execute(select(Event.id, Event.county_code).where(
+            Event.exercise_id == self.exercise.id, Event.status == "open", Event.daily_report.is_(False))).all()
+        for event_id, county_code in events:
+            if event_id in self._daily_marked:
+                continue
+            token = self._office_tokens.get(county_code)
+            if token is None:
+                phones = self.book.responders.get(county_code) or []
+                person = by_phone(phones[0]) if phones else None
+                if person is None:
+                    self._error(f"event {event_id}: nobody plays the county office of {county_code}")
+                    self._daily_marked.add(event_id)
+                    continue
+                token = self._office_tokens[county_code] = create_token(person)
+                db.session.commit()
+            try:
+                response = self._session().post(f"{self.base_url}/api/v1/events/{event_id}/daily-report",
+                                                json={"on": True}, timeout=self.timeout,
+                                                headers={"Authorization": f"Bearer {token}"})
+                ok = response.status_code == 200
+            except requests.RequestException as exc:
+                ok, response = False, exc
+            self._daily_marked.add(event_id)
+            if not ok:
+                self._error(f"event {event_id}: daily-report refused: {getattr(response, 'status_code', response)}")
+
     # ---- the loop ------------------------------------------------------------------------
     def run(self) -> Stats:
         from rich.console import Console
@@ -210,6 +245,8 @@ class Runner:
                 now = self.scenario_now()
                 if time.monotonic() >= next_poll:
                     self._poll()
+                    if self.plan.daily_report_at is not None and now >= self.plan.daily_report_at:
+                        self._daily_report()
                     next_poll = time.monotonic() + POLL_SECONDS
                 # send what is due, but come back to poll even when the server falls behind
                 while self._heap and self._heap[0][0] <= now and time.monotonic() < next_poll:

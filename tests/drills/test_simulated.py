@@ -14,11 +14,20 @@ from dispatch.models import Escalation
 from drills import evaluation, metrics, service
 from drills.evaluation import HEADINGS
 from drills.models import Exercise, ExerciseVillage, SyntheticRecord
-from reporter.models import InboundMessage, Report
+from reporter.models import Event, InboundMessage, Report
 from shelters.models import OccupancyRecord, Shelter
 from tests.conftest import _division
 
 SPEED = 1200.0  # the 6-hour flood in 18 s
+
+
+def build_plan_for(exercise: Exercise):
+    """The plan the runner played (a pure function of the participants, scenario and seed)."""
+    from drills.scenario import Village, build_plan
+
+    rows = service.participants(exercise)
+    return build_plan([Village(r.village_code, r.village_name, r.township_code, "130681000000") for r in rows],
+                      exercise.scenario, exercise.seed)
 
 
 def test_seeded_simulated_drill(app, tree, live_server, start_worker, tmp_path):
@@ -31,7 +40,8 @@ def test_seeded_simulated_drill(app, tree, live_server, start_worker, tmp_path):
     # the acknowledgement deadline scaled like the scenario clock, so E4 can fire
     ack_minutes = 30.0 / SPEED
     app.config.update(ESCALATION_ACK_MINUTES=ack_minutes, ESCALATION_SWEEP_SECONDS=1.0)
-    start_worker(ESCALATION_ACK_MINUTES=ack_minutes, ESCALATION_SWEEP_SECONDS=1, OUTBOX_SWEEP_SECONDS=1)
+    start_worker(ESCALATION_ACK_MINUTES=ack_minutes, ESCALATION_SWEEP_SECONDS=1, OUTBOX_SWEEP_SECONDS=1,
+                 SILENCE_SWEEP_SECONDS=1, SILENCE_STEP_MINUTES=ack_minutes, SILENCE_DEADLINE="00:00")
 
     result = app.test_cli_runner().invoke(args=[
         "drill", "run", "--county", tree.county.code, "--scenario", "flood", "--seed", "25", "--speed", str(SPEED),
@@ -88,6 +98,13 @@ def test_seeded_simulated_drill(app, tree, live_server, start_worker, tmp_path):
     assert rules.get("E1", 0) >= 1 and rules.get("E4", 0) >= 1
     assert f["time_to_ack"]["county"]["acknowledged"] >= 1
     assert f["review"]["count"] >= 1 and any("灾灾" in body for body in f["review"]["examples"])
+    # 2 h in, the simulated county office turned on daily reporting (through the API): the
+    # silent villages were reminded (E5), and the one that answers reminders then reported
+    assert db.session.scalar(select(func.count()).select_from(Event).where(
+        Event.exercise_id == exercise.id, Event.daily_report.is_(True))) >= 1
+    assert rules.get("E5", 0) >= 1 and stats["reminded"] >= 1
+    woken = [code for code, b in build_plan_for(exercise).behaviour.items() if b == "reminded"]
+    assert woken and all(code in first for code in woken)
     # shelter use: the drill's occupancy history, never the shelter's real occupancy
     peak = db.session.scalar(select(func.max(OccupancyRecord.occupancy_after))
                              .where(OccupancyRecord.exercise_id == exercise.id))
