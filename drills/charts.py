@@ -110,5 +110,5 @@ def township_compliance(townships: list[dict], limit: int = 40) -> str:
     if len(townships) > limit:
         title += _label(f"（最低的 {limit} 个）", f" (lowest {limit})")
     ax.set_title(title)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # outside: never over a bar
     return _png(fig)
