@@ -195,3 +195,12 @@ def test_a_confirmed_large_figure_does_not_flag_later_reports(officer):
     assert [r.flags for r in reports()] == [["implausible"], []]
     sms(officer, "续报 洪涝 死亡600 失踪500")
     assert reports()[-1].flags == ["implausible"]
+
+
+def test_a_late_replayed_message_does_not_move_activity_back(officer):
+    t0 = datetime(2026, 7, 30, 0, 0, tzinfo=UTC)
+    sms(officer, "初报 洪涝 转移10", at=t0 + timedelta(hours=2))
+    sms(officer, "续报 洪涝 转移12", at=t0 + timedelta(hours=1))  # spooled while the database was down
+    [incident] = incidents()
+    assert incident.last_report_at == t0 + timedelta(hours=2)
+    assert incident.event.last_activity_at == t0 + timedelta(hours=2)
