@@ -203,4 +203,6 @@ def test_a_late_replayed_message_does_not_move_activity_back(officer):
     sms(officer, "续报 洪涝 转移12", at=t0 + timedelta(hours=1))  # spooled while the database was down
     [incident] = incidents()
     assert incident.last_report_at == t0 + timedelta(hours=2)
+    assert incident.relocated == 10 and incident.latest_report_id == reports()[0].id  # newest figures stay
+    assert incident.report_count == 2
     assert incident.event.last_activity_at == t0 + timedelta(hours=2)
