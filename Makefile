@@ -46,6 +46,11 @@ test-postgres: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
+# SPEC §9: inbound webhook throughput, gunicorn on PostgreSQL (the database is WIPED; see bench/README.md).
+BENCH_INTAKE_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/zb_reporter
+bench-intake: venv
+	BENCH_DATABASE_URL=$(BENCH_INTAKE_DATABASE_URL) $(PY) bench/intake.py
+
 # The whole Hebei division list into a fresh SQLite file and into PostgreSQL (wiped!): bench/README.md.
 ZAIBAO_DATA ?= ../shared/data
 BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/zaibao_bench

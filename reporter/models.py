@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
@@ -114,6 +115,9 @@ class Report(IndicatorColumns, db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     report_date: Mapped[date | None] = mapped_column(Date, index=True)  # local calendar day
     corrected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # True until its "report.create" audit entry is chained (reporter.auditing): keeps the audit
+    # chain's lock out of the webhook's transaction. Set in the same transaction as the report.
+    audit_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false(), index=True)
 
     village: Mapped[Division] = relationship(lazy="joined", foreign_keys=[village_code])
     author: Mapped[Person | None] = relationship(foreign_keys=[author_id])
@@ -122,3 +126,23 @@ class Report(IndicatorColumns, db.Model):
     @property
     def public_id(self) -> str:
         return f"R{self.id}"
+
+
+class OneTimeCode(db.Model):
+    """A web-login code sent by SMS to an officer (SPEC §8.3 /report): 6 digits, 10 minutes, 5 tries.
+
+    Only an HMAC of the code is stored; `ip` lets us rate-limit requests per address as well as
+    per phone across all web workers (the database is the one store they share).
+    """
+
+    __tablename__ = "one_time_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)  # None: not an officer
+    code_hash: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,7 +1,179 @@
-"""reporter routes."""
+"""reporter routes: the Twilio webhooks and the officers' web form. Thin: parse, call a flow, render.
+
+The JSON API routes are in `reporter.api`.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import logging
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
 
-bp = Blueprint("reporter", __name__, template_folder="templates")
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from werkzeug.datastructures import MultiDict
+
+from core.extensions import csrf, db, limiter
+from core.gateway import fit, signature_valid
+from core.indicators import HAZARDS, INDICATORS, REPORT_KINDS
+from reporter import flows, otp, spool, status
+from reporter.models import Report
+from reporter.service import ReportRefused
+
+bp = Blueprint("reporter", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/reporter/static")
+log = logging.getLogger("zaibao.reporter")
+SPOOLED_REPLY = "已收到，稍后处理。"
+SIGNATURE_FAILURES = {"count": 0}  # per process; every failure is also a WARNING log line
+
+
+def twiml(reply: str | None) -> Response:
+    body = f"<Message>{escape(fit(reply))}</Message>" if reply else ""
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>',
+                    mimetype="text/xml")
+
+
+MAX_WEBHOOK_BYTES = 64 * 1024
+
+
+def webhook_form() -> MultiDict:
+    """The POSTed form. A broken gateway may send bytes that are not UTF-8; Werkzeug then yields
+    an empty form, so we decode the body ourselves with replacement characters instead of
+    dropping the message (the signature is still checked over what we decoded)."""
+    raw = request.get_data(cache=True)
+    form = request.form
+    if not form and raw:
+        text = raw.decode("utf-8", errors="replace")
+        form = MultiDict(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace"))
+    return form
+
+
+def _signed(form) -> bool:
+    query = request.query_string.decode("utf-8", errors="replace")  # part of the URL Twilio signed
+    if signature_valid(request.path, form, request.headers.get("X-Twilio-Signature"), query):
+        return True
+    SIGNATURE_FAILURES["count"] += 1
+    log.warning("rejected %s with a bad or missing signature from %s (MessageSid %r, failures so far %d)",
+                request.path, request.remote_addr, form.get("MessageSid", "")[:64],
+                SIGNATURE_FAILURES["count"])
+    return False
+
+
+@bp.post("/sms/inbound")
+@csrf.exempt
+def sms_inbound():
+    """Twilio webhook: store first, answer one TwiML reply; spool when the database is down."""
+    if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
+        return Response("request too large", status=413, mimetype="text/plain")
+    signed_form = webhook_form()
+    if not _signed(signed_form):
+        return Response("invalid signature", status=403, mimetype="text/plain")
+    form = signed_form.to_dict()
+    try:
+        reply = flows.receive_sms(form)
+    except OperationalError:
+        log.exception("database unreachable; spooling MessageSid %r", form.get("MessageSid"))
+        try:
+            db.session.rollback()
+        except Exception:
+            pass
+        spool.append(form, {"X-Twilio-Signature": request.headers.get("X-Twilio-Signature", "")}, request.path)
+        reply = SPOOLED_REPLY
+    return twiml(reply)
+
+
+@bp.post("/sms/status")
+@csrf.exempt
+def sms_status():
+    """Twilio status callback for our outbound SMS; the status only moves forward."""
+    form = webhook_form()
+    if not _signed(form):
+        return Response("invalid signature", status=403, mimetype="text/plain")
+    status.record(form.get("MessageSid", ""), form.get("MessageStatus", ""), form.get("ErrorCode"))
+    return twiml(None)
+
+
+# ---- the officers' web form ----------------------------------------------------------------
+
+def _officer():
+    if current_user.is_authenticated and current_user.role in otp.OFFICER_ROLES:
+        return current_user._get_current_object()
+    return None
+
+
+def _code_limit() -> str:
+    return current_app.config.get("OTP_VERIFY_RATE_LIMIT", "30 per minute")
+
+
+@bp.get("/report")
+def report_form():
+    person = _officer()
+    if person is None:
+        return render_template("reporter/report_login.html", phone=request.args.get("phone", ""), step="phone")
+    return _render_form(person)
+
+
+def _render_form(person, values: dict | None = None, status_code: int = 200):
+    recent = list(db.session.scalars(select(Report).where(Report.author_id == person.id, Report.exercise_id.is_(None))
+                                     .order_by(Report.id.desc()).limit(10)))
+    return render_template("reporter/report_form.html", person=person, hazards=HAZARDS, indicators=INDICATORS,
+                           kinds=REPORT_KINDS, recent=recent, values=values or {}), status_code
+
+
+@bp.post("/report/code")
+@limiter.limit(_code_limit)
+def report_code():
+    phone = request.form.get("phone", "")[:40]
+    try:
+        e164 = otp.request_code(phone, request.remote_addr)
+    except otp.TooMany as exc:
+        flash(str(exc), "error")
+        return render_template("reporter/report_login.html", phone=phone, step="phone"), 429
+    if e164 is None:
+        flash("请输入正确的手机号。", "error")
+        return render_template("reporter/report_login.html", phone=phone, step="phone"), 400
+    flash("如该号码已登记为灾害信息员，验证码已发送，10分钟内有效。", "info")
+    return render_template("reporter/report_login.html", phone=e164, step="code")
+
+
+@bp.post("/report/verify")
+@limiter.limit(_code_limit)
+def report_verify():
+    phone = request.form.get("phone", "")[:40]
+    person = otp.verify_code(phone, request.form.get("code", "")[:12])
+    if person is None:
+        flash("验证码不正确或已失效，请重新获取。", "error")
+        return render_template("reporter/report_login.html", phone=phone, step="code"), 400
+    login_user(person)
+    return redirect(url_for("reporter.report_form"))
+
+
+@bp.post("/report")
+def report_submit():
+    person = _officer()
+    if person is None:
+        abort(403)
+    values = {key: request.form.get(key, "").strip()[:30] for key in INDICATORS}
+    indicators: dict[str, float] = {}
+    for key, text in values.items():
+        if text:
+            try:
+                indicators[key] = float(text.replace(",", "").replace("，", ""))
+            except ValueError:
+                flash(f"{INDICATORS[key][0]}请填写数字。", "error")
+                return _render_form(person, request.form, 400)
+    kind = request.form.get("kind") or None
+    hazard = request.form.get("hazard") or None
+    if kind not in (None, *REPORT_KINDS) or hazard not in (None, *HAZARDS):
+        flash("报告类型或灾种无效。", "error")
+        return _render_form(person, request.form, 400)
+    try:
+        _report, reply = flows.submit_web_report(person, kind=kind, hazard=hazard, indicators=indicators,
+                                                 narrative=request.form.get("narrative", "")[:200])
+    except ReportRefused as exc:
+        flash(str(exc), "error")
+        return _render_form(person, request.form, 400)
+    flash(reply, "success")
+    return redirect(url_for("reporter.report_form"))

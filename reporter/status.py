@@ -1,0 +1,42 @@
+"""Delivery status callbacks for outbound SMS (SPEC §8.3 `POST /sms/status`).
+
+Twilio may deliver callbacks out of order or twice; the status only moves forward
+(queued < sending < sent < delivered; undelivered and failed are final), so a late "sent"
+never overwrites "delivered".
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from core.extensions import db
+from core.models import utcnow
+from dispatch.models import OutboundSms
+
+# Twilio's statuses mapped onto ours, with their rank.
+_MAP = {"accepted": "queued", "scheduled": "queued", "queued": "queued", "sending": "sending", "sent": "sent",
+        "delivered": "delivered", "read": "delivered", "undelivered": "undelivered", "failed": "failed",
+        "canceled": "failed"}
+RANK = {"pending": 0, "queued": 1, "sending": 2, "sent": 3, "delivered": 4, "undelivered": 5, "failed": 5}
+FINAL = ("delivered", "undelivered", "failed")
+
+
+def record(gateway_sid: str, twilio_status: str, error_code: str | None) -> bool:
+    """Apply one callback; returns True when the stored status changed. Commits."""
+    new = _MAP.get((twilio_status or "").strip().lower())
+    if not gateway_sid or new is None:
+        return False
+    sms = db.session.scalar(select(OutboundSms).where(OutboundSms.gateway_sid == gateway_sid[:64])
+                            .with_for_update())
+    if sms is None or sms.status in FINAL or RANK[new] <= RANK.get(sms.status, 0):
+        db.session.rollback()
+        return False
+    sms.status = new
+    if new == "delivered":
+        sms.delivered_at = utcnow()
+    if new in ("sent", "delivered") and sms.sent_at is None:
+        sms.sent_at = utcnow()
+    if error_code and str(error_code).isdigit():
+        sms.error_code = int(error_code)
+    db.session.commit()
+    return True

@@ -1,0 +1,240 @@
+"""Reports, incidents and events (SPEC §4): kinds, hazards, the 3-day event window, flags, corrections."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from core.extensions import db
+from core.models import AuditEntry
+from reporter.models import Event, Incident
+from tests.reporter.conftest import message, reports, twiml_text
+
+
+def sms(person, body: str, at: datetime | None = None) -> str:
+    """Handle one SMS as the webhook would, at a chosen time."""
+    from reporter import flows  # not at import time: importing core.db early shadows core's `db` name
+
+    form = {"MessageSid": "SM" + uuid.uuid4().hex, "From": person.phone, "To": "+8610690000", "Body": body}
+    return flows.receive_sms(form, received_at=at)
+
+
+def incidents() -> list[Incident]:
+    db.session.rollback()
+    return list(db.session.scalars(select(Incident).order_by(Incident.id)))
+
+
+def events() -> list[Event]:
+    db.session.rollback()
+    return list(db.session.scalars(select(Event).order_by(Event.id)))
+
+
+def test_kind_is_inferred_and_figures_are_cumulative(officer):
+    first = sms(officer, "洪涝 死亡0 失踪1 转移120")
+    assert first.startswith("已收到初报")
+    second = sms(officer, "失踪0 死亡1 受伤2")
+    assert second.startswith("已收到续报")  # hazard from the only open incident
+    [incident] = incidents()
+    assert incident.indicators == {"deaths": 1, "missing": 0, "injured": 2, "relocated": 120}
+    assert incident.report_count == 2 and incident.latest_report_id == reports()[-1].id
+    assert [r.kind for r in reports()] == ["initial", "update"]
+    assert reports()[1].flags == ["decrease"]  # missing went down without a word why
+
+
+def test_explicit_initial_on_an_open_incident_becomes_an_update(officer):
+    sms(officer, "初报 洪涝 转移10")
+    reply = sms(officer, "初报 洪涝 转移20")
+    assert reply.startswith("已收到续报") and len(incidents()) == 1
+
+
+def test_hazard_must_be_named_when_two_incidents_are_open(officer):
+    sms(officer, "初报 洪涝 转移10")
+    sms(officer, "初报 滑坡 受伤1")
+    reply = sms(officer, "转移30")
+    assert "请写明灾种" in reply and "洪涝" in reply
+    assert len(reports()) == 2
+
+
+def test_final_report_closes_the_incident(officer):
+    sms(officer, "初报 洪涝 转移10")
+    reply = sms(officer, "核报 洪涝 转移8 死亡0 情况稳定")
+    [incident] = incidents()
+    assert incident.status == "closed" and incident.closed_at is not None
+    assert "核报" in reply
+    again = sms(officer, "洪涝 转移3")
+    assert again.startswith("已收到初报") and len(incidents()) == 2
+
+
+def test_events_join_within_three_days_and_are_named(officer, officer2, tree, make_person):
+    t0 = datetime(2026, 7, 30, 17, 0, tzinfo=UTC)  # 2026-07-31 01:00 in Asia/Shanghai
+    sms(officer, "初报 洪涝 转移10", at=t0)
+    sms(officer2, "初报 洪涝 转移4", at=t0 + timedelta(days=2, hours=23))
+    [event] = events()
+    assert event.name == "2026-07-31 涿州市 洪涝"
+    assert {i.event_id for i in incidents()} == {event.id}
+    # another county, same hazard: its own event
+    other = make_person("officer_a", tree.other_village)
+    sms(other, "初报 洪涝 转移1", at=t0)
+    # more than 3 days after the event's last activity: a new event
+    third = make_person("officer_a", tree.village3)
+    sms(third, "初报 洪涝 转移2", at=t0 + timedelta(days=6))
+    names = [e.name for e in events()]
+    assert names == ["2026-07-31 涿州市 洪涝", "2026-07-31 定州市 洪涝", "2026-08-06 涿州市 洪涝"]
+
+
+def test_late_initial_report_is_flagged(officer, officer2, make_person, tree):
+    t0 = datetime(2026, 7, 30, 0, 0, tzinfo=UTC)
+    sms(officer, "初报 洪涝 转移10", at=t0)
+    sms(officer2, "初报 洪涝 转移4", at=t0 + timedelta(hours=1))
+    assert reports()[1].flags == []
+    late = make_person("officer_b", tree.village2)  # same township, same village's second officer
+    sms(late, "续报 洪涝 转移5", at=t0 + timedelta(hours=3))  # an update: never late
+    assert reports()[2].flags == []
+    # A third village of the same township, 3 h after the township's first message.
+    from core.models import Division
+
+    v = Division(code="130681101003", parent_code=tree.township.code, name="张庄村", level="village",
+                 province_code=tree.province.code, city_code=tree.city.code, county_code=tree.county.code,
+                 township_code=tree.township.code)
+    db.session.add(v)
+    db.session.commit()
+    person = make_person("officer_a", v)
+    reply = sms(person, "初报 洪涝 转移5", at=t0 + timedelta(hours=3))
+    assert reports()[-1].flags == ["late"] and "请核实" in reply
+    assert "late" in incidents()[-1].flags
+
+
+def test_implausible_figures_are_stored_and_flagged(officer, officer2):
+    reply = sms(officer, "初报 洪涝 转移200000")
+    assert reports()[0].flags == ["implausible"] and "请核实" in reply
+    sms(officer2, "初报 洪涝 转移10")
+    sms(officer2, "续报 洪涝 转移500")  # grew 50×
+    assert reports()[-1].flags == ["implausible"]
+
+
+def test_decrease_with_narrative_is_not_flagged(officer):
+    sms(officer, "初报 洪涝 死亡2")
+    sms(officer, "续报 洪涝 死亡1 一人经核实为失踪后找到")
+    assert reports()[-1].flags == []
+
+
+def test_correction_by_author_recomputes_incident_and_is_audited(officer):
+    sms(officer, "初报 洪涝 死亡0 转移120")
+    report = reports()[0]
+    reply = sms(officer, f"更正 R{report.id} 死亡1")
+    assert reply.startswith(f"已更正R{report.id}") and "死亡1" in reply
+    corrected = reports()[0]
+    assert corrected.status == "corrected" and corrected.deaths == 1 and corrected.relocated == 120
+    assert incidents()[0].deaths == 1
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "report.correct"))
+    assert entry.before["indicators"]["deaths"] == 0 and entry.after["indicators"]["deaths"] == 1
+    assert entry.actor_id == officer.id
+
+
+def test_correction_of_an_older_report_leaves_the_incident(officer):
+    sms(officer, "初报 洪涝 死亡0 转移120")
+    sms(officer, "续报 洪涝 转移150")
+    first = reports()[0]
+    sms(officer, f"更正 R{first.id} 转移100")
+    assert reports()[0].relocated == 100 and incidents()[0].relocated == 150
+
+
+def test_responder_above_may_correct(officer, township_staff, officer2):
+    sms(officer, "初报 洪涝 受伤1")
+    report = reports()[0]
+    assert sms(township_staff, f"更正 R{report.id} 受伤2").startswith("已更正")
+    assert "不能更正" in sms(officer2, f"更正 R{report.id} 受伤9")
+
+
+def test_every_report_is_audited(officer, township_staff):
+    from core.audit import verify
+    from reporter.auditing import chain_pending
+
+    sms(officer, "初报 洪涝 转移10")
+    sms(officer, "零报告")
+    sms(officer, "续报 洪涝 转移12")
+    assert {r.audit_pending for r in reports()} == {True}  # committed with the report, chained next
+    assert chain_pending() == 3
+    ours = AuditEntry.action.like("report.%")  # dispatch audits the escalations it opens too
+    entries = list(db.session.scalars(select(AuditEntry).where(ours).order_by(AuditEntry.id)))
+    assert [e.action for e in entries] == ["report.create", "report.nil", "report.create"]
+    assert entries[0].actor_id == officer.id and entries[0].after["indicators"] == {"relocated": 10}
+    assert chain_pending() == 0  # exactly once
+    sms(officer, "续报 洪涝 转移15")
+    sms(township_staff, f"更正 R{reports()[-1].id} 转移16")  # a change before the sweep: creation first
+    actions = [e.action for e in db.session.scalars(select(AuditEntry).where(ours).order_by(AuditEntry.id))]
+    assert actions[-2:] == ["report.create", "report.correct"]
+    assert verify() == []
+
+
+def test_message_fields_for_a_correction(send_sms, officer):
+    twiml_text(send_sms(officer.phone, "初报 洪涝 死亡0", sid="SM-r"))
+    report = reports()[0]
+    twiml_text(send_sms(officer.phone, f"更正 R{report.id} 死亡1", sid="SM-fix"))
+    stored = message("SM-fix")
+    assert stored.outcome == "correction" and stored.report_id == report.id
+
+
+def test_the_worker_chains_audit_entries(officer, start_worker):
+    """A real `flask worker` runs the audit sweep: the report's entry appears without anyone asking."""
+    from tests.conftest import wait_for
+
+    sms(officer, "初报 洪涝 转移10")
+    start_worker()
+    entry = wait_for(lambda: db.session.scalar(select(AuditEntry).where(AuditEntry.action == "report.create")),
+                     timeout=30, message="the report.create audit entry")
+    assert entry.entity_id == f"R{reports()[0].id}"
+    assert reports()[0].audit_pending is False
+
+
+def test_a_confirmed_large_figure_does_not_flag_later_reports(officer):
+    sms(officer, "初报 洪涝 转移150000")
+    sms(officer, "续报 洪涝 受伤2")
+    assert [r.flags for r in reports()] == [["implausible"], []]
+    sms(officer, "续报 洪涝 死亡600 失踪500")
+    assert reports()[-1].flags == ["implausible"]
+
+
+def test_a_late_replayed_message_does_not_move_activity_back(officer):
+    t0 = datetime(2026, 7, 30, 0, 0, tzinfo=UTC)
+    sms(officer, "初报 洪涝 转移10", at=t0 + timedelta(hours=2))
+    sms(officer, "续报 洪涝 转移12", at=t0 + timedelta(hours=1))  # spooled while the database was down
+    [incident] = incidents()
+    assert incident.last_report_at == t0 + timedelta(hours=2)
+    assert incident.relocated == 10 and incident.latest_report_id == reports()[0].id  # newest figures stay
+    assert incident.report_count == 2
+    assert incident.event.last_activity_at == t0 + timedelta(hours=2)
+
+
+def test_two_sweepers_at_once_chain_each_report_once(app, officer, officer2):
+    import threading
+
+    from core.audit import verify
+    from reporter.auditing import chain_pending
+
+    for n in range(12):
+        sms(officer if n % 2 else officer2, f"洪涝 转移{n + 1}")
+    errors: list = []
+
+    def sweep():
+        with app.app_context():
+            try:
+                while chain_pending(limit=3):
+                    pass
+            except Exception as exc:  # a deadlock or a fork of the chain would land here
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=sweep) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    db.session.rollback()
+    created = list(db.session.scalars(select(AuditEntry.entity_id).where(AuditEntry.action == "report.create")))
+    assert sorted(created) == sorted(r.public_id for r in reports())
+    assert verify() == []

@@ -1,0 +1,136 @@
+"""Nothing lost when the database is down (SPEC §9): spool to disk, answer 200, replay exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from core.extensions import db
+from core.gateway import sign
+from dispatch.models import OutboundSms
+from reporter.models import InboundMessage
+from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, ROOT, wait_for, worker_env
+from tests.reporter.conftest import reports
+
+DOWN_URL = "postgresql+psycopg://postgres@127.0.0.1:9/unreachable?connect_timeout=2"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def down_env(app_config):
+    env = worker_env(app_config)
+    env["DATABASE_URL"] = DOWN_URL
+    return env
+
+
+@pytest.fixture
+def down_server(down_env):
+    """The same service as a real process, pointed at a database nobody answers (a closed port)."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "run", "--port", str(port)],
+                            cwd=ROOT, env=down_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(url), timeout=30, message="the web process")
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def _answers(url: str) -> bool:
+    try:
+        requests.get(url + "/login", timeout=2)
+        return True
+    except requests.ConnectionError:
+        return False
+
+
+def post(url: str, form: dict):
+    signature = sign(PUBLIC_BASE_URL + "/sms/inbound", form, AUTH_TOKEN)
+    return requests.post(url + "/sms/inbound", data=form, headers={"X-Twilio-Signature": signature}, timeout=30)
+
+
+def spool_lines(app_config) -> list[dict]:
+    base = Path(app_config["SPOOL_DIR"])
+    lines = []
+    for file in sorted(base.glob("*.jsonl")):
+        lines += [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+    return lines
+
+
+def count_messages() -> int:
+    db.session.rollback()
+    return db.session.scalar(select(func.count(InboundMessage.id)))
+
+
+def test_database_down_spools_then_replays_exactly_once(app, app_config, down_server, down_env, officer):
+    phone = officer.phone
+    forms = [{"MessageSid": "SM" + uuid.uuid4().hex, "From": phone, "To": "+8610690000",
+              "Body": f"初报 洪涝 转移{n + 10}" if n == 0 else f"续报 洪涝 转移{n + 10}"} for n in range(3)]
+    forms.append(dict(forms[0]))  # Twilio retried the first one while we were down
+    for form in forms:
+        response = post(down_server, form)
+        assert response.status_code == 200
+        assert "已收到，稍后处理" in response.text
+    lines = spool_lines(app_config)
+    assert [line["form"]["MessageSid"] for line in lines] == [f["MessageSid"] for f in forms]
+    assert lines[0]["form"]["Body"] == "初报 洪涝 转移10" and lines[0]["headers"]["X-Twilio-Signature"]
+    assert count_messages() == 0
+
+    # A replay while the database is still down keeps everything for later.
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "spool", "replay"], cwd=ROOT,
+                            env=down_env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "still waiting" in result.stderr
+    assert len(spool_lines(app_config)) == 4
+
+    result = app.test_cli_runner().invoke(args=["spool", "replay"])
+    assert result.exit_code == 0, result.output
+    assert count_messages() == 3
+    stored = reports()
+    assert [r.relocated for r in stored] == [10, 11, 12] and [r.kind for r in stored] == ["initial", "update", "update"]
+    first = db.session.scalar(select(InboundMessage).where(InboundMessage.sid == forms[0]["MessageSid"]))
+    assert first.received_at.isoformat() == lines[0]["received_at"]  # the time it really arrived
+    # The officer only heard "稍后处理": the real answer goes out by SMS, once per message.
+    notices = list(db.session.scalars(select(OutboundSms).where(OutboundSms.purpose == "notice")))
+    assert len(notices) == 3 and all(n.to_phone == phone for n in notices)
+    assert notices[0].body.startswith("已收到初报R")
+    assert not list(Path(app_config["SPOOL_DIR"]).glob("*.jsonl"))  # moved to done/ after commit
+    assert list((Path(app_config["SPOOL_DIR"]) / "done").glob("replay-*.jsonl"))
+
+    again = app.test_cli_runner().invoke(args=["spool", "replay"])
+    assert again.exit_code == 0 and count_messages() == 3 and len(reports()) == 3
+
+
+def test_replay_of_an_already_stored_message_changes_nothing(app, app_config, send_sms, officer):
+    from reporter import spool
+
+    form = {"MessageSid": "SM-both", "From": officer.phone, "To": "+8610690000", "Body": "初报 洪涝 转移5"}
+    assert send_sms(officer.phone, form["Body"], sid="SM-both").status_code == 200
+    spool.append(form, {}, "/sms/inbound")  # e.g. the commit succeeded but the answer timed out
+    assert spool.replay()["replayed"] == 1
+    assert count_messages() == 1 and len(reports()) == 1
+    assert db.session.scalar(select(func.count(OutboundSms.id)).where(OutboundSms.purpose == "notice")) == 0
+
+
+def test_sweep_is_registered_with_the_worker():
+    from core.queue import periodic_tasks
+
+    names = [name for name, _s, _f in periodic_tasks()]
+    assert "reporter.spool_replay" in names and "reporter.audit_reports" in names
