@@ -61,16 +61,17 @@ bench-board: venv
 bench-drill: venv
 	$(PY) bench/drill.py
 
+# SPEC §9: inbound webhook throughput, gunicorn on PostgreSQL (the database is WIPED; see bench/README.md).
+BENCH_INTAKE_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/zb_reporter
+bench-intake: venv
+	BENCH_DATABASE_URL=$(BENCH_INTAKE_DATABASE_URL) $(PY) bench/intake.py
+
 # The whole Hebei division list into a fresh SQLite file and into PostgreSQL (wiped!): bench/README.md.
 ZAIBAO_DATA ?= ../shared/data
 BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/zaibao_bench
 .PHONY: bench-import
 bench-import: venv
 	ZAIBAO_DATA=$(ZAIBAO_DATA) BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) LOG_LEVEL=WARNING $(PY) bench/import_divisions.py
-
-# SPEC §9: inbound webhook throughput on PostgreSQL (wipes zb_reporter; see bench/README.md).
-bench-intake: venv
-	$(PY) bench/intake.py
 
 bench-dispatch: venv
 	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/zb_dispatch} $(PY) bench/dispatch.py

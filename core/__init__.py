@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from config import INSTANCE_DIR, Config
-from core.extensions import babel, csrf, db, limiter, login_manager, migrate
+from core.extensions import babel, csrf, limiter, login_manager, migrate
 
 PARTS = ("reporter", "dispatch", "shelters", "drills")
 
@@ -57,6 +57,9 @@ def create_app(config: type | dict | None = None, overrides: dict | None = None)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
 
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    # Not the package global `db`: importing the submodule core.db (exercise_clause) rebinds
+    # that name to the module, which broke every second create_app in a process (tests).
+    from core.extensions import db
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)

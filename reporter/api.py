@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from sqlalchemy import or_, select
 
 from core.api import ApiError, api_person, bp, doc, paginate
@@ -55,8 +56,11 @@ def _since_arg() -> datetime | None:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ApiError(400, "since must be an ISO 8601 date or time, e.g. 2026-07-30T08:00:00+08:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise ApiError(400, "since must be an ISO 8601 date or time, e.g. 2026-07-30T08:00:00+08:00 "
+                            "(without a zone: local time)") from None
+    if moment.tzinfo is None:  # a date or a time without zone is the deployment's local time
+        moment = moment.replace(tzinfo=ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai")))
+    return moment.astimezone(UTC)
 
 
 def _exercise_arg() -> int | None:

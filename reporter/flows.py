@@ -126,33 +126,34 @@ def _send_late_reply(message: InboundMessage, reply: str) -> None:
 def _handle(message: InboundMessage) -> str:
     """Route the command; sets outcome, reply, person, report and exercise on the message.
 
-    No autoflush: the message's new fields go out in one UPDATE at commit, not one per query.
+    The message's new fields are set only at the end (`_finish`), so they go out in one UPDATE
+    at commit instead of being autoflushed by every query on the way.
     """
-    with db.session.no_autoflush:
-        return _handle_command(message)
-
-
-def _handle_command(message: InboundMessage) -> str:
     person = by_phone(message.from_phone) if message.from_phone else None  # active people only
     if person is None:
         return _finish(message, "unknown_sender", UNKNOWN_SENDER, review=True)
-    message.person_id = person.id
-    message.person = person
     command = grammar.parse(message.body)
     exercise_id = None
     if command.drill:
         exercise = running_exercise_for(person.division)
         if exercise is None:
-            return _finish(message, "rejected", NO_DRILL)
-        exercise_id = message.exercise_id = exercise.id
-    outcome, reply, report_id, review = _route(person, command, message, exercise_id)
-    message.report_id = report_id
-    return _finish(message, outcome, reply, review=review)
+            return _finish(message, "rejected", NO_DRILL, person=person)
+        exercise_id = exercise.id
+    try:
+        outcome, reply, report_id, review = _route(person, command, message, exercise_id)
+    except (PermissionError, ValueError) as exc:  # another part refused the command: tell the sender
+        outcome, reply, report_id, review = "rejected", str(exc) or grammar.HELP_TEXT, None, False
+    return _finish(message, outcome, reply, review=review, person=person, exercise_id=exercise_id,
+                   report_id=report_id)
 
 
-def _finish(message: InboundMessage, outcome: str, reply: str, *, review: bool = False) -> str:
-    if message.exercise_id is not None and not reply.startswith(DRILL_PREFIX):
+def _finish(message: InboundMessage, outcome: str, reply: str, *, review: bool = False, person: Person | None = None,
+            exercise_id: int | None = None, report_id: int | None = None) -> str:
+    if exercise_id is not None and not reply.startswith(DRILL_PREFIX):
         reply = DRILL_PREFIX + reply
+    if person is not None:
+        message.person_id, message.person = person.id, person
+    message.exercise_id, message.report_id = exercise_id, report_id
     message.outcome = outcome
     message.reply = fit(reply)
     if review:

@@ -87,19 +87,22 @@ def set_daily_report(person: Person, event: Event, on: bool) -> Event:
 def review_queue_stmt(person: Person, exercise_id: int | None = None):
     """Messages waiting for a person: unparsed, unknown senders, refused reports (SPEC §4.4).
 
-    An unknown sender belongs to no division, so every county office may see those.
+    An unknown sender belongs to no division: county offices and above see those (they are the
+    ones who can turn them into reports); townships see their own officers' messages.
     """
     from core.db import exercise_clause
 
+    mine = scope_clause(person, Person.division_code)
+    if person.role in COUNTY_ROLES:
+        mine = or_(InboundMessage.person_id.is_(None), mine)
     return (select(InboundMessage).outerjoin(Person, InboundMessage.person_id == Person.id)
             .where(InboundMessage.review_status == "pending",
-                   exercise_clause(InboundMessage.exercise_id, exercise_id),
-                   or_(InboundMessage.person_id.is_(None), scope_clause(person, Person.division_code))))
+                   exercise_clause(InboundMessage.exercise_id, exercise_id), mine))
 
 
 def message_in_scope(person: Person, message: InboundMessage) -> bool:
     if message.person is None:
-        return person.role in COUNTY_ROLES or person.role in RESPONDER_ROLES
+        return person.role in COUNTY_ROLES
     return can_access(person, message.person.division)
 
 

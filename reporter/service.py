@@ -235,13 +235,13 @@ def save_report(*, village: Division, author: Person | None, kind: str | None, h
     db.session.flush()
 
     incident.set_indicators(values)
-    incident.last_report_at = now
+    incident.last_report_at = max(incident.last_report_at or now, now)  # a replayed old SMS never goes back
     incident.report_count = (incident.report_count or 0) + 1
     if flags:
         incident.flags = sorted(set(incident.flags or []) | set(flags))
     if saved_kind == "final":
         incident.status, incident.closed_at = "closed", now
-    if now - event.last_activity_at > ACTIVITY_GRAIN or now < event.last_activity_at:
+    if now - event.last_activity_at > ACTIVITY_GRAIN:
         # Minute grain is plenty for a 3-day window, and spares every report of a busy county
         # an UPDATE of (and a lock on) the same event row.
         event.last_activity_at = now

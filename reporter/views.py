@@ -51,7 +51,8 @@ def webhook_form() -> MultiDict:
 
 
 def _signed(form) -> bool:
-    if signature_valid(request.path, form, request.headers.get("X-Twilio-Signature")):
+    query = request.query_string.decode("utf-8", errors="replace")  # part of the URL Twilio signed
+    if signature_valid(request.path, form, request.headers.get("X-Twilio-Signature"), query):
         return True
     SIGNATURE_FAILURES["count"] += 1
     log.warning("rejected %s with a bad or missing signature from %s (MessageSid %r, failures so far %d)",

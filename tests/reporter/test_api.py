@@ -112,8 +112,10 @@ def test_review_queue_convert_and_dismiss(client, send_sms, officer, county_staf
     headers = api_token(county_staff)
     queue = client.get("/api/v1/review-queue", headers=headers).get_json()["items"]
     assert {m["sid"] for m in queue} == {"SM-q1", "SM-q2"}
-    # a township may read the queue but not convert
-    assert client.post("/api/v1/messages/SM-q1/convert", json={"village_code": tree.village.code, "text": "x"},
+    # a township reads its own officers' queued messages (not strangers'), and converts nothing
+    township_queue = client.get("/api/v1/review-queue", headers=api_token(township_staff)).get_json()["items"]
+    assert [m["sid"] for m in township_queue] == ["SM-q2"]
+    assert client.post("/api/v1/messages/SM-q2/convert", json={"village_code": tree.village.code, "text": "x"},
                        headers=api_token(township_staff)).status_code == 403
     bad = client.post("/api/v1/messages/SM-q1/convert", json={"village_code": tree.village.code, "text": "你好"},
                       headers=headers)
@@ -169,3 +171,16 @@ def test_openapi_lists_the_routes(client):
                  "/api/v1/events", "/api/v1/events/{event_id}/daily-report"):
         assert path in paths, path
     assert "status" in [p["name"] for p in paths["/api/v1/reports"]["get"]["parameters"]]
+
+
+def test_since_without_a_zone_is_local_time(client, officer, county_staff, api_token):
+    from datetime import UTC, datetime
+
+    from reporter.flows import receive_sms
+
+    at = datetime(2026, 7, 30, 17, 0, tzinfo=UTC)  # 2026-07-31 01:00 in Asia/Shanghai
+    receive_sms({"MessageSid": "SM-since", "From": officer.phone, "Body": "初报 洪涝 转移3"}, received_at=at)
+    headers = api_token(county_staff)
+    assert len(client.get("/api/v1/reports?since=2026-07-31", headers=headers).get_json()["items"]) == 1
+    assert client.get("/api/v1/reports?since=2026-07-31T02:00", headers=headers).get_json()["items"] == []
+    assert len(client.get("/api/v1/reports?since=2026-07-30T16:59:00Z", headers=headers).get_json()["items"]) == 1

@@ -233,3 +233,12 @@ def test_officers_a_and_b_of_one_village_at_once(live_server, tree, make_person)
     assert db.session.scalar(select(func.count(Event.id))) == 1
     kinds = sorted(r.kind for r in reports())
     assert kinds == ["initial"] + ["update"] * (len(phones) - 1)
+
+
+def test_webhook_url_with_a_query_string(client, officer):
+    """A webhook configured as /sms/inbound?county=zz is signed over that whole URL."""
+    form = {"MessageSid": "SM-query", "From": officer.phone, "To": "+8610690000", "Body": "帮助"}
+    good = sign(PUBLIC_BASE_URL + "/sms/inbound?county=zz", form, AUTH_TOKEN)
+    assert client.post("/sms/inbound?county=zz", data=form, headers={"X-Twilio-Signature": good}).status_code == 200
+    bare = sign(PUBLIC_BASE_URL + "/sms/inbound", form, AUTH_TOKEN)
+    assert client.post("/sms/inbound?county=yy", data=form, headers={"X-Twilio-Signature": bare}).status_code == 403
