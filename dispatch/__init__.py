@@ -21,7 +21,7 @@ DEFAULTS: dict[str, tuple[type, object]] = {
     "SMS_RETRY_BASE_SECONDS": (float, 2.0),           # backoff: base × 2^(attempt-1), capped
     "SMS_RETRY_MAX_SECONDS": (float, 300.0),
     "SMS_STALE_SENDING_SECONDS": (float, 60.0),       # a claim older than this: the worker died
-    "SMS_RATE_BURST": (float, 1.0),                   # token-bucket capacity (messages)
+    "SMS_RATE_BURST": (float, 0.0),                   # token-bucket capacity; 0 = rate/10 (≥ 1)
     "SILENCE_DEADLINE": (str, "12:00"),               # E5: local time by which a report is owed
     "SILENCE_STEP_MINUTES": (float, 30.0),            # officer A → officer B → township
     "SILENCE_SWEEP_SECONDS": (float, 60.0),

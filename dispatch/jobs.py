@@ -32,16 +32,16 @@ from dispatch.models import OutboundSms
 log = logging.getLogger("zaibao.dispatch.jobs")
 
 
-def _claim(sms_id: int) -> OutboundSms | None:
-    """Atomically take the row for this worker, or None if it is gone, sent, failed or taken."""
-    result = db.session.execute(
+def _claim(sms_id: int) -> tuple[str, str, int] | None:
+    """Atomically take the row for this worker: (to, body, attempts), or None if it is gone,
+    sent, failed or taken. Committed before the gateway is called."""
+    row = db.session.execute(
         update(OutboundSms)
         .where(OutboundSms.id == sms_id, OutboundSms.status == "pending")
-        .values(status="sending", attempts=OutboundSms.attempts + 1, claimed_at=utcnow()))
+        .values(status="sending", attempts=OutboundSms.attempts + 1, claimed_at=utcnow())
+        .returning(OutboundSms.to_phone, OutboundSms.body, OutboundSms.attempts)).first()
     db.session.commit()
-    if result.rowcount != 1:
-        return None
-    return db.session.get(OutboundSms, sms_id)
+    return tuple(row) if row is not None else None
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -52,41 +52,39 @@ def backoff_seconds(attempts: int) -> float:
 @task
 def send_sms(outbound_id: int) -> str:
     """Send one outbox row through the gateway (see the module docstring for the policy)."""
-    sms = _claim(outbound_id)
-    if sms is None:
+    claimed = _claim(outbound_id)
+    if claimed is None:
         return "skipped"
+    to_phone, body, attempts = claimed
     ratelimit.acquire()
     try:
-        result = get_gateway().send(sms.to_phone, sms.body)
+        result = get_gateway().send(to_phone, body)
     except GatewayError as exc:
-        return _failed_attempt(sms, exc)
-    sms.status = "sent"
-    sms.gateway_sid = result.sid
-    sms.sent_at = utcnow()
-    sms.error_code = None
+        return _failed_attempt(outbound_id, attempts, exc)
+    db.session.execute(update(OutboundSms).where(OutboundSms.id == outbound_id).values(
+        status="sent", gateway_sid=result.sid, sent_at=utcnow(), error_code=None))
     db.session.commit()
     return "sent"
 
 
-def _failed_attempt(sms: OutboundSms, exc: GatewayError) -> str:
+def _failed_attempt(sms_id: int, attempts: int, exc: GatewayError) -> str:
     cfg = current_app.config
-    sms.error_code = exc.code
-    sms.last_error = str(exc)[:1000]
-    sms.ambiguous = sms.ambiguous or exc.ambiguous
-    if not exc.retryable or sms.attempts >= cfg["SMS_MAX_ATTEMPTS"]:
-        sms.status = "failed"
+    values = {"error_code": exc.code, "last_error": str(exc)[:1000]}
+    if exc.ambiguous:
+        values["ambiguous"] = True
+    if not exc.retryable or attempts >= cfg["SMS_MAX_ATTEMPTS"]:
+        db.session.execute(update(OutboundSms).where(OutboundSms.id == sms_id).values(status="failed", **values))
         db.session.commit()
-        log.warning("SMS %s to %s failed for good: %s", sms.id, sms.to_phone, exc)
+        log.warning("SMS %s failed for good: %s", sms_id, exc)
         return "failed"
-    delay = backoff_seconds(sms.attempts)
-    sms.status = "pending"
-    sms.next_attempt_at = utcnow() + timedelta(seconds=delay)
-    attempts = sms.attempts
+    delay = backoff_seconds(attempts)
+    db.session.execute(update(OutboundSms).where(OutboundSms.id == sms_id).values(
+        status="pending", next_attempt_at=utcnow() + timedelta(seconds=delay), **values))
     db.session.commit()
     try:
-        outbox.enqueue_send(sms.id, attempts, delay=delay)
+        outbox.enqueue_send(sms_id, attempts, delay=delay)
     except Exception:  # noqa: BLE001  (the sweep picks the row up after next_attempt_at)
-        log.exception("could not schedule the retry of SMS %s", sms.id)
+        log.exception("could not schedule the retry of SMS %s", sms_id)
     return "retry"
 
 

@@ -48,7 +48,10 @@ def reserve() -> float:
         script = conn.register_script(_SCRIPT)
         current_app.extensions["zaibao_sms_bucket"] = script
     rate = float(current_app.config["SMS_RATE_PER_SECOND"])
-    burst = max(1.0, float(current_app.config["SMS_RATE_BURST"]))
+    # Capacity: SMS_RATE_BURST, or by default a tenth of a second's worth (at least one), so a
+    # moment when every worker is between jobs does not waste the slot it would have used.
+    burst = float(current_app.config["SMS_RATE_BURST"]) or rate / 10
+    burst = max(1.0, burst)
     return float(script(keys=[KEY], args=[rate, burst]))
 
 

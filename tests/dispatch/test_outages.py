@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import threading
 import time
 from collections import Counter
 
@@ -125,7 +124,6 @@ def test_ack_racing_the_deadline_never_both(app, tree, staff, report_in, fast_wo
     first = db.session.get(Escalation, ids[0])
     while first.deadline_at.timestamp() - 0.15 > time.time():
         time.sleep(0.02)
-    stop = threading.Event()
     for escalation_id in ids:
         db.session.rollback()
         esc = db.session.get(Escalation, escalation_id)
@@ -133,7 +131,6 @@ def test_ack_racing_the_deadline_never_both(app, tree, staff, report_in, fast_wo
             flows.acknowledge(staff.township, esc, "api")
             db.session.commit()
         time.sleep(0.05)
-    stop.set()
 
     def settled():
         return all(db.session.get(Escalation, i).status != "open" for i in ids)
