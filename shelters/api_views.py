@@ -67,10 +67,11 @@ def api_shelters():
             raise ApiError(400, "township must be a township's 12-digit code")
         if not can_access(person, division) and division.code not in person.division.lineage_codes():
             raise ApiError(403, "that township is outside your scope")
+    exercise_id = _exercise()
     rows = service.filtered(person, status=_choice("status", STATUSES), township=township,
                             shelter_class=_choice("class", CLASSES), type_=_choice("type", TYPES),
-                            exercise_id=_exercise())
-    return jsonify(service.collection([service.feature(s, st) for s, st in rows]))
+                            exercise_id=exercise_id)
+    return jsonify(service.collection([service.feature(s, st, exercise_id) for s, st in rows]))
 
 
 @bp.get("/shelters/nearest")
@@ -95,10 +96,11 @@ def api_nearest():
         raise ApiError(400, f"{lat},{lon} is outside China (lat/lon swapped?)")
     people = int_arg("people", 1, 1, MAX_PEOPLE)
     limit = int_arg("limit", 3, 1, 50)
+    exercise_id = _exercise()
     hits = service.nearest(lon, lat, people=people, limit=limit, within=_scope_code(person),
-                           exercise_id=_exercise())
+                           exercise_id=exercise_id)
     return jsonify(service.collection(
-        [service.feature(h.shelter, h.state, distance_m=round(h.distance_m, 1)) for h in hits],
+        [service.feature(h.shelter, h.state, exercise_id, distance_m=round(h.distance_m, 1)) for h in hits],
         query={"lat": lat, "lon": lon, "people": people, "limit": limit}))
 
 
@@ -117,4 +119,42 @@ def api_shelter(code: str):
     shelter = service.by_code(code)
     if shelter is None or not can_access(person, shelter.division):
         raise ApiError(404, f"shelter {code[:40]} not found")
-    return jsonify(service.feature(shelter, service.state_of(shelter, _exercise())))
+    exercise_id = _exercise()
+    return jsonify(service.feature(shelter, service.state_of(shelter, exercise_id), exercise_id))
+
+
+@bp.post("/shelters/<code>/state")
+@doc("Report a shelter's occupancy and/or status (its manager, or staff whose scope holds it)",
+     params={"exercise": "exercise id: change the drill figures only"},
+     body={"type": "object", "properties": {"occupancy": {"type": "integer", "minimum": 0},
+                                            "status": {"type": "string", "enum": list(STATUSES)},
+                                            "note": {"type": "string", "maxLength": 200}}},
+     tag="shelters")
+def api_shelter_state(code: str):
+    from shelters import flows, rules
+
+    person = api_person()
+    shelter = service.by_code(code)
+    if shelter is None or not (can_access(person, shelter.division) or flows.may_update(person, shelter)):
+        raise ApiError(404, f"shelter {code[:40]} not found")
+    if not flows.may_update(person, shelter):
+        raise ApiError(403, "only the shelter's manager or a responder whose scope holds it may update it")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not ({"occupancy", "status"} & set(body)):
+        raise ApiError(400, 'send JSON {"occupancy": <whole number>} and/or {"status": "open|full|closed|standby"}')
+    occupancy, status, note = body.get("occupancy"), body.get("status"), body.get("note")
+    if occupancy is not None and (isinstance(occupancy, bool) or not isinstance(occupancy, int)):
+        raise ApiError(400, "occupancy must be a whole number")
+    if status is not None and status not in STATUSES:
+        raise ApiError(400, f"status must be one of {', '.join(STATUSES)}")
+    if note is not None and (not isinstance(note, str) or len(note) > 200):
+        raise ApiError(400, "note must be text of at most 200 characters")
+    if occupancy is not None:
+        problem = rules.occupancy_problem(occupancy, shelter.capacity)
+        if problem:
+            raise ApiError(422, f"occupancy {occupancy} refused: {problem}")
+    exercise_id = _exercise()
+    state = service.change_state(shelter, person=person, channel="api", exercise_id=exercise_id,
+                                 occupancy=occupancy, status=status, note=note)
+    db.session.commit()
+    return jsonify(service.feature(shelter, state, exercise_id))

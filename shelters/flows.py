@@ -42,11 +42,21 @@ def sms_area(person: Person) -> Division:
     return division
 
 
+def _located(division: Division) -> Division | None:
+    """The division itself when it has coordinates, else its nearest ancestor that has them
+    (a village without coordinates is searched from its township seat)."""
+    for code in reversed(division.lineage_codes()):
+        candidate = division if code == division.code else db.session.get(Division, code)
+        if candidate is not None and candidate.lon is not None and candidate.lat is not None:
+            return candidate
+    return None
+
+
 def sms_query(person: Person, people: int | None, exercise_id: int | None) -> str:
     """`避难 [120人]`: reply with the 3 nearest open/standby shelters with free places."""
-    division = person.division
-    if division.lon is None or division.lat is None:
-        return _reply(f"{division.name}未登记坐标，无法查找附近避难场所，请联系乡镇应急办。", exercise_id)
+    division = _located(person.division)
+    if division is None:
+        return _reply(f"{person.division.name}未登记坐标，无法查找附近避难场所，请联系乡镇应急办。", exercise_id)
     need = max(1, people or 1)
     hits = service.nearest(division.lon, division.lat, people=need, limit=3,
                            within=sms_area(person).code, exercise_id=exercise_id)
@@ -127,6 +137,7 @@ class Plan:
     unplaced: dict[str, int] = field(default_factory=dict)  # village code → people
     villages: dict[str, Division] = field(default_factory=dict)
     no_location: list[str] = field(default_factory=list)  # village codes lacking coordinates
+    measured_from: dict[str, str] = field(default_factory=dict)  # village code → township used instead
     relocated_total: int = 0
     free_total: int = 0
 
@@ -165,12 +176,14 @@ def relocation_plan(event_id: int, person: Person) -> Plan:
                 relocated_total=sum(people.values()))
     demands = []
     for code, count in sorted(people.items()):
-        village = villages[code]
-        if village.lon is None or village.lat is None:
+        origin = _located(villages[code])
+        if origin is None or origin.level not in ("village", "township"):
             plan.no_location.append(code)
             plan.unplaced[code] = count
-        else:
-            demands.append(relocation.Demand(code, count, village.lon, village.lat))
+            continue
+        if origin.code != code:
+            plan.measured_from[code] = origin.name
+        demands.append(relocation.Demand(code, count, origin.lon, origin.lat))
     shelters = {s.code: (s, st) for s, st in service.filtered(person, exercise_id=event.exercise_id)
                 if st.status in rules.SEARCHABLE and st.free > 0}
     plan.free_total = sum(st.free for _s, st in shelters.values())

@@ -258,15 +258,16 @@ def import_shelters(path: str | Path, datum: str = "wgs84", actor: Person | str 
         else:
             moved = moved or (shelter.lon, shelter.lat, shelter.division_code, shelter.capacity) != (
                 row["lon"], row["lat"], row["division_code"], row["capacity"])
+            if occupancy is None and shelter.capacity != row["capacity"]:
+                occupancy = shelter.occupancy  # a new capacity may fill or free the shelter
             for key, value in row.items():
                 setattr(shelter, key, value)
             shelter.updated_at = now
             updated += 1
         before = (shelter.occupancy, shelter.status)
-        new_status = status or shelter.status
-        new_occupancy = shelter.occupancy if occupancy is None else occupancy
-        new_status = rules.status_after_occupancy(new_status, new_occupancy, shelter.capacity)
-        if occupancy is not None:
+        new_occupancy, new_status = rules.next_state(shelter.status, shelter.occupancy, shelter.capacity,
+                                                     new_occupancy=occupancy, command=status)
+        if occupancy is not None and occupancy != before[0]:
             shelter.occupancy_updated_at = now
         shelter.occupancy, shelter.status = new_occupancy, new_status
         if (new_occupancy, new_status) != before and (shelter.id is not None or new_occupancy):

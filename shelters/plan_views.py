@@ -48,7 +48,7 @@ def _table(plan: flows.Plan) -> tuple[list[tuple], list[tuple]]:
     for code, count in sorted(plan.unplaced.items()):
         village = plan.villages.get(code)
         township = village.parent.name if village is not None and village.parent else ""
-        reason = "村未登记坐标" if code in plan.no_location else "附近避难场所空位不足"
+        reason = "村和乡镇均未登记坐标" if code in plan.no_location else "附近避难场所空位不足"
         unplaced.append((township, village.name if village else code, code, count, reason))
     return rows, unplaced
 

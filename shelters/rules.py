@@ -48,6 +48,18 @@ def status_after_command(requested: str, occupancy: int, capacity: int) -> str:
     return requested
 
 
+def next_state(status: str, occupancy: int, capacity: int, new_occupancy: int | None = None,
+               command: str | None = None) -> tuple[int, str]:
+    """(occupancy, status) after a new figure and/or an explicit status: the figure first
+    (full at capacity, open again with room), then the command (`开放` at capacity stays full)."""
+    if new_occupancy is not None:
+        occupancy = new_occupancy
+        status = status_after_occupancy(status, occupancy, capacity)
+    if command is not None:
+        status = status_after_command(command, occupancy, capacity)
+    return occupancy, status
+
+
 def is_stale(status: str, occupancy_updated_at: datetime | None, updated_at: datetime | None,
              now: datetime) -> bool:
     """An open shelter whose occupancy figure is older than 6 hours (or was never given)."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -106,8 +106,11 @@ def change_state(shelter: Shelter, *, person: Person | None, channel: str, exerc
     now = utcnow()
     overlay = None
     if exercise_id is None:
-        # Lock the row (PostgreSQL) so two managers' figures are recorded one after the other.
-        db.session.execute(select(Shelter.id).where(Shelter.id == shelter.id).with_for_update())
+        # A no-op UPDATE before reading: the row lock on PostgreSQL (FOR NO KEY UPDATE, which
+        # foreign-key checks of history rows do not wait for), the write lock on SQLite; so two
+        # managers' figures are recorded one after the other, each "before" the other's "after".
+        db.session.execute(update(Shelter).where(Shelter.id == shelter.id)
+                           .values(occupancy=Shelter.occupancy).execution_options(synchronize_session=False))
         db.session.refresh(shelter)
     else:
         # Two drill messages for one shelter may arrive at once: insert-if-absent, then lock.
@@ -120,12 +123,9 @@ def change_state(shelter: Shelter, *, person: Person | None, channel: str, exerc
             .with_for_update().execution_options(populate_existing=True))
     target = overlay if overlay is not None else shelter
     before = State(shelter.capacity, target.occupancy, target.status, target.occupancy_updated_at, None)
-    new_occupancy, new_status = before.occupancy, before.status
-    if status is not None:
-        new_status = rules.status_after_command(status, new_occupancy, shelter.capacity)
+    new_occupancy, new_status = rules.next_state(before.status, before.occupancy, shelter.capacity,
+                                                 new_occupancy=occupancy, command=status)
     if occupancy is not None:
-        new_occupancy = occupancy
-        new_status = rules.status_after_occupancy(new_status, new_occupancy, shelter.capacity)
         target.occupancy_updated_at = now
     target.occupancy, target.status = new_occupancy, new_status
     if overlay is None:
@@ -135,6 +135,7 @@ def change_state(shelter: Shelter, *, person: Person | None, channel: str, exerc
         shelter_id=shelter.id, at=now, person_id=person.id if person else None, actor=label,
         channel=channel, occupancy_before=before.occupancy, occupancy_after=new_occupancy,
         status_before=before.status, status_after=new_status, note=note, exercise_id=exercise_id))
+    db.session.flush()  # our rows first: the audit lock is then held as briefly as possible
     audit.record("shelter.update", "shelter", shelter.code,
                  before={"occupancy": before.occupancy, "status": before.status},
                  after={"occupancy": new_occupancy, "status": new_status, "channel": channel},
@@ -277,8 +278,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def feature(shelter: Shelter, state: State, **extra) -> dict:
-    """A GeoJSON Feature whose properties are the SPEC §6 fields (plus free, stale, url)."""
+def feature(shelter: Shelter, state: State, exercise_id: int | None = None, **extra) -> dict:
+    """A GeoJSON Feature whose properties are the SPEC §6 fields (plus free, stale, url; the
+    url shows the same exercise's figures)."""
     properties = {
         "id": shelter.id, "code": shelter.code, "name": shelter.name, "level": shelter.level,
         "class": shelter.shelter_class, "type": shelter.type, "division_code": shelter.division_code,
@@ -288,7 +290,7 @@ def feature(shelter: Shelter, state: State, **extra) -> dict:
         "facilities": list(shelter.facilities or []), "manager_name": shelter.manager_name,
         "manager_phone": shelter.manager_phone, "updated_at": _iso(shelter.updated_at),
         "occupancy_updated_at": _iso(state.occupancy_updated_at),
-        "url": f"/shelters/{shelter.id}",
+        "url": f"/shelters/{shelter.id}" + (f"?exercise={exercise_id}" if exercise_id else ""),
     }
     properties.update(extra)
     return {"type": "Feature", "id": shelter.code,
@@ -305,11 +307,17 @@ def scoped(person: Person):
     return select(Shelter).where(scope_clause(person, Shelter.division_code))
 
 
-def filtered(person: Person, *, status: str | None = None, township: str | None = None,
-             shelter_class: str | None = None, type_: str | None = None, exercise_id: int | None = None,
-             min_free: int | None = None) -> list[tuple[Shelter, State]]:
-    """Shelters in scope with the list filters applied (status and free places drill-aware)."""
+def _filter_stmt(person: Person, *, status: str | None, township: str | None, shelter_class: str | None,
+                 type_: str | None, exercise_id: int | None, min_free: int | None):
+    """SELECT of the shelters in scope matching the filters, all in SQL (status and free places
+    read through the drill overlay when an exercise is chosen)."""
     stmt = scoped(person)
+    occupancy, live_status = Shelter.occupancy, Shelter.status
+    if exercise_id is not None and (status or min_free):
+        overlay = ShelterDrillState
+        stmt = stmt.outerjoin(overlay, (overlay.shelter_id == Shelter.id) & (overlay.exercise_id == exercise_id))
+        occupancy = func.coalesce(overlay.occupancy, Shelter.occupancy)
+        live_status = func.coalesce(overlay.status, Shelter.status)
     if township:
         stmt = stmt.where(Shelter.division_code.in_(
             select(Division.code).where((Division.code == township) | (Division.township_code == township))))
@@ -317,17 +325,35 @@ def filtered(person: Person, *, status: str | None = None, township: str | None 
         stmt = stmt.where(Shelter.shelter_class == shelter_class)
     if type_:
         stmt = stmt.where(Shelter.type == type_)
+    if status:
+        stmt = stmt.where(live_status == status)
+    if min_free:
+        stmt = stmt.where(Shelter.capacity - occupancy >= min_free)
+    return stmt
+
+
+def filtered(person: Person, *, status: str | None = None, township: str | None = None,
+             shelter_class: str | None = None, type_: str | None = None, exercise_id: int | None = None,
+             min_free: int | None = None) -> list[tuple[Shelter, State]]:
+    """Shelters in scope with the list filters applied (status and free places drill-aware)."""
+    stmt = _filter_stmt(person, status=status, township=township, shelter_class=shelter_class, type_=type_,
+                        exercise_id=exercise_id, min_free=min_free)
     shelters = list(db.session.scalars(stmt.order_by(Shelter.code)))
     states = states_of(shelters, exercise_id)
-    rows = [(s, states[s.id]) for s in shelters]
-    if status:
-        rows = [(s, st) for s, st in rows if st.status == status]
-    if min_free:
-        rows = [(s, st) for s, st in rows if st.free >= min_free]
-    return rows
+    return [(s, states[s.id]) for s in shelters]
+
+
+def filtered_page(person: Person, page: int, size: int, **filters) -> tuple[list[tuple[Shelter, State]], int]:
+    """One page of `filtered` (ordered by code) and the total count, paginated in SQL."""
+    stmt = _filter_stmt(person, **{"status": None, "township": None, "shelter_class": None, "type_": None,
+                                   "exercise_id": None, "min_free": None, **filters})
+    total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Shelter.id).subquery()))
+    shelters = list(db.session.scalars(stmt.order_by(Shelter.code).offset((page - 1) * size).limit(size)))
+    states = states_of(shelters, filters.get("exercise_id"))
+    return [(s, states[s.id]) for s in shelters], total
 
 
 def board_layer(person: Person, exercise_id: int | None) -> dict:
     """For the incident board: the shelters in the person's scope as a FeatureCollection with
     name, status, capacity, occupancy, free, stale and url in each feature's properties."""
-    return collection([feature(s, st) for s, st in filtered(person, exercise_id=exercise_id)])
+    return collection([feature(s, st, exercise_id) for s, st in filtered(person, exercise_id=exercise_id)])

@@ -87,16 +87,16 @@ def index():
     exercise_id = chosen_exercise()
     args = request.args
     min_free = args.get("free", "")
-    rows = service.filtered(
-        current_user, status=args.get("status") or None, township=args.get("township") or None,
+    page = max(1, int(args.get("page", "1")) if args.get("page", "1").isdigit() else 1)
+    shown, total = service.filtered_page(
+        current_user, page, PAGE_SIZE, status=args.get("status") or None, township=args.get("township") or None,
         shelter_class=args.get("class") or None, type_=args.get("type") or None, exercise_id=exercise_id,
         min_free=int(min_free) if min_free.isdigit() else None)
-    page = max(1, int(args.get("page", "1")) if args.get("page", "1").isdigit() else 1)
-    shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     events = open_events(exercise_id)
-    pages = max(1, -(-len(rows) // PAGE_SIZE))
-    page_urls = [(p, url_for(".index", **{**args.to_dict(), "page": p})) for p in range(1, pages + 1)]
-    return render_template("shelters/list.html", rows=shown, total=len(rows), page=page, page_urls=page_urls,
+    pages = max(1, -(-total // PAGE_SIZE))
+    shown_pages = sorted({1, pages, *range(max(1, page - 5), min(pages, page + 5) + 1)})
+    page_urls = [(p, url_for(".index", **{**args.to_dict(), "page": p})) for p in shown_pages]
+    return render_template("shelters/list.html", rows=shown, total=total, page=page, page_urls=page_urls,
                            townships=townships_in_scope(), exercise_id=exercise_id, args=args, events=events,
                            **banner(exercise_id))
 
@@ -165,9 +165,10 @@ def _save(form: ShelterForm, shelter: Shelter | None):
         before = {k: getattr(shelter, k) for k in row}
         moved = (shelter.lon, shelter.lat, shelter.division_code, shelter.capacity) != (
             row["lon"], row["lat"], row["division_code"], row["capacity"])
+        capacity_changed = shelter.capacity != row["capacity"]
         for key, value in row.items():
             setattr(shelter, key, value)
-        if shelter.occupancy >= shelter.capacity:
+        if capacity_changed:  # a new capacity may fill or free the shelter
             shelter.status = rules.status_after_occupancy(shelter.status, shelter.occupancy, shelter.capacity)
     db.session.flush()
     if moved:

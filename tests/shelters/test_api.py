@@ -155,3 +155,25 @@ def test_index_follows_changes_from_any_path(tree, make_shelter):
     service.bump_index()
     db.session.commit()
     assert [h.shelter.code for h in service.nearest(116.6, 39.4, limit=2)] == ["S1", "S2"]
+
+
+def test_state_update_by_api(client, tree, make_person, api_token, make_shelter):
+    manager = make_person("officer_a", tree.village)
+    shelter = make_shelter(tree.township, code="S1", capacity=100, manager_phone=manager.phone)
+    make_shelter(tree.township2, code="S2")
+    as_manager = api_token(manager)
+    r = client.post("/api/v1/shelters/s1/state", json={"occupancy": 100, "note": "体育馆已满"}, headers=as_manager)
+    assert r.status_code == 200 and r.get_json()["properties"]["status"] == "full"
+    assert service.history(shelter, None)[0].channel == "api"
+    for body, status in (({"occupancy": 151}, 422), ({"occupancy": -1}, 422), ({"occupancy": "12"}, 400),
+                         ({"occupancy": True}, 400), ({"status": "gone"}, 400), ({}, 400), ([1], 400)):
+        assert client.post("/api/v1/shelters/S1/state", json=body, headers=as_manager).status_code == status, body
+    other = api_token(make_person("township", tree.township2))
+    assert client.post("/api/v1/shelters/S1/state", json={"status": "closed"}, headers=other).status_code == 404
+    stranger = api_token(make_person("officer_a", tree.village2))
+    assert client.post("/api/v1/shelters/S1/state", json={"status": "closed"}, headers=stranger).status_code == 404
+    make_shelter(tree.village2, code="S3")  # in the stranger's own village: visible, but not theirs to update
+    assert client.post("/api/v1/shelters/S3/state", json={"status": "closed"}, headers=stranger).status_code == 403
+    county = api_token(make_person("county", tree.county))
+    r = client.post("/api/v1/shelters/S1/state", json={"occupancy": 40}, headers=county)
+    assert r.status_code == 200 and r.get_json()["properties"]["status"] == "open"

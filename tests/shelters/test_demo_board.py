@@ -53,3 +53,4 @@ def test_board_layer_is_scoped_geojson(tree, make_person, make_shelter):
     drill = {f["properties"]["code"]: f["properties"]["status"] for f in board_layer(county, exercise.id)["features"]}
     real = {f["properties"]["code"]: f["properties"]["status"] for f in board_layer(county, None)["features"]}
     assert drill == {"S1": "full", "S2": "open"} and real == {"S1": "open", "S2": "open"}
+    assert board_layer(county, exercise.id)["features"][0]["properties"]["url"] == f"/shelters/1?exercise={exercise.id}"

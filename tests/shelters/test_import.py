@@ -196,3 +196,34 @@ def test_cli_import_and_export(app, tree, tmp_path):
     assert data.is_valid and data["features"][0]["properties"]["name"] == "<script>alert(1)</script>"
     result = runner.invoke(args=["shelters", "export", "--division", tree.other_county.code])
     assert json.loads(result.output)["features"] == []
+
+
+def test_reimport_with_a_new_capacity_fills_or_frees_the_shelter(tree, tmp_path):
+    import_shelters(write(tmp_path, "a.csv", f"{HEADER},occupancy,status\n{GOOD_ROW}100,80,open\n"))
+    import_shelters(write(tmp_path, "b.csv", f"{HEADER}\n{GOOD_ROW}80\n"))
+    s1 = db.session.scalar(select(Shelter))
+    assert (s1.capacity, s1.occupancy, s1.status) == (80, 80, "full")
+    import_shelters(write(tmp_path, "c.csv", f"{HEADER}\n{GOOD_ROW}200\n"))
+    assert (s1.capacity, s1.status) == (200, "open")
+    import_shelters(write(tmp_path, "d.csv", f"{HEADER},status\n{GOOD_ROW}200,full\n"))  # declared full
+    assert s1.status == "full"
+    history = [(r.status_before, r.status_after) for r in db.session.scalars(
+        select(OccupancyRecord).order_by(OccupancyRecord.id))]
+    assert history == [("standby", "open"), ("open", "full"), ("full", "open"), ("open", "full")]
+
+
+def test_real_zhuozhou_outline(tree, tmp_path):
+    """With the real 涿州市 outline (GCJ-02, ../shared/data when present): a shelter in the city
+    centre imports, one in neighbouring 高碑店 (about 20 km south) is refused."""
+    from pathlib import Path
+
+    outline = Path(__file__).resolve().parents[3] / "shared" / "data" / "hebei-county-boundaries" / "130681.json"
+    if not outline.exists():
+        outline = Path("/work/shared/data/hebei-county-boundaries/130681.json")
+    if not outline.exists():
+        pytest.skip("reference data ../shared/data is not beside the project")
+    import_boundaries([outline], datum="gcj02")
+    path = write(tmp_path, "real.csv", f"{HEADER}\nS1,涿州市体育中心,county,long_term,stadium,130681101000,"
+                 "115.974,39.485,,2000\nS2,高碑店某学校,county,emergency,school,130681101000,115.873,39.327,,500\n")
+    problems = problems_of(path)
+    assert [line for line, _reason in problems] == [3] and "outside the outline of 涿州市" in problems[0][1]

@@ -181,3 +181,24 @@ def test_pages_render_in_english_too(client, tree, make_person, login, make_shel
     for path in ("/shelters/?lang=en", f"/shelters/{shelter.id}", "/shelters/new", "/shelters/map"):
         assert client.get(path).status_code == 200, path
     assert re.search(r'<option selected value="township">', client.get("/shelters/new").get_data(as_text=True))
+
+
+def test_list_pages_and_drill_filters(client, tree, make_person, login, make_shelter):
+    for i in range(3):
+        make_shelter(tree.township, code=f"P{i:03d}", capacity=10)
+    db.session.add_all([Shelter(code=f"P{i:03d}", name=f"p{i}", level="township", shelter_class="emergency",
+                                type="park", division_code=tree.township.code, lon=115.9, lat=39.4, capacity=10,
+                                occupancy=0, status="open", facilities=[]) for i in range(3, 105)])
+    exercise = Exercise(name="演练", division_code=tree.county.code, scenario="flood")
+    db.session.add(exercise)
+    db.session.commit()
+    service.change_state(service.by_code("P000"), person=None, channel="web", exercise_id=exercise.id, occupancy=10)
+    db.session.commit()
+    login(make_person("county", tree.county))
+    first = client.get("/shelters/").get_data(as_text=True)
+    assert "共 105 处" in first and ">P099</a>" in first and ">P100</a>" not in first and "page=2" in first
+    assert ">P104</a>" in client.get("/shelters/?page=2").get_data(as_text=True)
+    drill_full = client.get(f"/shelters/?exercise={exercise.id}&status=full").get_data(as_text=True)
+    assert "共 1 处" in drill_full and ">P000</a>" in drill_full and "演练 EXERCISE" in drill_full
+    assert "共 0 处" in client.get("/shelters/?status=full").get_data(as_text=True)
+    assert "共 104 处" in client.get(f"/shelters/?exercise={exercise.id}&free=1").get_data(as_text=True)

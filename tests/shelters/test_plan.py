@@ -109,3 +109,20 @@ def test_shelter_list_links_to_plans_of_open_events(client, tree, make_person, l
     client.post("/logout", data={"csrf_token": csrf_token(client, "/shelters/")})
     login(make_person("county", tree.other_county))
     assert "/shelters/plan/" not in client.get("/shelters/").get_data(as_text=True)
+
+
+def test_village_without_coordinates_is_measured_from_its_township(tree, make_person, make_shelter, client, login):
+    make_shelter(tree.township, code="S1", lon=115.90, lat=39.40, capacity=100)
+    tree.village.lon = tree.village.lat = None
+    event = event_with(tree, {tree.village: 30, tree.other_village: 5})
+    county = make_person("county", tree.county)
+    plan = relocation_plan(event.id, county)
+    assert [(r.village_code, r.shelter_code, r.people, r.distance_m) for r in plan.rows] == [
+        (tree.village.code, "S1", 30, 0)]
+    assert plan.measured_from == {tree.village.code: "码头镇"}
+    tree.township.lon = tree.township.lat = None
+    db.session.commit()
+    plan = relocation_plan(event.id, county)
+    assert plan.rows == [] and plan.unplaced == {tree.village.code: 30} and plan.no_location == [tree.village.code]
+    login(county)
+    assert "村和乡镇均未登记坐标" in client.get(f"/shelters/plan/{event.id}").get_data(as_text=True)

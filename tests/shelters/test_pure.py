@@ -134,6 +134,11 @@ def test_status_rules():
     assert rules.status_after_occupancy("standby", 5, 100) == "open"
     assert rules.status_after_occupancy("closed", 500, 100) == "closed"
     assert rules.status_after_command("open", 100, 100) == "full"
+    assert rules.next_state("open", 10, 100, new_occupancy=100) == (100, "full")
+    assert rules.next_state("full", 100, 100, new_occupancy=40) == (40, "open")
+    assert rules.next_state("open", 10, 100, new_occupancy=20, command="full") == (20, "full")  # manager says so
+    assert rules.next_state("full", 100, 100, command="open") == (100, "full")
+    assert rules.next_state("standby", 0, 100, new_occupancy=5, command="closed") == (5, "closed")
     now = utcnow()
     assert rules.is_stale("open", now - timedelta(hours=7), now, now)
     assert not rules.is_stale("open", now - timedelta(hours=5), now, now)

@@ -36,12 +36,17 @@ def test_query_lists_three_nearest_with_free_places(tree, make_person, make_shel
     assert "没有空位≥1000" in sms_query(officer, 1000, None)
 
 
-def test_query_without_coordinates_or_shelters(tree, make_person):
+def test_query_without_coordinates_or_shelters(tree, make_person, make_shelter):
     officer = make_person("officer_a", tree.village)
     assert "没有有空位的开放或待命避难场所" in sms_query(officer, None, None)
-    tree.village.lon = tree.village.lat = None
+    make_shelter(tree.township, code="S1", lon=115.90, lat=39.40)
+    tree.village.lon = tree.village.lat = None  # searched from the township seat instead
     db.session.commit()
-    assert "未登记坐标" in sms_query(officer, None, None)
+    assert sms_query(officer, None, None).startswith("距码头镇最近有空位的避难场所:1.S1 ")
+    for division in (tree.township, tree.county, tree.city, tree.province):
+        division.lon = division.lat = None
+    db.session.commit()
+    assert "王庄村未登记坐标" in sms_query(officer, None, None)
 
 
 def test_manager_updates_occupancy_audited_with_history(tree, make_person, make_shelter):
