@@ -165,7 +165,7 @@ def main() -> None:
         f"- time to report (scenario minutes): median {figures['time_to_report']['village']['median_min']}, "
         f"p90 {figures['time_to_report']['village']['p90_min']}; exercise {exercise_id}",
         f"- reproduce: `.venv/bin/python bench/drill.py --area {args.area} --speed {args.speed:g} "
-        f"--concurrency {args.concurrency}`",
+        f"--concurrency {args.concurrency}" + (f" --limit {args.limit}" if args.limit else "") + "`",
         "",
     ]
     print("\n".join(lines))

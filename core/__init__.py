@@ -10,18 +10,23 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from config import INSTANCE_DIR, Config
-from core.extensions import babel, csrf, limiter, login_manager, migrate
+from core import extensions  # a module, not `db`: the submodule core.db would overwrite that name
 
 PARTS = ("reporter", "dispatch", "shelters", "drills")
 
 
 def _locale() -> str:
-    """Chinese by default; `?lang=en` switches and is remembered in the session."""
+    """Chinese by default; `?lang=en` switches and is remembered in the session.
+
+    Outside a request (CLI, worker: SMS texts, imports) the answer is always Chinese.
+    """
+    if not has_request_context():
+        return "zh"
     lang = request.args.get("lang")
     if lang in ("zh", "en"):
         session["lang"] = lang
@@ -57,15 +62,13 @@ def create_app(config: type | dict | None = None, overrides: dict | None = None)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
 
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
-    # Not the package global `db`: importing the submodule core.db (exercise_clause) rebinds
-    # that name to the module, which broke every second create_app in a process (tests).
-    from core.extensions import db
-    db.init_app(app)
-    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
-    csrf.init_app(app)
-    limiter.init_app(app)
-    babel.init_app(app, locale_selector=_locale)
-    login_manager.init_app(app)
+    extensions.db.init_app(app)
+    migrations = Path(__file__).resolve().parent.parent / "migrations"
+    extensions.migrate.init_app(app, extensions.db, directory=str(migrations))
+    extensions.csrf.init_app(app)
+    extensions.limiter.init_app(app)
+    extensions.babel.init_app(app, locale_selector=_locale)
+    extensions.login_manager.init_app(app)
 
     from core import api, auth, cli, health, models, security, web  # noqa: F401  (models register tables)
 
