@@ -46,6 +46,21 @@ test-postgres: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
+.PHONY: translations
+# Extract every _()/_l() string, merge into the English catalogue, compile the .mo (both committed).
+translations: venv
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l --ignore-dirs='.* _* instance node_modules' \
+	  --sort-by-file -o translations/messages.pot .
+	$(VENV)/bin/pybabel update --init-missing -N -i translations/messages.pot -d translations -l en
+	$(VENV)/bin/pybabel compile -d translations
+
+# Board benchmark: a county with 5,000 open incidents and 50,000 reports on PostgreSQL (bench/README.md).
+bench-board: venv
+	BENCH_DATABASE_URL=$${BOARD_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/zb_board} $(PY) bench/board.py
+
+bench-drill: venv
+	$(PY) bench/drill.py
+
 # SPEC §9: inbound webhook throughput, gunicorn on PostgreSQL (the database is WIPED; see bench/README.md).
 BENCH_INTAKE_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/zb_reporter
 bench-intake: venv
@@ -57,6 +72,9 @@ BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/zaibao_bench
 .PHONY: bench-import
 bench-import: venv
 	ZAIBAO_DATA=$(ZAIBAO_DATA) BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) LOG_LEVEL=WARNING $(PY) bench/import_divisions.py
+
+bench-dispatch: venv
+	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/zb_dispatch} $(PY) bench/dispatch.py
 
 # Nearest-shelter search among 20,000 shelters (SPEC §9: < 5 ms): bench/README.md. BENCH_SHELTERS_DATABASE_URL:
 # a PostgreSQL database you own (its public schema is dropped); default a temporary SQLite file.

@@ -54,6 +54,7 @@ class Config:
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     WTF_CSRF_TIME_LIMIT = None
     BABEL_DEFAULT_LOCALE = "zh"
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")  # `make translations`
     BABEL_DEFAULT_TIMEZONE = os.environ.get("TIMEZONE", "Asia/Shanghai")
     TIMEZONE = os.environ.get("TIMEZONE", "Asia/Shanghai")
     RQ_QUEUES = ("sms", "deadlines", "default")

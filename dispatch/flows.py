@@ -1,27 +1,208 @@
-"""Dispatch workflows. INTERFACE placeholders (owned by dispatch, issue 4): the signatures are
-the contract other parts call; the bodies are replaced by the real implementation."""
+"""Dispatch workflows (SPEC §5): open escalations after a report, acknowledge them, escalate the
+ones nobody acknowledged (E4), tell an officer their report was returned (E6).
+
+These run inside the caller's transaction and do not commit (the reporter's webhook, the API
+view and the board commit), except `escalate_if_overdue`/`sweep_overdue`, which are jobs.
+"""
 
 from __future__ import annotations
 
-from core.models import Person
+import logging
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from core import audit
+from core.db import exercise_clause
+from core.extensions import db
+from core.indicators import INDICATOR_KEYS
+from core.models import Division, Person, utcnow
+from core.scope import can_access
+from dispatch import service
+from dispatch.models import Escalation, OutboundSms
+from dispatch.rules import Policy, Situation, decide, merge_levels, next_level
+
+log = logging.getLogger("zaibao.dispatch")
+ACKABLE = ("open", "escalated", "overdue")
 
 
-def after_report_saved(report, incident, previous: dict | None) -> list:
+def after_report_saved(report, incident, previous: dict | None) -> list[Escalation]:
     """Open the escalations the rules call for (E1–E3), with their SMS in the outbox, in the
     caller's transaction. `previous` holds the incident's figures before this report (None for
-    a new incident). Returns the escalations opened."""
-    return []
+    a new incident). Returns the escalations opened (including records of levels skipped
+    because nobody was on duty)."""
+    village = report.village or db.session.get(Division, report.village_code)
+    if incident is None or report.kind == "nil":
+        return []
+    situation = Situation(kind=report.kind, now={k: getattr(incident, k) for k in INDICATOR_KEYS},
+                          before=previous, is_new=previous is None)
+    plans = decide(situation, Policy.from_config(current_app.config))
+    levels = merge_levels(plans)
+    planned = frozenset(level for level, _rule, _minutes in levels)
+    created: list[Escalation] = []
+    for level, rule, minutes in levels:
+        created += service.open_chain(rule, level, village, incident=incident, report=report,
+                                      exercise_id=report.exercise_id, deadline_minutes=minutes,
+                                      stop_levels=planned)
+    if created:
+        audit.record("escalations.open", "report", report.public_id, exercise_id=report.exercise_id,
+                     after={"escalations": [{"id": e.public_id, "rule": e.rule, "level": e.level,
+                                             "recipients": [p.id for p in e.recipients]} for e in created]})
+    return created
+
+
+# ---- acknowledgement ----------------------------------------------------------------------
+
+def may_acknowledge(person: Person, escalation: Escalation) -> bool:
+    """A recipient, or a responder whose scope holds the escalation's division (same or above)."""
+    if person is None or not person.active:
+        return False
+    if any(p.id == person.id for p in escalation.recipients):
+        return True
+    return person.is_staff and can_access(person, escalation.division_code)
+
+
+def acknowledge(person: Person, escalation: Escalation, channel: str) -> Escalation:
+    """Acknowledge an escalation (API, board, SMS); twice is harmless. Raises PermissionError
+    when the person may not. The caller commits.
+
+    The UPDATE is conditional, so an acknowledgement and the deadline job cannot both win: if
+    the acknowledgement lands first the deadline finds nothing open and no E4 is sent.
+    """
+    if not may_acknowledge(person, escalation):
+        raise PermissionError(f"{person.name if person else 'nobody'} may not acknowledge {escalation.public_id}")
+    if escalation.status not in ACKABLE or escalation.acknowledged_at is not None:
+        return escalation
+    result = db.session.execute(update(Escalation).where(
+        Escalation.id == escalation.id, Escalation.status.in_(ACKABLE),
+        Escalation.acknowledged_at.is_(None)).values(
+        status="acknowledged", acknowledged_at=utcnow(), acknowledged_by_id=person.id, ack_channel=channel[:8]))
+    db.session.refresh(escalation)
+    if result.rowcount == 1:
+        audit.record("escalation.acknowledge", "escalation", escalation.public_id, actor=person,
+                     after={"channel": channel, "status": escalation.status}, exercise_id=escalation.exercise_id)
+    return escalation
+
+
+def _local(dt) -> str:
+    return dt.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%H:%M")
+
+
+def _newest_open_for(person: Person, exercise_id: int | None) -> Escalation | None:
+    sent_to_phone = select(OutboundSms.escalation_id).where(
+        OutboundSms.to_phone == person.phone, OutboundSms.escalation_id.is_not(None))
+    return db.session.scalar(
+        select(Escalation).where(
+            Escalation.status.in_(("open", "escalated", "overdue")), Escalation.acknowledged_at.is_(None),
+            exercise_clause(Escalation.exercise_id, exercise_id),
+            or_(Escalation.id.in_(sent_to_phone), Escalation.recipients.any(Person.id == person.id)))
+        .order_by(Escalation.id.desc()).limit(1))
 
 
 def acknowledge_by_sms(person: Person, escalation_id: int | None, exercise_id: int | None) -> str:
-    """Handle `收到 [E17]` from a responder; returns the reply text."""
-    return "暂无待确认的通知。"
+    """Handle `收到 [E17]` from a responder; returns the reply text (without the 【演练】 prefix,
+    which the reporter adds to every drill reply). The caller commits."""
+    if escalation_id is None:
+        esc = _newest_open_for(person, exercise_id)
+        if esc is None:
+            return "暂无待确认的通知。如需确认请回复：收到 E编号"
+    else:
+        esc = db.session.get(Escalation, escalation_id)
+        if esc is None:
+            return f"未找到通知E{escalation_id}，请核对编号后回复：收到 E编号"
+        if esc.exercise_id != exercise_id:
+            if esc.exercise_id is not None:
+                return f"E{escalation_id}是演练通知，请回复：演练 收到 E{escalation_id}"
+            return f"E{escalation_id}是真实灾情通知，不属于演练，请直接回复：收到 E{escalation_id}"
+    if esc.acknowledged_at is not None:
+        who = esc.acknowledged_by.name if esc.acknowledged_by else ""
+        return f"{esc.public_id}已由{who}于{_local(esc.acknowledged_at)}确认，无需重复。"
+    if esc.status not in ACKABLE:
+        return f"{esc.public_id}无需确认。"
+    try:
+        acknowledge(person, esc, "sms")
+    except PermissionError:
+        return f"您不是{esc.public_id}的接收人或其上级，无法确认。"
+    village = db.session.get(Division, esc.village_code) if esc.village_code else None
+    what = f"（{village.name}）" if village else ""
+    return f"已确认{esc.public_id}{what}，谢谢。"
 
 
-def acknowledge(person: Person, escalation, channel: str):
-    """Acknowledge an escalation (API, board). Raises PermissionError when not allowed."""
-    raise NotImplementedError
-
+# ---- E6 -----------------------------------------------------------------------------------
 
 def report_returned(report, reason: str) -> None:
-    """E6: tell the author their report was returned, with the reason (outbox SMS)."""
+    """E6: tell the author their report was returned, with the reason (outbox SMS, caller's
+    transaction). Recorded as a closed E6 escalation so the return shows in the history."""
+    author = report.author or (db.session.get(Person, report.author_id) if report.author_id else None)
+    if author is None or not author.active:
+        log.warning("report %s returned but its author cannot be told (no active author)", report.id)
+        return
+    reason = " ".join((reason or "").split())[:300] or "未说明原因"
+    village = report.village or db.session.get(Division, report.village_code)
+    esc = service.new_escalation(rule="E6", level="village", division_code=report.village_code, village=village,
+                                 report_id=report.id, incident_id=report.incident_id, event_id=report.event_id,
+                                 exercise_id=report.exercise_id, status="closed", note=reason)
+    esc.recipients = [author]
+    db.session.flush()
+    text = service.compose(f"【退回】您的报告R{report.id}已被退回：{reason}", "。请核实后重新报送或发送更正。",
+                           report.exercise_id)
+    from dispatch.outbox import queue_sms
+
+    queue_sms(author.phone, text, purpose="returned", person=author, report_id=report.id,
+              escalation_id=esc.id, exercise_id=report.exercise_id)
+
+
+# ---- E4 -----------------------------------------------------------------------------------
+
+def escalate_if_overdue(escalation_id: int) -> Escalation | None:
+    """E4 for one escalation whose deadline passed unacknowledged; once only, whoever calls.
+
+    Commits. Returns the new escalation at the next level (None when nothing was done).
+    """
+    from reporter.models import Incident, Report
+
+    now = utcnow()
+    esc = db.session.get(Escalation, escalation_id)
+    if esc is None or esc.status != "open" or esc.deadline_at is None or esc.deadline_at > now:
+        db.session.rollback()
+        return None
+    village = db.session.get(Division, esc.village_code) if esc.village_code else None
+    upper = next_level(esc.level)
+    scope = service.exercise_division(esc.exercise_id)
+    upper_division = db.session.get(Division, village.ancestor_code(upper) or "") if village and upper else None
+    if upper_division is None or not service.within(upper_division, scope):
+        # Nobody above (province, or the edge of a drill): it stays visible as overdue.
+        if service.claim_open(esc.id, status="overdue", note=(esc.note or "") + "超时未确认，无更高一级"):
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return None
+    if not service.claim_open(esc.id, status="escalated", escalated_at=now):
+        db.session.rollback()  # acknowledged (or escalated by another worker) just now
+        return None
+    db.session.refresh(esc)
+    incident = db.session.get(Incident, esc.incident_id) if esc.incident_id else None
+    report = db.session.get(Report, esc.report_id) if esc.report_id else None
+    children = service.open_chain("E4", upper, village, incident=incident, report=report,
+                                  exercise_id=esc.exercise_id, deadline_minutes=service.ack_minutes(), parent=esc)
+    audit.record("escalation.overdue", "escalation", esc.public_id, exercise_id=esc.exercise_id,
+                 after={"escalated_to": [c.public_id for c in children]})
+    db.session.commit()
+    return children[-1] if children else None
+
+
+def sweep_overdue(limit: int = 500) -> int:
+    """Catch deadlines the scheduler missed (Redis flushed, worker down). Idempotent."""
+    ids = list(db.session.scalars(select(Escalation.id).where(
+        Escalation.status == "open", Escalation.deadline_at < utcnow()).order_by(Escalation.deadline_at).limit(limit)))
+    db.session.rollback()
+    done = 0
+    for escalation_id in ids:
+        try:
+            if escalate_if_overdue(escalation_id) is not None:
+                done += 1
+        except Exception:  # noqa: BLE001  (one bad row must not stop the others)
+            db.session.rollback()
+            log.exception("E4 for E%s failed; the next sweep retries", escalation_id)
+    return done

@@ -10,7 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.extensions import db
 from core.models import Person, UTCDateTime, utcnow
 
-ESCALATION_STATUSES = ("open", "acknowledged", "escalated", "closed")
+# open: waiting for acknowledgement; acknowledged; escalated: E4 sent to the next level (or the
+# level had nobody on duty); overdue: deadline passed with nobody above to tell; closed:
+# informational records that expect no acknowledgement (E5 reminders, E6 returns).
+ESCALATION_STATUSES = ("open", "acknowledged", "escalated", "overdue", "closed")
 SMS_STATUSES = ("pending", "queued", "sending", "sent", "delivered", "undelivered", "failed")
 
 escalation_recipients = Table(
@@ -30,6 +33,9 @@ class Escalation(db.Model):
     level: Mapped[str] = mapped_column(String(10))  # level of the recipients
     division_code: Mapped[str] = mapped_column(String(12), ForeignKey("divisions.code"), index=True)
     village_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    # The place's township and county, so lists filter and scope without a join.
+    township_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    county_code: Mapped[str | None] = mapped_column(String(12), index=True)
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
@@ -43,9 +49,14 @@ class Escalation(db.Model):
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text)
     exercise_id: Mapped[int | None] = mapped_column(ForeignKey("exercises.id"), index=True)
+    # Makes a sweep's step idempotent (E5 reminders): a second insert of the same key fails.
+    dedupe_key: Mapped[str | None] = mapped_column(String(80), unique=True)
 
     recipients: Mapped[list[Person]] = relationship(secondary=escalation_recipients)
     acknowledged_by: Mapped[Person | None] = relationship(foreign_keys=[acknowledged_by_id])
+    messages: Mapped[list[OutboundSms]] = relationship(
+        primaryjoin="Escalation.id == foreign(OutboundSms.escalation_id)", viewonly=True,
+        order_by="OutboundSms.id")
 
     @property
     def public_id(self) -> str:
@@ -72,6 +83,11 @@ class OutboundSms(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a retry is due (backoff); the sweep leaves the row alone until then.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a worker claimed it ('sending'); a claim much older than the gateway timeout means
+    # the worker died mid-call and the outcome is ambiguous.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     exercise_id: Mapped[int | None] = mapped_column(ForeignKey("exercises.id"), index=True)

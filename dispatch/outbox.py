@@ -1,13 +1,44 @@
 """The transactional outbox: SMS rows written in the caller's transaction, relayed after commit.
 
-INTERFACE (owned by dispatch, issue 4). Other parts call only `queue_sms`.
+Other parts call only `queue_sms`. Everything else here is the relay:
+
+- `install_relay()` hooks the SQLAlchemy session: rows and deadlines created in a transaction
+  are handed to RQ right after it commits. Redis being down must never break that commit (nor
+  the webhook answer that waits for it), so every Redis error is logged and swallowed; a
+  short circuit-breaker stops us paying a connection attempt on every commit during an outage.
+- `relay_sweep()` (a `core.queue.periodic` sweep, see dispatch.jobs) enqueues pending rows
+  older than a few seconds, and recovers rows a dead worker left in 'sending': a Redis outage
+  or a lost job delays a notification but never loses it.
+
+RQ job ids are deterministic per attempt (`sms-out-<id>`, then `sms-out-<id>-a<n>`) and
+enqueued with `unique=True`, so the hook, the sweep and a second worker cannot queue the same
+attempt twice; the job itself claims the row with a conditional UPDATE before sending.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from datetime import datetime, timedelta
+
+import redis
+from flask import current_app, has_app_context
+from rq.exceptions import DuplicateJobError
+from rq.job import JobStatus
+from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy.orm import Session
+
 from core.extensions import db
-from core.models import Person
-from dispatch.models import OutboundSms
+from core.models import Person, utcnow
+from core.queue import queue
+from dispatch.models import Escalation, OutboundSms
+
+log = logging.getLogger("zaibao.outbox")
+SEND_JOB = "dispatch.jobs.send_sms"
+DEADLINE_JOB = "dispatch.jobs.deadline"
+_BREAKER_SECONDS = 2.0
+_breaker_until = 0.0
+_INSTALLED = False
 
 
 def queue_sms(to_phone: str, body: str, *, purpose: str, person: Person | None = None,
@@ -21,6 +52,162 @@ def queue_sms(to_phone: str, body: str, *, purpose: str, person: Person | None =
         body = "【演练】" + body
     sms = OutboundSms(to_phone=to_phone, body=body, purpose=purpose,
                       person_id=person.id if person else None, report_id=report_id,
-                      escalation_id=escalation_id, exercise_id=exercise_id)
+                      escalation_id=escalation_id, exercise_id=exercise_id, status="pending",
+                      attempts=0, ambiguous=False)
     db.session.add(sms)
     return sms
+
+
+# ---- enqueueing ---------------------------------------------------------------------------
+
+def send_job_id(sms_id: int, attempts: int) -> str:
+    """One job id per attempt: the first is the SPEC's `sms-out-<id>`."""
+    return f"sms-out-{sms_id}" if attempts == 0 else f"sms-out-{sms_id}-a{attempts}"
+
+
+def enqueue_send(sms_id: int, attempts: int = 0, delay: float | None = None) -> bool:
+    """Queue the send job for this attempt; False when that attempt is already queued."""
+    q = queue("sms")
+    job_id = send_job_id(sms_id, attempts)
+    try:
+        if delay:
+            job = q.create_job(SEND_JOB, args=(sms_id,), job_id=job_id, result_ttl=0,
+                               failure_ttl=7 * 86400, status=JobStatus.SCHEDULED)
+            q.schedule_job(job, utcnow() + timedelta(seconds=delay), unique=True)
+        else:
+            q.enqueue(SEND_JOB, sms_id, job_id=job_id, unique=True, result_ttl=0,
+                      failure_ttl=7 * 86400)
+    except DuplicateJobError:
+        return False
+    return True
+
+
+def schedule_deadline(escalation_id: int, at: datetime) -> bool:
+    """`deadline-E<id>` at the deadline on queue "deadlines" (worker runs `--with-scheduler`)."""
+    q = queue("deadlines")
+    job = q.create_job(DEADLINE_JOB, args=(escalation_id,), job_id=f"deadline-E{escalation_id}",
+                       result_ttl=0, failure_ttl=7 * 86400, status=JobStatus.SCHEDULED)
+    try:
+        q.schedule_job(job, at + timedelta(seconds=1), unique=True)  # RQ rounds down to the second
+    except DuplicateJobError:
+        return False
+    return True
+
+
+def _redis_usable() -> bool:
+    return time.monotonic() >= _breaker_until
+
+
+def _trip_breaker(exc: Exception) -> None:
+    global _breaker_until
+    _breaker_until = time.monotonic() + _BREAKER_SECONDS
+    log.warning("Redis unavailable (%s); the outbox sweep will relay later", exc)
+
+
+def relay_now(sms_ids: list[int], deadlines: list[tuple[int, datetime]]) -> None:
+    """Best effort, right after commit. Never raises: the rows are safe in the database."""
+    if not (sms_ids or deadlines) or not has_app_context() or not _redis_usable():
+        return
+    try:
+        for sms_id in sms_ids:
+            enqueue_send(sms_id)
+        for escalation_id, at in deadlines:
+            schedule_deadline(escalation_id, at)
+    except redis.exceptions.RedisError as exc:
+        _trip_breaker(exc)
+    except Exception:  # noqa: BLE001  (a relay bug must not turn a stored report into an error)
+        log.exception("outbox relay failed; the sweep will retry")
+
+
+# ---- the session hook ---------------------------------------------------------------------
+
+def _after_flush(session: Session, _ctx) -> None:
+    for obj in session.new:
+        if isinstance(obj, OutboundSms) and obj.id is not None and obj.status == "pending":
+            session.info.setdefault("zb_outbox", []).append(obj.id)
+        elif isinstance(obj, Escalation) and obj.deadline_at is not None and obj.status == "open":
+            session.info.setdefault("zb_deadlines", []).append((obj.id, obj.deadline_at))
+
+
+def _after_commit(session: Session) -> None:
+    sms_ids = session.info.pop("zb_outbox", [])
+    deadlines = session.info.pop("zb_deadlines", [])
+    relay_now(sms_ids, deadlines)
+
+
+def _after_soft_rollback(session: Session, previous) -> None:
+    if not previous.nested and previous.parent is None:
+        session.info.pop("zb_outbox", None)
+        session.info.pop("zb_deadlines", None)
+
+
+def install_relay() -> None:
+    """Listen on every ORM session (web, worker, CLI): one hook, installed once."""
+    global _INSTALLED
+    if _INSTALLED:
+        return
+    event.listen(Session, "after_flush", _after_flush)
+    event.listen(Session, "after_commit", _after_commit)
+    event.listen(Session, "after_soft_rollback", _after_soft_rollback)
+    _INSTALLED = True
+
+
+# ---- the sweep ----------------------------------------------------------------------------
+
+def recover_stale_claims(now: datetime | None = None) -> list[int]:
+    """Rows left in 'sending' by a worker that died mid-call: the SMS may or may not have gone.
+
+    Policy (SPEC §9): a responder must get the notification, so such a row is sent again,
+    marked `ambiguous`; the recipient may therefore see that one text twice. Rows whose
+    gateway answer was stored are never sent again.
+    """
+    now = now or utcnow()
+    cfg = current_app.config
+    stale_before = now - timedelta(seconds=cfg["SMS_STALE_SENDING_SECONDS"])
+    rows = db.session.execute(select(OutboundSms.id, OutboundSms.attempts, OutboundSms.claimed_at).where(
+        OutboundSms.status == "sending", OutboundSms.claimed_at < stale_before).limit(500)).all()
+    recovered = []
+    for sms_id, attempts, claimed_at in rows:
+        give_up = attempts >= cfg["SMS_MAX_ATTEMPTS"]
+        values = {"ambiguous": True, "last_error": "worker stopped during the gateway call; outcome unknown"}
+        values.update({"status": "failed"} if give_up else
+                      {"status": "pending", "next_attempt_at": now, "queued_at": None})
+        result = db.session.execute(update(OutboundSms).where(
+            OutboundSms.id == sms_id, OutboundSms.status == "sending",
+            OutboundSms.claimed_at == claimed_at).values(**values))
+        if result.rowcount == 1 and not give_up:
+            recovered.append((sms_id, attempts))
+    db.session.commit()
+    try:
+        for sms_id, attempts in recovered:
+            enqueue_send(sms_id, attempts)
+    except redis.exceptions.RedisError as exc:  # the main sweep query picks them up later
+        log.warning("could not re-queue recovered SMS: %s", exc)
+    return [sms_id for sms_id, _a in recovered]
+
+
+def relay_sweep(now: datetime | None = None, limit: int = 2000) -> int:
+    """Enqueue what the after-commit hook could not (Redis down, process died). Idempotent."""
+    now = now or utcnow()
+    cfg = current_app.config
+    recover_stale_claims(now)
+    grace = now - timedelta(seconds=cfg["OUTBOX_GRACE_SECONDS"])
+    requeue_after = now - timedelta(seconds=max(120.0, 4 * cfg["OUTBOX_GRACE_SECONDS"]))
+    rows = db.session.execute(
+        select(OutboundSms.id, OutboundSms.attempts).where(
+            OutboundSms.status == "pending", OutboundSms.created_at < grace,
+            or_(OutboundSms.next_attempt_at.is_(None), OutboundSms.next_attempt_at < grace),
+            or_(OutboundSms.queued_at.is_(None), OutboundSms.queued_at < requeue_after))
+        .order_by(OutboundSms.id).limit(limit)).all()
+    handed: list[int] = []
+    try:
+        for sms_id, attempts in rows:
+            enqueue_send(sms_id, attempts)
+            handed.append(sms_id)  # queued now, or that attempt was already queued
+    except redis.exceptions.RedisError as exc:
+        log.warning("outbox sweep: Redis unavailable (%s); %d rows wait", exc, len(rows) - len(handed))
+    if handed:
+        db.session.execute(update(OutboundSms).where(
+            and_(OutboundSms.id.in_(handed), OutboundSms.status == "pending")).values(queued_at=now))
+    db.session.commit()
+    return len(handed)

@@ -1,8 +1,119 @@
-"""dispatch routes."""
+"""dispatch routes: the escalations API (SPEC §8.3). Thin: parse, call a flow, serialise."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import UTC, datetime
+
+from flask import Blueprint, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from core.api import ApiError, api_person, doc, paginate
+from core.api import bp as api_bp
+from core.db import exercise_clause
+from core.extensions import db
+from core.scope import can_access
+from dispatch import flows, service
+from dispatch.models import ESCALATION_STATUSES, Escalation
 
 bp = Blueprint("dispatch", __name__, template_folder="templates")
+RULES = ("E1", "E2", "E3", "E4", "E5", "E6")
+LEVELS = ("village", "township", "county", "city", "province")
 
+
+def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.args.get(name)
+    if value in (None, ""):
+        return None
+    value = value.strip()
+    value = value.upper() if name == "rule" else value.lower()
+    if value not in allowed:
+        raise ApiError(400, f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
+def _exercise_arg() -> int | None:
+    raw = request.args.get("exercise")
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit():
+        raise ApiError(400, "exercise must be an exercise id (a whole number)")
+    return int(raw)
+
+
+def _since_arg() -> datetime | None:
+    raw = request.args.get("since")
+    if raw in (None, ""):
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, "since must be an ISO 8601 time, e.g. 2026-07-30T08:00:00+08:00") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _code(name: str) -> str | None:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    if not (raw.isdigit() and len(raw) == 12):
+        raise ApiError(400, f"{name} must be a 12-digit division code")
+    return raw
+
+
+@api_bp.get("/escalations")
+@doc("Escalations in your scope, newest first",
+     params={"status": "open acknowledged escalated overdue closed", "rule": "E1…E6",
+             "level": "township county city province village", "village": "division code",
+             "township": "division code", "county": "division code", "since": "ISO 8601 time",
+             "exercise": "exercise id (without it: real records only)", "limit": "page size",
+             "cursor": "from `next`"}, tag="escalations")
+def list_escalations():
+    person = api_person()
+    stmt = (select(Escalation).options(selectinload(Escalation.recipients), selectinload(Escalation.messages))
+            .where(service.visible_clause(person), exercise_clause(Escalation.exercise_id, _exercise_arg())))
+    for name, column, allowed in (("status", Escalation.status, ESCALATION_STATUSES),
+                                  ("rule", Escalation.rule, RULES), ("level", Escalation.level, LEVELS)):
+        value = _choice(name, allowed)
+        if value is not None:
+            stmt = stmt.where(column == value)
+    for name, column in (("village", Escalation.village_code), ("township", Escalation.township_code),
+                         ("county", Escalation.county_code)):
+        value = _code(name)
+        if value is not None:
+            stmt = stmt.where(column == value)
+    since = _since_arg()
+    if since is not None:
+        stmt = stmt.where(Escalation.created_at >= since)
+    return paginate(stmt, Escalation.id, service.serialize_escalation)
+
+
+def _load(escalation_id: str) -> Escalation:
+    number = service.parse_escalation_id(escalation_id)
+    esc = db.session.get(Escalation, number) if number is not None else None
+    if esc is None:
+        raise ApiError(404, f"no escalation {escalation_id}")
+    person = api_person()
+    if not (can_access(person, esc.division_code) or (esc.village_code and can_access(person, esc.village_code))):
+        raise ApiError(403, f"{esc.public_id} is outside your area")
+    return esc
+
+
+@api_bp.get("/escalations/<escalation_id>")
+@doc("One escalation (`E17` or `17`)", tag="escalations")
+def get_escalation(escalation_id: str):
+    return jsonify(service.serialize_escalation(_load(escalation_id)))
+
+
+@api_bp.post("/escalations/<escalation_id>/ack")
+@doc("Acknowledge an escalation (a recipient, or a responder at or above its level); twice is harmless",
+     tag="escalations")
+def ack_escalation(escalation_id: str):
+    esc = _load(escalation_id)
+    channel = "api" if request.headers.get("Authorization", "").lower().startswith("bearer ") else "board"
+    try:
+        flows.acknowledge(api_person(), esc, channel)
+    except PermissionError:
+        raise ApiError(403, f"only a recipient of {esc.public_id} or a responder above may acknowledge it") from None
+    db.session.commit()
+    return jsonify(service.serialize_escalation(esc))

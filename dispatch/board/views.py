@@ -1,17 +1,201 @@
-"""Board routes."""
+"""Board routes: thin — resolve who is looking at what (scope, exercise), call query/export code, render.
+
+The actions (POST forms) live in `dispatch.board.actions` on the same blueprint.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+
+from core import api
+from core.audit import record
 from core.auth import staff_required
+from core.extensions import db
+from core.indicators import INDICATORS
+from core.web import add_nav
+from dispatch.board import cap, exports, incidents, labels, models, query, review  # noqa: F401  (models: indexes)
+from drills import service as drill_service
+from reporter.models import Event
 
 bp = Blueprint("board", __name__, template_folder="templates", static_folder="static",
                static_url_path="/board-static")
 
 
+@bp.record_once
+def _nav(state) -> None:
+    add_nav(state.app, _l("灾情看板"), "/board", order=10)
+    add_nav(state.app, _l("待核短信"), "/board/review", order=12)
+
+
+@bp.app_template_filter("localtime")
+def localtime(dt: datetime | None, fmt: str = "%m-%d %H:%M") -> str:
+    """UTC in the database, Beijing time on the screen."""
+    if dt is None:
+        return ""
+    return dt.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(fmt)
+
+
+def current_view() -> query.BoardView:
+    """The viewer and the exercise chosen with `?exercise=` (404 when not theirs to see)."""
+    try:
+        exercise = query.resolve_exercise(current_user, request.values.get("exercise"))
+    except LookupError:
+        abort(404)
+    g.board_view = query.BoardView(current_user._get_current_object(), exercise)
+    return g.board_view
+
+
+@bp.context_processor
+def _board_context() -> dict:
+    view = g.get("board_view")
+    exercise = view.exercise if view is not None else None
+    return {"exercise_banner": f"{exercise.name} (#{exercise.id})" if exercise else None,
+            "xargs": {"exercise": exercise.id} if exercise else {},
+            "INDICATORS": INDICATORS, "L": labels.Resolved()}
+
+
+def audit_export(view: query.BoardView, what: str, entity_id, count: int | None = None) -> None:
+    """Exports leave the building: record who took what (same transaction, then commit)."""
+    record("export", what, entity_id, after={"format": what, "rows": count, "division": view.person.division_code},
+           actor=view.person, exercise_id=view.exercise_id)
+    db.session.commit()
+
+
 @bp.get("/board")
 @staff_required
 def board():
-    """Placeholder until the incident board lands (issue 5)."""
-    return render_template("base.html")
+    view = current_view()
+    filters = incidents.Filters.from_args(request.args)
+    items, total = incidents.list_incidents(view, filters)
+    return render_template(
+        "board/board.html", view=view, summary=query.summary(view), rollup=query.township_rollup(view),
+        headers=query.indicator_headers(), filters=filters, items=items, total=total,
+        per_page=incidents.PER_PAGE, townships=query.townships_in_scope(view), events=query.open_events(view),
+        flags=incidents.FLAGS, review_states=incidents.REVIEW_STATES, sorts=incidents.SORTS,
+        cursor=incidents.make_cursor(view), tile_url=current_app.config.get("TILE_URL") or "",
+        may_set_daily=review.may_handle(view.person), exercises=drill_service.for_person(view.person, limit=20),
+        now=view.now)
+
+
+@bp.get("/board/changes")
+@staff_required
+def changes():
+    """Polled every 3 s by the open board: what is new since `since` (a cursor it was given)."""
+    view = current_view()
+    return jsonify(incidents.changes(view, request.args.get("since")))
+
+
+@bp.get("/board/map.json")
+@staff_required
+def map_data():
+    view = current_view()
+    data = incidents.map_layer(view)
+    data["shelters"] = incidents.shelter_layer(view)
+    return jsonify(data)
+
+
+@bp.get("/board/incidents/<int:incident_id>.json")
+@staff_required
+def incident_json(incident_id: int):
+    """What a map popup shows (404 outside the viewer's scope)."""
+    data = incidents.incident_popup(current_view(), incident_id)
+    if data is None:
+        abort(404)
+    return jsonify(data)
+
+
+def _summary_payload(view: query.BoardView) -> dict:
+    rollup = query.township_rollup(view)
+    rows = [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in rollup["rows"]]
+    return {"summary": query.summary(view), "townships": rows, "exercise_id": view.exercise_id}
+
+
+@bp.get("/board/summary.json")
+@staff_required
+def summary_json():
+    """The summary and roll-up as JSON (for the board's own page)."""
+    return jsonify(_summary_payload(current_view()))
+
+
+@api.bp.get("/board/summary")
+@api.doc("Incident board: totals of the active events and the per-township roll-up (scoped to the caller)",
+         params={"exercise": "an exercise id: that drill's figures instead of real ones"}, tag="board")
+def api_board_summary():
+    person = api.api_person()
+    try:
+        exercise = query.resolve_exercise(person, request.args.get("exercise"))
+    except LookupError:
+        raise api.ApiError(404, "no such exercise in your scope") from None
+    return jsonify(_summary_payload(query.BoardView(person, exercise)))
+
+
+@bp.get("/board/export/townships.xlsx")
+@staff_required
+def export_xlsx():
+    view = current_view()
+    body = exports.rollup_xlsx(view)
+    audit_export(view, "rollup_xlsx", view.person.division_code)
+    return _download(body, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", view, "xlsx")
+
+
+@bp.get("/board/export/townships.csv")
+@staff_required
+def export_csv():
+    view = current_view()
+    body = exports.rollup_csv(view)
+    audit_export(view, "rollup_csv", view.person.division_code)
+    return _download(body, "text/csv; charset=utf-8", view, "csv")
+
+
+@bp.get("/board/export/incidents.geojson")
+@staff_required
+def export_geojson():
+    view = current_view()
+    data = exports.incidents_geojson(view)
+    audit_export(view, "incidents_geojson", view.person.division_code, len(data["features"]))
+    response = jsonify(data)
+    response.mimetype = "application/geo+json"
+    response.headers["Content-Disposition"] = f"attachment; filename={_filename(view, 'incidents', 'geojson')}"
+    return response
+
+
+@bp.get("/board/events/<int:event_id>/cap.xml")
+@staff_required
+def export_cap(event_id: int):
+    view = current_view()
+    event = db.session.scalar(select(Event).where(Event.id == event_id, query.events_in_scope_clause(view)))
+    if event is None:
+        abort(404)
+    body = cap.event_cap(view, event)
+    audit_export(view, "event_cap", event.id)
+    response = Response(body, mimetype="application/cap+xml")
+    response.headers["Content-Disposition"] = f"attachment; filename=event-{event.id}-cap.xml"
+    return response
+
+
+def _filename(view: query.BoardView, stem: str, ext: str) -> str:
+    drill = f"-exercise{view.exercise_id}" if view.exercise else ""
+    return f"{stem}-{view.person.division_code}{drill}-{exports.local(view.now, '%Y%m%d-%H%M')}.{ext}"
+
+
+def _download(body: bytes, mimetype: str, view: query.BoardView, ext: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f"attachment; filename={_filename(view, 'townships', ext)}"
+    return response
+
+
+@bp.get("/board/review")
+@staff_required
+def review_queue():
+    view = current_view()
+    return render_template("board/review.html", view=view, messages=review.pending_messages(view),
+                           villages=review.villages_in_scope(view), can_handle=review.may_handle(view.person))
+
+
+from dispatch.board import actions  # noqa: E402,F401  (registers the POST routes on bp)

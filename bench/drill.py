@@ -1,0 +1,187 @@
+"""`make bench-drill`: a simulated drill against gunicorn + PostgreSQL + Redis + workers.
+
+Builds (once) a benchmark database with the Hebei division list from ../shared/data (never
+copied into the repository), starts gunicorn and `flask worker` processes on it, runs
+`flask drill run` over the chosen area and appends the figures to bench/README.md
+(section bench-drill): duration, messages per second, errors, and the drill's own figures
+from its evaluation (share reported within 1 h, time to notify: report → SMS handed to the
+gateway).
+
+    .venv/bin/python bench/drill.py --area 130000000000 --speed 30 --concurrency 12
+    AREA=130681000000 make bench-drill          # one county (涿州市, 447 villages)
+
+Settings: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1/zb_drills_bench),
+BENCH_REDIS_URL (default redis://127.0.0.1:6379/6), DIVISIONS_CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv" / "bin"
+CSV = Path(os.environ.get("DIVISIONS_CSV", ROOT.parent.parent / "shared" / "data" / "hebei-divisions.csv"))
+if not CSV.exists():
+    CSV = Path("/work/shared/data/hebei-divisions.csv")
+DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1/zb_drills_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
+PORT = int(os.environ.get("BENCH_PORT", "5097"))
+
+
+SPEED = [30.0]
+
+
+def env() -> dict:
+    e = dict(os.environ)
+    # deadlines on the scenario clock, so that unacknowledged escalations go up a level (E4)
+    e.setdefault("ESCALATION_ACK_MINUTES", f"{30.0 / SPEED[0]:.5f}")
+    e.setdefault("ESCALATION_SWEEP_SECONDS", "5")
+    e.update({"DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "SMS_BACKEND": "console", "FLASK_APP": "wsgi",
+              "PUBLIC_BASE_URL": f"http://127.0.0.1:{PORT}", "TWILIO_AUTH_TOKEN": "bench-token",
+              "SECRET_KEY": "bench", "SMS_RATE_PER_SECOND": "1000", "LOG_LEVEL": "WARNING",
+              "ZAIBAO_INSTANCE": "/tmp/zb_drills_bench_inst"})
+    return e
+
+
+def flask(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([str(VENV / "flask"), *args], cwd=ROOT, env=env(), text=True, capture_output=True,
+                          check=check)
+
+
+def ensure_database() -> None:
+    name = DB_URL.rsplit("/", 1)[1]
+    admin = DB_URL.rsplit("/", 1)[0] + "/postgres"
+    exists = subprocess.run(["psql", admin, "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{name}'"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    if not exists:
+        subprocess.run(["psql", admin, "-c", f"CREATE DATABASE {name}"], check=True, capture_output=True)
+    flask("db", "upgrade", "heads")
+    count = subprocess.run(["psql", DB_URL, "-tAc", "SELECT count(*) FROM divisions WHERE level='village'"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    if int(count or 0) < 50000:
+        print(f"importing {CSV} …", flush=True)
+        print(flask("divisions", "import", str(CSV)).stdout.strip(), flush=True)
+
+
+def start(cmd: list[str], log: str) -> subprocess.Popen:
+    return subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def evaluation_figures(exercise_id: int) -> dict:
+    code = ("import json,sys\nfrom wsgi import app\nfrom drills import evaluation, metrics, service\n"
+            "with app.app_context():\n ex = service.get(int(sys.argv[1]))\n"
+            " f = metrics.evaluate(**evaluation.load_inputs(ex))\n"
+            " print(json.dumps({k: f[k] for k in ('villages','reported','share_1h','share_2h','time_to_report',"
+            "'time_to_ack','escalations_by_rule','sms','messages','reports')} | {'silent': len(f['silent'])}))")
+    out = subprocess.run([str(VENV / "python"), "-c", code, str(exercise_id)], cwd=ROOT, env=env(), text=True,
+                         capture_output=True, check=True).stdout
+    import json
+
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--area", default=os.environ.get("AREA", "130000000000"))
+    parser.add_argument("--scenario", default="flood")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--speed", type=float, default=float(os.environ.get("SPEED", "30")))
+    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("CONCURRENCY", "12")))
+    parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--rq-workers", type=int, default=1)
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args()
+    SPEED[0] = args.speed
+
+    ensure_database()
+    procs = [start([str(VENV / "gunicorn"), "--bind", f"127.0.0.1:{PORT}", "--workers", str(args.web_workers),
+                    "--threads", "4", "wsgi:app"], "/tmp/zb_drills_bench_web.log")]
+    procs += [start([str(VENV / "flask"), "worker", "--name", f"bench-drill-{i}"], f"/tmp/zb_drills_bench_w{i}.log")
+              for i in range(args.rq_workers)]
+    try:
+        for _ in range(120):
+            try:
+                if requests.get(f"http://127.0.0.1:{PORT}/healthz", timeout=2).status_code < 500:
+                    break
+            except requests.RequestException:
+                time.sleep(0.5)
+        cmd = ["drill", "run", "--division", args.area, "--scenario", args.scenario, "--seed", str(args.seed),
+               "--speed", str(args.speed), "--concurrency", str(args.concurrency), "--no-progress",
+               "--attribution", "shared"] + (["--limit", str(args.limit)] if args.limit else [])
+        started = time.perf_counter()
+        run = flask(*cmd, check=False)
+        duration = time.perf_counter() - started
+    finally:
+        for proc in procs:
+            stop(proc)
+    print(run.stdout, run.stderr[-2000:], sep="\n")
+    if run.returncode != 0:
+        sys.exit(run.returncode)
+    exercise_id = int(run.stdout.strip().splitlines()[-1].split()[1])
+    sent = int(re.search(r"sent (\d+)", run.stdout).group(1))
+    errors = int(re.search(r"errors (\d+)", run.stdout).group(1))
+    unprefixed = re.search(r"\((\d+) without the", run.stdout)
+    spooled = int(unprefixed.group(1)) if unprefixed else 0
+    deadlocks = Path("/tmp/zb_drills_bench_web.log").read_text(errors="replace").count("DeadlockDetected: deadlock")
+    figures = evaluation_figures(exercise_id)
+    lines = [
+        f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — area {args.area}, {figures['villages']} villages, "
+        f"{args.scenario}, seed {args.seed}, ×{args.speed:g}",
+        "",
+        f"- machine: 2 cores / 24 GiB ({platform.platform()}), shared with other engineers' work",
+        f"- stack: gunicorn {args.web_workers} workers × 4 threads, {args.rq_workers} `flask worker`, "
+        f"PostgreSQL, Redis, SMS_BACKEND=console; simulator concurrency {args.concurrency}",
+        f"- duration {duration:.0f} s (scenario {6 if args.scenario != 'earthquake' else 4} h at ×{args.speed:g}); "
+        f"{sent} webhooks, {sent / duration:.1f} messages/s overall; errors {errors}; answered "
+        f"'稍后处理' (spooled by the server) {spooled}; deadlocks in the web log {deadlocks}",
+        f"- reported within 1 h {figures['share_1h'] * 100:.1f}%, within 2 h {figures['share_2h'] * 100:.1f}%, "
+        f"silent {figures['silent']}; reports {figures['reports']}, escalations "
+        + ", ".join(f"{e['rule']} {e['count']}" for e in figures["escalations_by_rule"]),
+        f"- time to notify (report received → SMS handed to the gateway, wall clock): "
+        f"p50 {figures['sms']['notify_p50_s']} s, p95 {figures['sms']['notify_p95_s']} s over "
+        f"{figures['sms']['total']} SMS",
+        f"- time to report (scenario minutes): median {figures['time_to_report']['village']['median_min']}, "
+        f"p90 {figures['time_to_report']['village']['p90_min']}; exercise {exercise_id}",
+        f"- reproduce: `.venv/bin/python bench/drill.py --area {args.area} --speed {args.speed:g} "
+        f"--concurrency {args.concurrency}" + (f" --limit {args.limit}" if args.limit else "") + "`",
+        "",
+    ]
+    print("\n".join(lines))
+    if not args.no_record:
+        readme = ROOT / "bench" / "README.md"
+        text = readme.read_text(encoding="utf-8") if readme.exists() else "# Benchmarks\n"
+        if "## bench-drill" not in text:
+            text += ("\n## bench-drill\n\nA simulated drill (`flask drill run`) through the real webhook against "
+                     "gunicorn + PostgreSQL + Redis + worker, on the Hebei division list (CC BY 4.0, "
+                     "Vonng/adcode; see ../shared/data/README.md).\n\n")
+        head, _, rest = text.partition("## bench-drill")
+        nxt = rest.find("\n## ")
+        section, tail = (rest, "") if nxt < 0 else (rest[:nxt], rest[nxt:])
+        readme.write_text(head + "## bench-drill" + section.rstrip("\n") + "\n\n" + "\n".join(lines) + tail,
+                          encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

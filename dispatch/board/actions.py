@@ -1,0 +1,160 @@
+"""Board actions: POST forms (CSRF checked by Flask-WTF) that call the owning part's flows.
+
+Each handler first loads the record and checks scope itself (404 when the record is outside
+the viewer's division, so ids cannot be probed), then calls the flow, which checks again,
+changes state and writes the audit entry. Nothing is audited here: the flows do it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import abort, flash, redirect, request
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from core.auth import staff_required
+from core.extensions import db
+from core.scope import can_access, scope_clause
+from dispatch.board.query import BoardView
+from dispatch.board.review import can_see_message
+from dispatch.board.views import bp, current_view
+from dispatch.models import Escalation
+from reporter.models import Event, InboundMessage, Incident, Report
+
+MAX_REASON = 500
+
+
+def _back() -> str:
+    """Return to the page the form was on (same-site board paths only)."""
+    target = request.form.get("next", "")
+    if target.startswith("/board") and not target.startswith("//"):
+        return target
+    return "/board"
+
+
+def _text(name: str, required: bool = False) -> str | None:
+    value = (request.form.get(name) or "").strip()
+    if len(value) > MAX_REASON:
+        flash(_("说明太长（最多 %(n)s 字）。", n=MAX_REASON), "error")
+        return None
+    if required and not value:
+        flash(_("请填写原因。"), "error")
+        return None
+    return value or ""
+
+
+def _run(action: Callable[[], object], done: str):
+    """Call a flow; its PermissionError is a 403, its ValueError a message to the user."""
+    try:
+        action()
+        db.session.commit()
+    except PermissionError:
+        db.session.rollback()
+        abort(403)
+    except ValueError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(_back())
+    flash(done, "ok")
+    return redirect(_back())
+
+
+def _get_or_404(model, ident: int, visible: Callable[[object], bool]):
+    obj = db.session.get(model, ident)
+    if obj is None or not visible(obj):
+        abort(404)
+    return obj
+
+
+def _event_visible(view: BoardView, event: Event) -> bool:
+    """Visible when one of its incidents is in the viewer's scope (whatever board they act from)."""
+    return bool(db.session.scalar(select(func.count(Incident.id)).where(
+        Incident.event_id == event.id, scope_clause(view.person, Incident.village_code))))
+
+
+@bp.post("/board/escalations/<int:escalation_id>/ack")
+@staff_required
+def acknowledge(escalation_id: int):
+    view = current_view()
+    esc = _get_or_404(Escalation, escalation_id, lambda e: can_access(view.person, e.village_code)
+                      or can_access(view.person, e.division_code))
+    from dispatch import flows
+
+    return _run(lambda: flows.acknowledge(view.person, esc, "web"), _("已确认 E%(id)s。", id=esc.id))
+
+
+@bp.post("/board/reports/<int:report_id>/review")
+@staff_required
+def review_report(report_id: int):
+    view = current_view()
+    report = _get_or_404(Report, report_id, lambda r: can_access(view.person, r.village_code))
+    action = request.form.get("action")
+    if action not in ("accept", "return"):
+        flash(_("未知操作。"), "error")
+        return redirect(_back())
+    reason = _text("reason", required=(action == "return"))
+    if reason is None:
+        return redirect(_back())
+    from reporter import flows
+
+    done = _("已采用 R%(id)s。", id=report.id) if action == "accept" else _("已退回 R%(id)s。", id=report.id)
+    return _run(lambda: flows.review_report(view.person, report, action, reason or None), done)
+
+
+@bp.post("/board/incidents/<int:incident_id>/close")
+@staff_required
+def close_incident(incident_id: int):
+    view = current_view()
+    incident = _get_or_404(Incident, incident_id, lambda i: can_access(view.person, i.village_code))
+    note = _text("note")
+    if note is None:
+        return redirect(_back())
+    from reporter import flows
+
+    return _run(lambda: flows.close_incident(view.person, incident, note or None), _("灾情已结束。"))
+
+
+@bp.post("/board/events/<int:event_id>/daily")
+@staff_required
+def daily_report(event_id: int):
+    view = current_view()
+    event = _get_or_404(Event, event_id, lambda e: _event_visible(view, e))
+    if not can_access(view.person, event.county_code):
+        abort(403)  # a county office decides (SPEC §4.1); a township sees the event but may not
+    on = request.form.get("on") == "1"
+    from reporter import flows
+
+    done = _("已要求每日报告（含零报告）。") if on else _("已取消每日报告。")
+    return _run(lambda: flows.set_daily_report(view.person, event, on), done)
+
+
+@bp.post("/board/messages/<int:message_id>/convert")
+@staff_required
+def convert_message(message_id: int):
+    view = current_view()
+    message = _get_or_404(InboundMessage, message_id, lambda m: can_see_message(view, m))
+    village = (request.form.get("village_code") or "").strip()
+    text = (request.form.get("text") or "").strip()
+    if not village or not text:
+        flash(_("请选择村并填写短信内容。"), "error")
+        return redirect(_back())
+    if not can_access(view.person, village):
+        abort(403)
+    from reporter import flows
+
+    return _run(lambda: flows.convert_message(view.person, message, village_code=village, text=text[:1600]),
+                _("已转为报告。"))
+
+
+@bp.post("/board/messages/<int:message_id>/dismiss")
+@staff_required
+def dismiss_message(message_id: int):
+    view = current_view()
+    message = _get_or_404(InboundMessage, message_id, lambda m: can_see_message(view, m))
+    note = _text("note", required=True)
+    if note is None:
+        return redirect(_back())
+    from reporter import flows
+
+    return _run(lambda: flows.dismiss_message(view.person, message, note), _("已忽略该短信（仍保留）。"))

@@ -1,0 +1,206 @@
+"""Database work of dispatch: who is on duty, opening escalation records with their outbox SMS,
+texts, delivery updates and the JSON shape the API and the board share."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, or_, select, update
+
+from core.extensions import db
+from core.gateway import MAX_SEGMENTS
+from core.indicators import HAZARDS, format_figures
+from core.models import Division, Person, utcnow
+from core.scope import scope_clause
+from dispatch.models import Escalation, OutboundSms
+from dispatch.outbox import queue_sms
+from dispatch.rules import next_level
+
+DRILL_PREFIX = "【演练】"
+LEVEL_NAMES = {"village": "村", "township": "乡镇", "county": "县", "city": "市", "province": "省"}
+KEY_FIGURES = ("deaths", "missing", "relocated", "houses_collapsed")
+
+
+# ---- people and places --------------------------------------------------------------------
+
+def on_duty(level: str, division_code: str) -> list[Person]:
+    """Active, on-duty responders of that level's division (the role names the level)."""
+    return list(db.session.scalars(select(Person).where(
+        Person.role == level, Person.division_code == division_code, Person.active.is_(True),
+        Person.on_duty.is_(True)).order_by(Person.id)))
+
+
+def exercise_division(exercise_id: int | None) -> Division | None:
+    """The division an exercise is confined to (None for real traffic)."""
+    if exercise_id is None:
+        return None
+    from drills.models import Exercise
+
+    exercise = db.session.get(Exercise, exercise_id)
+    return exercise.division if exercise is not None else None
+
+
+def within(division: Division, scope: Division | None) -> bool:
+    return scope is None or scope.code in division.lineage_codes()
+
+
+def place_label(village: Division) -> str:
+    """`王庄村(码头镇)`: the village and its township, as responders know them."""
+    parent = village.parent
+    return f"{village.name}({parent.name})" if parent is not None and village.level == "village" else village.name
+
+
+def key_figures(incident) -> str:
+    """Deaths and missing always (a responder must see "0"), the others when known."""
+    values = {k: getattr(incident, k, None) for k in KEY_FIGURES}
+    for k in ("deaths", "missing"):
+        values[k] = values[k] or 0
+    return format_figures(values, KEY_FIGURES)
+
+
+def compose(head: str, tail: str, exercise_id: int | None) -> str:
+    """Keep the whole text within 2 UCS-2 segments, cutting the head, never the reply hint."""
+    limit = 67 * MAX_SEGMENTS - len(tail) - (len(DRILL_PREFIX) if exercise_id is not None else 0)
+    if len(head) > limit:
+        head = head[: max(0, limit - 1)] + "…"
+    return head + tail
+
+
+def alert_text(esc: Escalation, village: Division, incident, report, overdue: Escalation | None = None) -> str:
+    """SPEC §5: `【灾情】王庄村(码头镇) 洪涝 死亡0 失踪1 转移120 R1203。回复"收到 E17"确认。`"""
+    hazard = HAZARDS.get(getattr(incident, "hazard", None) or "", getattr(incident, "hazard", "") or "")
+    head = f"【灾情】{place_label(village)} {hazard} {key_figures(incident)}"
+    if report is not None:
+        head += f" R{report.id}"
+    if overdue is not None:
+        below = db.session.get(Division, overdue.division_code)
+        head += f"，{below.name if below else ''}未按时确认E{overdue.id}"
+    return compose(head, f"。回复\"收到 E{esc.id}\"确认。", esc.exercise_id)
+
+
+# ---- opening escalations ------------------------------------------------------------------
+
+def new_escalation(*, rule: str, level: str, division_code: str, village: Division | None,
+                   report_id: int | None = None, incident_id: int | None = None,
+                   event_id: int | None = None, parent_id: int | None = None,
+                   exercise_id: int | None = None, note: str | None = None,
+                   deadline_minutes: float | None = None, status: str = "open",
+                   dedupe_key: str | None = None) -> Escalation:
+    now = utcnow()
+    place = village or db.session.get(Division, division_code)
+    esc = Escalation(
+        rule=rule, level=level, division_code=division_code,
+        village_code=village.code if village is not None else None,
+        township_code=place.ancestor_code("township") if place else None,
+        county_code=place.ancestor_code("county") if place else None,
+        report_id=report_id, incident_id=incident_id, event_id=event_id, parent_id=parent_id,
+        exercise_id=exercise_id, note=note, status=status, created_at=now, dedupe_key=dedupe_key,
+        deadline_at=now + timedelta(minutes=deadline_minutes) if deadline_minutes and status == "open" else None)
+    if status == "escalated":
+        esc.escalated_at = now
+    db.session.add(esc)
+    return esc
+
+
+def open_chain(rule: str, level: str, village: Division, *, incident, report, exercise_id: int | None,
+               deadline_minutes: float | None, parent: Escalation | None = None,
+               stop_levels: frozenset[str] = frozenset()) -> list[Escalation]:
+    """Open `rule` at `level`; a level with nobody on duty is recorded and skipped at once.
+
+    Climbing stops at a level in `stop_levels` (this report notifies it anyway), at the top of
+    the ladder, or at the edge of the exercise's division (a drill never reaches real offices
+    outside it).
+    """
+    scope = exercise_division(exercise_id)
+    created: list[Escalation] = []
+    current: str | None = level
+    while current is not None:
+        code = village.ancestor_code(current)
+        division = db.session.get(Division, code) if code else None
+        if division is None or not within(division, scope):
+            break
+        people = on_duty(current, code)
+        common = dict(rule=rule, level=current, division_code=code, village=village,
+                      report_id=report.id if report is not None else None,
+                      incident_id=getattr(incident, "id", None), event_id=getattr(incident, "event_id", None),
+                      parent_id=parent.id if parent is not None else None, exercise_id=exercise_id)
+        if people:
+            esc = new_escalation(**common, deadline_minutes=deadline_minutes)
+            esc.recipients = people
+            db.session.flush()
+            text = alert_text(esc, village, incident, report, overdue=parent if rule == "E4" else None)
+            for person in people:
+                queue_sms(person.phone, text, purpose="escalation", person=person, escalation_id=esc.id,
+                          report_id=esc.report_id, exercise_id=exercise_id)
+            created.append(esc)
+            break
+        esc = new_escalation(**common, status="escalated",
+                             note=f"{division.name}无人值班，已立即报上一级")
+        db.session.flush()
+        created.append(esc)
+        parent = esc
+        current = next_level(current)
+        if current in stop_levels:
+            break
+    return created
+
+
+# ---- delivery (status callbacks are reporter.status) -----------------------------------------
+
+def failed_sms_count(person: Person, exercise_id: int | None = None) -> int:
+    """SMS that could not be delivered, in the person's scope (for the board's warning)."""
+    from core.db import exercise_clause
+
+    stmt = (select(func.count(OutboundSms.id)).join(Escalation, Escalation.id == OutboundSms.escalation_id)
+            .where(OutboundSms.status.in_(("failed", "undelivered")),
+                   exercise_clause(OutboundSms.exercise_id, exercise_id), visible_clause(person)))
+    return db.session.scalar(stmt) or 0
+
+
+# ---- scope and JSON ------------------------------------------------------------------------
+
+def visible_clause(person: Person):
+    """An escalation is visible to whoever's scope holds its place or its responding division."""
+    return or_(scope_clause(person, Escalation.village_code), scope_clause(person, Escalation.division_code))
+
+
+def parse_escalation_id(raw: str | int) -> int | None:
+    text = str(raw).strip().upper().removeprefix("E")
+    return int(text) if text.isdigit() and len(text) < 10 else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def serialize_escalation(e: Escalation) -> dict:
+    """The JSON shape of an escalation (API and board)."""
+    who = e.acknowledged_by
+    return {
+        "id": e.public_id, "rule": e.rule, "level": e.level, "division_code": e.division_code,
+        "village_code": e.village_code, "township_code": e.township_code, "county_code": e.county_code,
+        "report_id": f"R{e.report_id}" if e.report_id else None, "incident_id": e.incident_id,
+        "event_id": e.event_id, "parent_id": f"E{e.parent_id}" if e.parent_id else None,
+        "status": e.status, "created_at": _iso(e.created_at), "deadline_at": _iso(e.deadline_at),
+        "overdue": bool(e.status == "open" and e.deadline_at and e.deadline_at < utcnow()),
+        "acknowledged_at": _iso(e.acknowledged_at),
+        "acknowledged_by": {"name": who.name, "phone": who.phone, "role": who.role} if who else None,
+        "ack_channel": e.ack_channel, "escalated_at": _iso(e.escalated_at), "note": e.note,
+        "recipients": [{"name": p.name, "phone": p.phone, "role": p.role} for p in e.recipients],
+        "sms": [{"to": m.to_phone, "status": m.status, "error_code": m.error_code, "attempts": m.attempts,
+                 "ambiguous": m.ambiguous, "sent_at": _iso(m.sent_at)} for m in e.messages],
+        "exercise_id": e.exercise_id,
+    }
+
+
+def claim_open(escalation_id: int, **values) -> bool:
+    """Move an escalation out of 'open' if (and only if) it is still open: the one race guard
+    between an acknowledgement and its deadline. The caller commits."""
+    result = db.session.execute(update(Escalation).where(
+        Escalation.id == escalation_id, Escalation.status == "open").values(**values))
+    return result.rowcount == 1
+
+
+def ack_minutes() -> float:
+    return float(current_app.config["ESCALATION_ACK_MINUTES"])

@@ -1,0 +1,134 @@
+"""Silence (E5, SPEC §5): villages that owe a daily report and have sent nothing today.
+
+For every open event marked daily-report, each village of the event's townships owes one
+report (a nil report counts) per local calendar day. From SILENCE_DEADLINE (12:00 local) a
+silent village's officer A is reminded; SILENCE_STEP_MINUTES after that reminder officer B;
+the same interval later the township responders get one text listing their silent villages.
+Each step is an E5 escalation record with a unique `dedupe_key` (day, exercise, village,
+step): several workers may sweep at once, each step still happens once, and the board sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from core.db import exercise_clause
+from core.extensions import db
+from core.models import Division, Person, utcnow
+from dispatch import service
+from dispatch.models import Escalation
+from dispatch.outbox import queue_sms
+
+log = logging.getLogger("zaibao.dispatch.silence")
+STEPS = ("a", "b", "township")
+
+
+def _key(day, exercise_id: int | None, village_code: str, step: str) -> str:
+    return f"E5:{day.isoformat()}:{exercise_id or 0}:{village_code}:{step}"
+
+
+def _officers(village_code: str, role: str) -> list[Person]:
+    return list(db.session.scalars(select(Person).where(
+        Person.role == role, Person.division_code == village_code, Person.active.is_(True)).order_by(Person.id)))
+
+
+def _record(village: Division, step: str, key: str, event, recipients: list[Person], note: str,
+            now: datetime) -> Escalation | None:
+    """Insert one step's record; None when another sweep already did it (unique key)."""
+    level = "township" if step == "township" else "village"
+    code = village.ancestor_code("township") if step == "township" else village.code
+    try:
+        with db.session.begin_nested():
+            esc = service.new_escalation(rule="E5", level=level, division_code=code, village=village,
+                                         event_id=event.id, exercise_id=event.exercise_id, status="closed",
+                                         note=note, dedupe_key=key)
+            esc.created_at = now  # the sweep's clock: the next step is timed from it
+            esc.recipients = recipients
+            db.session.flush()
+    except IntegrityError:
+        return None
+    return esc
+
+
+def sweep_silence(now: datetime | None = None) -> int:
+    """Send the reminders that are due; returns the number of steps taken. Commits."""
+    from reporter.models import Event, Incident, Report
+
+    now = now or utcnow()
+    cfg = current_app.config
+    tz = ZoneInfo(cfg["TIMEZONE"])
+    local = now.astimezone(tz)
+    today = local.date()
+    hour, minute = (int(x) for x in str(cfg["SILENCE_DEADLINE"]).split(":"))
+    if local.time() < time(hour, minute):
+        return 0
+    step = timedelta(minutes=float(cfg["SILENCE_STEP_MINUTES"]))
+    day_start = datetime.combine(today, time(0), tz).astimezone(UTC)
+    taken = 0
+    events = db.session.scalars(select(Event).where(Event.daily_report.is_(True), Event.status == "open")).all()
+    for event in events:
+        if event.daily_report_since and event.daily_report_since > today:
+            continue
+        townships = set(db.session.scalars(select(Incident.township_code).where(
+            Incident.event_id == event.id, Incident.township_code.is_not(None)).distinct()))
+        if not townships:
+            continue
+        villages = db.session.scalars(select(Division).where(
+            Division.level == "village", Division.township_code.in_(townships)).order_by(Division.code)).all()
+        reported = set(db.session.scalars(select(Report.village_code).where(
+            Report.township_code.in_(townships), Report.received_at >= day_start,
+            exercise_clause(Report.exercise_id, event.exercise_id)).distinct()))
+        prefix = f"E5:{today.isoformat()}:{event.exercise_id or 0}:"
+        done = dict(db.session.execute(select(Escalation.dedupe_key, Escalation.created_at).where(
+            Escalation.dedupe_key.like(prefix + "%"))).all())
+        to_township: dict[str, list[tuple[Division, Escalation]]] = defaultdict(list)
+        for village in villages:
+            if village.code in reported:
+                continue
+            keys = {s: _key(today, event.exercise_id, village.code, s) for s in STEPS}
+            if keys["a"] not in done:
+                taken += _remind_officer(village, "a", keys["a"], event, today, now)
+            elif keys["b"] not in done and done[keys["a"]] <= now - step:
+                taken += _remind_officer(village, "b", keys["b"], event, today, now)
+            elif (keys["b"] in done and keys["township"] not in done and done[keys["b"]] <= now - step):
+                people = service.on_duty("township", village.ancestor_code("township"))
+                esc = _record(village, "township", keys["township"], event, people, "村未报送，已提醒乡镇", now)
+                if esc is not None:
+                    to_township[village.ancestor_code("township")].append((village, esc))
+                    taken += 1
+        for township_code, items in to_township.items():
+            _tell_township(township_code, items, event, today)
+    db.session.commit()
+    return taken
+
+
+def _remind_officer(village: Division, step: str, key: str, event, today, now: datetime) -> int:
+    people = _officers(village.code, "officer_a" if step == "a" else "officer_b")
+    note = "已提醒信息员A" if step == "a" else ("已提醒信息员B" if people else "无B岗信息员")
+    esc = _record(village, step, key, event, people, note, now)
+    if esc is None:
+        return 0
+    text = service.compose(f"【零报告提醒】{village.name}今天({today.month}月{today.day}日)尚未报送灾情",
+                           "。无灾情请回复\"零报告\"，有灾情请按格式报送。", event.exercise_id)
+    for person in people:
+        queue_sms(person.phone, text, purpose="reminder", person=person, escalation_id=esc.id,
+                  exercise_id=event.exercise_id)
+    return 1
+
+
+def _tell_township(township_code: str, items: list[tuple[Division, Escalation]], event, today) -> None:
+    township = db.session.get(Division, township_code)
+    names = "、".join(v.name for v, _e in items)
+    text = service.compose(f"【零报告提醒】{township.name if township else ''}今天({today.month}月{today.day}日)"
+                           f"有{len(items)}个村未报送：{names}", "。请督促报送(含零报告)。", event.exercise_id)
+    first = items[0][1]
+    for person in first.recipients:
+        queue_sms(person.phone, text, purpose="reminder", person=person, escalation_id=first.id,
+                  exercise_id=event.exercise_id)

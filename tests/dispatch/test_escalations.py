@@ -1,0 +1,197 @@
+"""Opening escalations (E1–E3), on-duty rules, drills, acknowledgement, E4 and E6 — in-process,
+real database; the sending itself is covered with real workers in test_sending.py."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from core.extensions import db
+from core.models import utcnow
+from dispatch.models import Escalation, OutboundSms
+from drills.models import Exercise
+
+
+def sms_to(person):
+    return [m.body for m in db.session.scalars(select(OutboundSms).where(
+        OutboundSms.to_phone == person.phone).order_by(OutboundSms.id))]
+
+
+def test_new_incident_notifies_township_with_spec_text(tree, staff, report_in):
+    report, incident, escalations = report_in(tree.village, staff.officer_a, relocated=120)
+    [esc] = escalations
+    assert (esc.rule, esc.level, esc.division_code, esc.status) == ("E1", "township", tree.township.code, "open")
+    assert [p.id for p in esc.recipients] == [staff.township.id]
+    assert esc.deadline_at - esc.created_at == timedelta(minutes=30)
+    assert sms_to(staff.township) == [
+        f'【灾情】王庄村(码头镇) 洪涝 死亡0 失踪0 转移120 R{report.id}。回复"收到 E{esc.id}"确认。']
+    assert sms_to(staff.county) == []
+
+
+def test_casualty_notifies_township_and_county_at_once(tree, staff, report_in):
+    report, _i, escalations = report_in(tree.village, staff.officer_a, deaths=0, missing=1, relocated=120)
+    assert [(e.rule, e.level) for e in escalations] == [("E2", "township"), ("E2", "county")]
+    county_esc = escalations[1]
+    assert sms_to(staff.county) == [
+        f'【灾情】王庄村(码头镇) 洪涝 死亡0 失踪1 转移120 R{report.id}。回复"收到 E{county_esc.id}"确认。']
+    assert len(sms_to(staff.township)) == 1  # one text about one report, not one per rule
+
+
+def test_increase_in_follow_up_escalates_again_and_same_figures_do_not(tree, staff, report_in):
+    _r, incident, _e = report_in(tree.village, staff.officer_a, relocated=50)
+    _r, _i, none = report_in(tree.village, staff.officer_a, kind="update", incident=incident, relocated=80)
+    assert none == []
+    _r, _i, more = report_in(tree.village, staff.officer_a, kind="update", incident=incident, deaths=2)
+    assert [(e.rule, e.level) for e in more] == [("E2", "township"), ("E2", "county")]
+
+
+def test_skip_level_reaches_county_city_and_province(tree, staff, report_in):
+    _r, _i, escalations = report_in(tree.village, staff.officer_a, relocated=12000)
+    assert [(e.rule, e.level) for e in escalations] == [("E1", "township"), ("E3", "county"), ("E3", "city"),
+                                                        ("E3", "province")]
+    for person in (staff.county, staff.city, staff.province):
+        assert len(sms_to(person)) == 1
+    assert "转移12000" in sms_to(staff.province)[0]
+
+
+def test_off_duty_people_are_skipped(tree, staff, report_in, make_person):
+    off = make_person("township", tree.township, name="休息中", on_duty=False)
+    gone = make_person("township", tree.township, name="已离职", active=False)
+    _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
+    assert [p.id for p in esc.recipients] == [staff.township.id]
+    assert sms_to(off) == [] and sms_to(gone) == []
+
+
+def test_level_with_nobody_on_duty_escalates_at_once(tree, staff, report_in):
+    staff.township.on_duty = False
+    db.session.commit()
+    _r, _i, escalations = report_in(tree.village, staff.officer_a, relocated=3)
+    skipped, county = escalations
+    assert (skipped.level, skipped.status, skipped.recipients) == ("township", "escalated", [])
+    assert "无人值班" in skipped.note
+    assert (county.rule, county.level, county.status, county.parent_id) == ("E1", "county", "open", skipped.id)
+    assert len(sms_to(staff.county)) == 1 and sms_to(staff.township) == []
+
+
+def test_empty_level_does_not_double_a_level_already_notified(tree, staff, report_in):
+    staff.township.on_duty = False
+    db.session.commit()
+    _r, _i, escalations = report_in(tree.village, staff.officer_a, deaths=1)
+    assert [(e.level, e.status) for e in escalations] == [("township", "escalated"), ("county", "open")]
+    assert len(sms_to(staff.county)) == 1
+
+
+def test_exercise_stays_inside_its_county_and_is_marked(tree, staff, report_in):
+    exercise = Exercise(name="演练", division_code=tree.county.code, scenario="flood")
+    db.session.add(exercise)
+    db.session.commit()
+    _r, _i, escalations = report_in(tree.village, staff.officer_a, exercise_id=exercise.id, deaths=11)
+    assert [(e.rule, e.level) for e in escalations] == [("E2", "township"), ("E3", "county")]
+    assert all(e.exercise_id == exercise.id for e in escalations)
+    assert sms_to(staff.city) == [] and sms_to(staff.province) == []
+    [text] = sms_to(staff.county)
+    assert text.startswith("【演练】【灾情】王庄村(码头镇)")
+    rows = db.session.scalars(select(OutboundSms)).all()
+    assert {m.exercise_id for m in rows} == {exercise.id}
+
+
+def test_long_names_keep_the_text_within_two_segments(tree, staff, report_in):
+    tree.village.name = "很长的村名" * 20
+    db.session.commit()
+    _r, _i, [esc] = report_in(tree.village, staff.officer_a, deaths=0, relocated=120, houses_collapsed=3)
+    [text] = sms_to(staff.township)
+    assert len(text) <= 134 and text.endswith(f'回复"收到 E{esc.id}"确认。')
+
+
+# ---- acknowledgement ---------------------------------------------------------------------------
+
+def test_ack_by_sms_with_and_without_id(flows, tree, staff, report_in):
+    _r, incident, [e1] = report_in(tree.village, staff.officer_a, relocated=3)
+    _r, _i, [e2] = report_in(tree.village2, staff.officer_a, relocated=4)
+    assert flows.acknowledge_by_sms(staff.township, None, None) == f"已确认E{e2.id}（李庄村），谢谢。"
+    assert flows.acknowledge_by_sms(staff.township, e1.id, None) == f"已确认E{e1.id}（王庄村），谢谢。"
+    db.session.commit()
+    assert e1.status == "acknowledged" and e1.acknowledged_by_id == staff.township.id and e1.ack_channel == "sms"
+    again = flows.acknowledge_by_sms(staff.township, e1.id, None)
+    assert again.startswith(f"E{e1.id}已由码头镇值班于") and "无需重复" in again
+    assert flows.acknowledge_by_sms(staff.township, None, None).startswith("暂无待确认的通知")
+
+
+def test_ack_unknown_id_and_wrong_context(flows, tree, staff, report_in):
+    assert flows.acknowledge_by_sms(staff.township, 99999, None).startswith("未找到通知E99999")
+    _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
+    exercise = Exercise(name="演练", division_code=tree.county.code, scenario="flood")
+    db.session.add(exercise)
+    db.session.commit()
+    assert "不属于演练" in flows.acknowledge_by_sms(staff.township, esc.id, exercise.id)
+    assert esc.status == "open"
+
+
+def test_only_recipient_or_above_may_acknowledge(flows, tree, staff, report_in, make_person):
+    _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
+    neighbour = make_person("township", tree.township2, name="邻镇")
+    other_county = make_person("county", tree.other_county, name="定州")
+    for person in (neighbour, other_county, staff.officer_a):
+        with pytest.raises(PermissionError):
+            flows.acknowledge(person, esc, "api")
+        assert "无法确认" in flows.acknowledge_by_sms(person, esc.id, None)
+    assert esc.status == "open"
+    flows.acknowledge(staff.county, esc, "board")  # above: allowed
+    db.session.commit()
+    assert (esc.status, esc.acknowledged_by_id, esc.ack_channel) == ("acknowledged", staff.county.id, "board")
+
+
+# ---- E4 ---------------------------------------------------------------------------------------
+
+def _expire(esc):
+    esc.deadline_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+
+
+def test_overdue_escalation_goes_one_level_up_once(flows, tree, staff, report_in):
+    report, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
+    _expire(esc)
+    child = flows.escalate_if_overdue(esc.id)
+    assert (child.rule, child.level, child.parent_id, child.status) == ("E4", "county", esc.id, "open")
+    assert flows.escalate_if_overdue(esc.id) is None
+    assert flows.sweep_overdue() == 0
+    assert db.session.get(Escalation, esc.id).status == "escalated"
+    assert sms_to(staff.county) == [f'【灾情】王庄村(码头镇) 洪涝 死亡0 失踪0 转移3 R{report.id}，码头镇未按时确认'
+                                    f'E{esc.id}。回复"收到 E{child.id}"确认。']
+
+
+def test_acknowledged_before_the_deadline_job_runs_means_no_e4(flows, tree, staff, report_in):
+    _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
+    _expire(esc)  # deadline passed, the job has not run yet
+    flows.acknowledge_by_sms(staff.township, esc.id, None)
+    db.session.commit()
+    assert flows.escalate_if_overdue(esc.id) is None and flows.sweep_overdue() == 0
+    assert db.session.scalars(select(Escalation).where(Escalation.rule == "E4")).all() == []
+    assert sms_to(staff.county) == []
+
+
+def test_province_overdue_has_nobody_above(flows, tree, staff, report_in):
+    _r, _i, escalations = report_in(tree.village, staff.officer_a, relocated=20000)
+    province = escalations[-1]
+    _expire(province)
+    assert flows.escalate_if_overdue(province.id) is None
+    assert db.session.get(Escalation, province.id).status == "overdue"
+    # still acknowledgeable, and the province office can do it
+    flows.acknowledge(staff.province, province, "api")
+    db.session.commit()
+    assert province.status == "acknowledged"
+
+
+# ---- E6 ---------------------------------------------------------------------------------------
+
+def test_returned_report_tells_the_author(flows, tree, staff, report_in):
+    report, _i, _e = report_in(tree.village, staff.officer_a, relocated=3)
+    flows.report_returned(report, "转移人数与乡镇核实不符")
+    db.session.commit()
+    assert sms_to(staff.officer_a) == [
+        f"【退回】您的报告R{report.id}已被退回：转移人数与乡镇核实不符。请核实后重新报送或发送更正。"]
+    e6 = db.session.scalar(select(Escalation).where(Escalation.rule == "E6"))
+    assert (e6.status, [p.id for p in e6.recipients]) == ("closed", [staff.officer_a.id])
+    assert e6.note == "转移人数与乡镇核实不符"

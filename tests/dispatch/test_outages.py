@@ -1,0 +1,148 @@
+"""Redis outages and lost deadlines, with real Redis servers, real workers and fake Twilio."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from core.extensions import db
+from dispatch.models import Escalation, OutboundSms
+from tests.conftest import wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class OwnRedis:
+    """A private redis-server we can stop and start (never the shared one)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> OwnRedis:
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no",
+                                      "--daemonize", "no", "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                client.ping()
+                return self
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def own_redis(app):
+    """Point this test's app at a private Redis; put everything back afterwards."""
+    server = OwnRedis().start()
+    saved = app.config["REDIS_URL"]
+    app.config["REDIS_URL"] = server.url
+    for key in ("zaibao_redis", "zaibao_sms_bucket"):
+        app.extensions.pop(key, None)
+    yield server
+    server.stop()
+    app.config["REDIS_URL"] = saved
+    for key in ("zaibao_redis", "zaibao_sms_bucket"):
+        app.extensions.pop(key, None)
+
+
+def sent_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(OutboundSms).where(OutboundSms.status == "sent"))
+
+
+def test_redis_down_while_reports_arrive(tree, staff, report_in, fake_twilio, fast_worker, own_redis):
+    worker = fast_worker("outage", REDIS_URL=own_redis.url)
+    report_in(tree.village, staff.officer_a, relocated=1)
+    wait_for(lambda: sent_count() == 1, message="sent while Redis is up")
+    own_redis.stop()
+    for n in range(5):
+        report_in(tree.village, staff.officer_a, relocated=10 + n)  # commits despite Redis being down
+    rows = db.session.scalars(select(OutboundSms).order_by(OutboundSms.id)).all()
+    assert [r.status for r in rows] == ["sent"] + ["pending"] * 5
+    time.sleep(2)  # the worker keeps running its sweeps against a dead Redis
+    assert len(fake_twilio.messages) == 1
+    own_redis.start()  # an empty Redis: nothing was queued while it was down
+    wait_for(lambda: sent_count() == 6, timeout=40, message="all six sent after Redis returned")
+    counts = Counter((m.to, m.body) for m in fake_twilio.messages)
+    assert len(counts) == 6 and set(counts.values()) == {1}
+    worker.kill()  # before its private Redis goes away
+
+
+def test_scheduled_deadline_escalates(app, tree, staff, report_in, fake_twilio, fast_worker, monkeypatch):
+    monkeypatch.setitem(app.config, "ESCALATION_ACK_MINUTES", 0.03)  # 1.8 s
+    _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
+    fast_worker("scheduler-only", ESCALATION_SWEEP_SECONDS=3600)  # only the scheduled job can do it
+    wait_for(lambda: db.session.scalar(select(Escalation).where(Escalation.rule == "E4")), timeout=30,
+             message="E4 from the scheduled deadline job")
+    wait_for(lambda: len(fake_twilio.bodies_to(staff.county.phone)) == 1, message="county told")
+    assert db.session.get(Escalation, esc.id).status == "escalated"
+
+
+def test_lost_deadline_is_caught_by_the_sweep(app, tree, staff, report_in, fake_twilio, fast_worker, redis_client,
+                                              monkeypatch):
+    monkeypatch.setitem(app.config, "ESCALATION_ACK_MINUTES", 0.02)
+    _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
+    assert redis_client.exists(f"rq:job:deadline-E{esc.id}")
+    redis_client.flushdb()  # the scheduled deadline (and the queued SMS job) are gone
+    fast_worker("sweeper")
+    wait_for(lambda: db.session.scalar(select(Escalation).where(Escalation.rule == "E4")), timeout=30,
+             message="E4 from the sweep")
+    wait_for(lambda: len(fake_twilio.bodies_to(staff.county.phone)) == 1, message="county told")
+    assert len(fake_twilio.bodies_to(staff.township.phone)) == 1  # the flushed SMS job was re-queued too
+    time.sleep(3)  # several more sweeps
+    assert db.session.scalar(select(func.count()).select_from(Escalation).where(Escalation.rule == "E4")) == 1
+    assert len(fake_twilio.bodies_to(staff.county.phone)) == 1
+
+
+def test_ack_racing_the_deadline_never_both(app, tree, staff, report_in, fast_worker, flows, monkeypatch):
+    """Acknowledge 12 escalations right around their deadline while the worker escalates: for
+    each, either the ack won (no E4) or the E4 was claimed first (the ack came later)."""
+    monkeypatch.setitem(app.config, "ESCALATION_ACK_MINUTES", 0.04)  # 2.4 s
+    ids = [report_in(tree.village, staff.officer_a, relocated=n + 1)[2][0].id for n in range(12)]
+    fast_worker("racer")
+    first = db.session.get(Escalation, ids[0])
+    while first.deadline_at.timestamp() - 0.15 > time.time():
+        time.sleep(0.02)
+    for escalation_id in ids:
+        db.session.rollback()
+        esc = db.session.get(Escalation, escalation_id)
+        if esc.status in ("open", "escalated"):
+            flows.acknowledge(staff.township, esc, "api")
+            db.session.commit()
+        time.sleep(0.05)
+
+    def settled():
+        return all(db.session.get(Escalation, i).status != "open" for i in ids)
+    wait_for(settled, timeout=30, message="every escalation settled")
+    time.sleep(2)
+    db.session.expire_all()
+    for escalation_id in ids:
+        esc = db.session.get(Escalation, escalation_id)
+        children = db.session.scalars(select(Escalation).where(Escalation.parent_id == escalation_id)).all()
+        assert len(children) <= 1
+        if children:
+            assert esc.escalated_at is not None
+            assert esc.acknowledged_at is None or esc.acknowledged_at > esc.escalated_at
+        else:
+            assert esc.status == "acknowledged" and esc.escalated_at is None

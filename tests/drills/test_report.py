@@ -1,0 +1,64 @@
+"""The evaluation report: every heading, figures from the stored rows, HTML page, PDF that opens."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from drills import flows
+from drills.evaluation import HEADINGS
+
+
+@pytest.fixture
+def finished_drill(tree, drill_rows):
+    exercise = flows.start_exercise(tree.county, "flood", name="年度防汛演练")
+    start = exercise.started_at
+    drill_rows(tree.village, exercise.id, 20, start=start, escalate=True, ack_after=10, relocated=30)
+    drill_rows(tree.village2, exercise.id, 95, start=start, escalate=True, ack_after=None, relocated=5)
+    drill_rows(tree.village3, exercise.id, 5, start=start, outcome="unparsed", body="演练 洪捞 <b>转移</b>3")
+    flows.end_exercise(exercise)
+    return exercise
+
+
+def test_html_report_has_every_heading_and_the_figures(app, tree, finished_drill, tmp_path):
+    out = tmp_path / "r.html"
+    result = app.test_cli_runner().invoke(args=["drill", "report", str(finished_drill.id), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    for heading in HEADINGS:
+        assert heading in html
+    assert html.index("摘要") < html.index("一、概述")  # one-page summary first
+    assert "年度防汛演练" in html and "码头镇" in html
+    # 王庄村 in 20 min, 李庄村 in 95 min, 东河村 only an unparseable message: 1/3 within 1 h, 2/3 within 2 h
+    assert "33.3%" in html and "66.7%" in html
+    assert re.search(r"未报告的村（1）</h3>\s*<p>东河村（东城坊镇）", html)
+    assert "演练 洪捞 &lt;b&gt;转移&lt;/b&gt;3" in html  # review example, escaped
+    assert html.count("data:image/png;base64,") == 3
+
+
+def test_board_page_shows_the_report_in_scope_only(client, tree, finished_drill, make_person, login):
+    login(make_person("county", tree.county))
+    page = client.get(f"/drills/{finished_drill.id}/report")
+    assert page.status_code == 200 and "改进建议" in page.get_data(as_text=True)
+    assert client.get("/drills/999/report").status_code == 404
+
+
+def test_report_page_refused_outside_scope(client, tree, finished_drill, make_person, login):
+    login(make_person("county", tree.other_county))
+    assert client.get(f"/drills/{finished_drill.id}/report").status_code == 404
+
+
+@pytest.mark.skipif(not shutil.which("pdftoppm"), reason="pdftoppm (poppler-utils) not installed")
+def test_pdf_report_opens(app, finished_drill, tmp_path):
+    out = tmp_path / "r.pdf"
+    result = app.test_cli_runner().invoke(args=["drill", "report", str(finished_drill.id), "--format", "pdf",
+                                                "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"%PDF")
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(out), str(tmp_path / "page")],
+                   check=True, timeout=60)
+    pages = list(tmp_path.glob("page*.png"))
+    assert pages and pages[0].stat().st_size > 5000
