@@ -74,10 +74,10 @@ BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/zaibao_bench
 bench-import: venv
 	ZAIBAO_DATA=$(ZAIBAO_DATA) BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) LOG_LEVEL=WARNING $(PY) bench/import_divisions.py
 
+bench-dispatch: venv
+	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/zb_dispatch} $(PY) bench/dispatch.py
+
 # Nearest-shelter search among 20,000 shelters (SPEC §9: < 5 ms): bench/README.md. BENCH_SHELTERS_DATABASE_URL:
 # a PostgreSQL database you own (its public schema is dropped); default a temporary SQLite file.
 bench-shelters: venv
 	BENCH_SHELTERS_DATABASE_URL=$(BENCH_SHELTERS_DATABASE_URL) LOG_LEVEL=WARNING $(PY) bench/shelters.py
-
-bench-dispatch: venv
-	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/zb_dispatch} $(PY) bench/dispatch.py

@@ -42,10 +42,12 @@ def ensure_audited(report: Report) -> None:
 
 def chain_pending(limit: int = 500) -> int:
     """Chain the creation entries of reports still waiting, oldest first; commits; returns how many."""
-    ids = list(db.session.scalars(select(Report.id).where(Report.audit_pending.is_(True))
-                                  .order_by(Report.id).limit(limit)))
+    # Claim the batch up front (PostgreSQL: rows another sweeper holds are skipped), so a sweeper
+    # never waits for a row lock while it holds the audit chain's lock: no deadlock between two.
+    batch = list(db.session.scalars(select(Report).where(Report.audit_pending.is_(True)).order_by(Report.id)
+                                    .limit(limit).with_for_update(skip_locked=True, of=Report)))
     done = 0
-    for report in db.session.scalars(select(Report).where(Report.id.in_(ids)).order_by(Report.id)):
+    for report in batch:
         done += creation_entry(report)
     db.session.commit()
     return done

@@ -234,18 +234,22 @@ def save_report(*, village: Division, author: Person | None, kind: str | None, h
     db.session.add(report)
     db.session.flush()
 
-    incident.set_indicators(values)
-    incident.last_report_at = now
+    # A message replayed from the spool may be older than the incident's latest report: it is
+    # stored and counted, but the latest figures stay the newest ones.
+    newest = new_incident or incident.last_report_at is None or now >= incident.last_report_at
+    if newest:
+        incident.set_indicators(values)
+        incident.last_report_at = now
+        incident.latest_report_id = report.id
     incident.report_count = (incident.report_count or 0) + 1
     if flags:
         incident.flags = sorted(set(incident.flags or []) | set(flags))
     if saved_kind == "final":
         incident.status, incident.closed_at = "closed", now
-    if now - event.last_activity_at > ACTIVITY_GRAIN or now < event.last_activity_at:
+    if now - event.last_activity_at > ACTIVITY_GRAIN:
         # Minute grain is plenty for a 3-day window, and spares every report of a busy county
         # an UPDATE of (and a lock on) the same event row.
         event.last_activity_at = now
-    incident.latest_report_id = report.id
     return Saved(report, incident, event, previous, new_incident, new_event, converted)
 
 

@@ -35,7 +35,7 @@ def local(dt: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def _safe_text(value: str) -> str:
-    """Neutralise spreadsheet formula injection (CSV/XLSX opened in Excel)."""
+    """Neutralise formula injection in CSV opened in Excel (XLSX cells are typed as text instead)."""
     return "'" + value if value and value.startswith(FORMULA_START) else value
 
 
@@ -48,9 +48,9 @@ def rollup_table(view: BoardView) -> tuple[list[str], list[list], list]:
 
     def line(name: str, row: dict) -> list:
         figures = [row[k] for k, _n, _u in indicator_headers()]
-        return ([_safe_text(name)] + figures + [
+        return ([name] + figures + [
             row["villages"], row["reported"] + row["silent"] if row.get("daily", True) else None,
-            row["reported"], row["silent"], _safe_text("、".join(row.get("silent_names", []))),
+            row["reported"], row["silent"], "、".join(row.get("silent_names", [])),
             local(row["last_report_at"]), row["overdue"]])
 
     rows = [line(r["name"], r) for r in data["rows"]]
@@ -68,8 +68,8 @@ def rollup_csv(view: BoardView) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(header)
-    writer.writerows(rows)
-    writer.writerow(total)
+    for values in rows + [total]:
+        writer.writerow([_safe_text(v) if isinstance(v, str) else v for v in values])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel then reads UTF-8
 
 

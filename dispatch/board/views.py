@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
+from core import api
 from core.audit import record
 from core.auth import staff_required
 from core.extensions import db
@@ -109,15 +110,29 @@ def incident_json(incident_id: int):
     return jsonify(data)
 
 
+def _summary_payload(view: query.BoardView) -> dict:
+    rollup = query.township_rollup(view)
+    rows = [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in rollup["rows"]]
+    return {"summary": query.summary(view), "townships": rows, "exercise_id": view.exercise_id}
+
+
 @bp.get("/board/summary.json")
 @staff_required
 def summary_json():
-    """The summary and roll-up as JSON (for scripts and wall displays)."""
-    view = current_view()
-    rollup = query.township_rollup(view)
-    rows = [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in rollup["rows"]]
-    summary = query.summary(view)
-    return jsonify({"summary": summary, "townships": rows, "exercise_id": view.exercise_id})
+    """The summary and roll-up as JSON (for the board's own page)."""
+    return jsonify(_summary_payload(current_view()))
+
+
+@api.bp.get("/board/summary")
+@api.doc("Incident board: totals of the active events and the per-township roll-up (scoped to the caller)",
+         params={"exercise": "an exercise id: that drill's figures instead of real ones"}, tag="board")
+def api_board_summary():
+    person = api.api_person()
+    try:
+        exercise = query.resolve_exercise(person, request.args.get("exercise"))
+    except LookupError:
+        raise api.ApiError(404, "no such exercise in your scope") from None
+    return jsonify(_summary_payload(query.BoardView(person, exercise)))
 
 
 @bp.get("/board/export/townships.xlsx")

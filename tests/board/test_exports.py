@@ -131,3 +131,15 @@ def test_cap_scoped(client, tree, make_person, login, rows):
         == ["王庄村"]
     other = rows.event(tree.other_county)
     assert client.get(f"/board/events/{other.id}/cap.xml").status_code == 404
+
+
+def test_a_name_that_looks_like_a_formula_stays_text(client, tree, make_person, login, rows):
+    tree.township.name = "=HYPERLINK(\"http://x\")"
+    db.session.commit()
+    rows.incident(tree.village, rows.event(tree.county), figures={"deaths": 1})
+    login(make_person("county", tree.county))
+    ws = load_workbook(io.BytesIO(client.get("/board/export/townships.xlsx").data)).active
+    cell = next(c for c in ws["A"] if c.value and "HYPERLINK" in str(c.value))
+    assert cell.data_type == "s" and cell.value == tree.township.name
+    table = list(csv.reader(io.StringIO(client.get("/board/export/townships.csv").data.decode("utf-8-sig"))))
+    assert "'=HYPERLINK(\"http://x\")" in [r[0] for r in table]

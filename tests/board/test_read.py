@@ -250,3 +250,16 @@ def test_silence_follows_new_reports_and_daily_switch(client, tree, make_person,
     db.session.commit()
     s = client.get("/board/summary.json").get_json()["summary"]
     assert (s["reported"], s["silent"]) == (0, 0)
+
+
+def test_summary_api_with_bearer_token(client, tree, make_person, api_token, rows):
+    ev = rows.event(tree.county)
+    rows.incident(tree.village, ev, figures={"deaths": 1})
+    rows.incident(tree.village3, ev, figures={"injured": 2})
+    headers = api_token(make_person("township", tree.township2))
+    data = client.get("/api/v1/board/summary", headers=headers).get_json()
+    assert data["summary"]["totals"] == {"injured": 2}
+    assert [t["name"] for t in data["townships"]] == ["东城坊镇"]
+    assert client.get("/api/v1/board/summary?exercise=77", headers=headers).status_code == 404
+    assert client.get("/api/v1/board/summary").status_code == 401
+    assert "/api/v1/board/summary" in client.get("/api/v1/openapi.json").get_json()["paths"]

@@ -195,3 +195,46 @@ def test_a_confirmed_large_figure_does_not_flag_later_reports(officer):
     assert [r.flags for r in reports()] == [["implausible"], []]
     sms(officer, "续报 洪涝 死亡600 失踪500")
     assert reports()[-1].flags == ["implausible"]
+
+
+def test_a_late_replayed_message_does_not_move_activity_back(officer):
+    t0 = datetime(2026, 7, 30, 0, 0, tzinfo=UTC)
+    sms(officer, "初报 洪涝 转移10", at=t0 + timedelta(hours=2))
+    sms(officer, "续报 洪涝 转移12", at=t0 + timedelta(hours=1))  # spooled while the database was down
+    [incident] = incidents()
+    assert incident.last_report_at == t0 + timedelta(hours=2)
+    assert incident.relocated == 10 and incident.latest_report_id == reports()[0].id  # newest figures stay
+    assert incident.report_count == 2
+    assert incident.event.last_activity_at == t0 + timedelta(hours=2)
+
+
+def test_two_sweepers_at_once_chain_each_report_once(app, officer, officer2):
+    import threading
+
+    from core.audit import verify
+    from reporter.auditing import chain_pending
+
+    for n in range(12):
+        sms(officer if n % 2 else officer2, f"洪涝 转移{n + 1}")
+    errors: list = []
+
+    def sweep():
+        with app.app_context():
+            try:
+                while chain_pending(limit=3):
+                    pass
+            except Exception as exc:  # a deadlock or a fork of the chain would land here
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=sweep) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    db.session.rollback()
+    created = list(db.session.scalars(select(AuditEntry.entity_id).where(AuditEntry.action == "report.create")))
+    assert sorted(created) == sorted(r.public_id for r in reports())
+    assert verify() == []

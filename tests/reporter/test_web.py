@@ -108,3 +108,14 @@ def test_staff_and_unknown_phones_get_no_code(client, township_staff):
     db.session.rollback()
     assert db.session.scalar(select(OutboundSms.id)) is None
     assert request_code(client, "not a phone").status_code == 400
+
+
+def test_web_nil_report_and_missing_hazard(client, officer):
+    log_in(client, officer)
+    token = csrf_token(client, "/report")
+    response = client.post("/report", data={"csrf_token": token, "relocated": "5"})
+    assert response.status_code == 400 and "请写明灾种" in response.get_data(as_text=True)
+    response = client.post("/report", data={"csrf_token": token, "kind": "nil"}, follow_redirects=True)
+    html = response.get_data(as_text=True)
+    [nil] = reports()
+    assert nil.kind == "nil" and nil.channel == "web" and f"零报告{nil.public_id}" in html
