@@ -222,3 +222,14 @@ def test_drill_deadline_at_the_edge_of_the_exercise_goes_no_higher(flows, tree, 
     child = flows.escalate_if_overdue(town.id)
     assert (child.level, child.exercise_id) == ("county", exercise.id)
     assert sms_to(staff.city) == []
+
+
+def test_no_e4_after_the_drill_ended(flows, tree, staff, report_in):
+    exercise = Exercise(name="演练", division_code=tree.county.code, scenario="flood")
+    db.session.add(exercise)
+    db.session.commit()
+    _r, _i, [town] = report_in(tree.village, staff.officer_a, exercise_id=exercise.id, relocated=3)
+    exercise.status = "ended"
+    _expire(town)
+    assert flows.escalate_if_overdue(town.id) is None
+    assert db.session.get(Escalation, town.id).status == "overdue" and sms_to(staff.county) == []
