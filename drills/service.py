@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import aliased
 
@@ -24,12 +26,19 @@ class ExerciseError(ValueError):
     """A request the exercise rules refuse; the message is shown to the user as is."""
 
 
-def running_exercise_for(division: Division) -> Exercise | None:
-    """The running exercise covering `division` (its own or an ancestor's), newest first."""
-    return db.session.scalar(
-        select(Exercise).where(Exercise.status == "running",
-                               Exercise.division_code.in_(division.lineage_codes()))
-        .order_by(Exercise.id.desc()).limit(1))
+def running_exercise_for(division: Division, at: datetime | None = None) -> Exercise | None:
+    """The running exercise covering `division` (its own or an ancestor's), newest first.
+
+    With `at`: the exercise that was running at that moment, even if it has ended since — for
+    a message received during a drill but handled later (replayed from the spool), which must
+    still count in that drill and not be answered "no drill running".
+    """
+    stmt = select(Exercise).where(Exercise.division_code.in_(division.lineage_codes()))
+    if at is None:
+        stmt = stmt.where(Exercise.status == "running")
+    else:
+        stmt = stmt.where(Exercise.started_at <= at, or_(Exercise.ended_at.is_(None), Exercise.ended_at > at))
+    return db.session.scalar(stmt.order_by(Exercise.id.desc()).limit(1))
 
 
 def get(exercise_id: int) -> Exercise | None:

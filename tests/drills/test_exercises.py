@@ -131,3 +131,16 @@ def test_a_province_drill_is_visible_to_the_county_taking_part(client, tree, mak
     # its report names every village of the province: for province staff only
     login(make_person("county", tree.county, phone="+8613912340000"))
     assert client.get(f"/drills/{exercise.id}/report").status_code == 404
+
+
+def test_running_exercise_at_a_past_moment(tree):
+    from datetime import timedelta
+
+    exercise = flows.start_exercise(tree.county, "flood")
+    flows.end_exercise(exercise)
+    during = exercise.started_at + (exercise.ended_at - exercise.started_at) / 2
+    assert service.running_exercise_for(tree.village) is None
+    assert service.running_exercise_for(tree.village, at=during) == exercise  # a replayed message
+    assert service.running_exercise_for(tree.village, at=exercise.started_at - timedelta(minutes=1)) is None
+    assert service.running_exercise_for(tree.village, at=exercise.ended_at + timedelta(seconds=1)) is None
+    assert service.running_exercise_for(tree.other_village, at=during) is None
