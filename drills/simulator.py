@@ -28,7 +28,7 @@ from datetime import datetime
 
 import requests
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.extensions import db
 from core.gateway import sign
@@ -219,6 +219,17 @@ class Runner:
             if not ok:
                 self._error(f"event {event_id}: daily-report refused: {getattr(response, 'status_code', response)}")
 
+    def _revoke_tokens(self) -> None:
+        """The tokens made to play the county office die with the drill (they may be real people's)."""
+        from core.models import ApiToken
+        from core.people import _token_hash
+
+        if self._office_tokens:
+            db.session.rollback()
+            hashes = [_token_hash(t) for t in self._office_tokens.values()]
+            db.session.execute(update(ApiToken).where(ApiToken.token_hash.in_(hashes)).values(revoked=True))
+            db.session.commit()
+
     # ---- the loop ------------------------------------------------------------------------
     def run(self) -> Stats:
         from rich.console import Console
@@ -272,6 +283,7 @@ class Runner:
                     continue
                 upcoming = self._heap[0][0] if self._heap else now + 1
                 time.sleep(min(POLL_SECONDS, max(0.0, (upcoming - now) / self.speed), 0.05 if self._heap else 0.2))
+        self._revoke_tokens()
         self.stats.wall_seconds = round(time.monotonic() - self._t0, 2)
         settings = dict(self.exercise.settings or {})
         settings["stats"] = self.stats.as_dict()

@@ -105,6 +105,10 @@ def test_seeded_simulated_drill(app, tree, live_server, start_worker, tmp_path):
     assert rules.get("E5", 0) >= 1 and stats["reminded"] >= 1
     woken = [code for code, b in build_plan_for(exercise).behaviour.items() if b == "reminded"]
     assert woken and all(code in first for code in woken)
+    # the token the simulator made to play the county office is revoked
+    from core.models import ApiToken
+
+    assert db.session.scalars(select(ApiToken.revoked)).all() == [True]
     # shelter use: the drill's occupancy history, never the shelter's real occupancy
     peak = db.session.scalar(select(func.max(OccupancyRecord.occupancy_after))
                              .where(OccupancyRecord.exercise_id == exercise.id))
