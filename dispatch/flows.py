@@ -169,10 +169,10 @@ def escalate_if_overdue(escalation_id: int) -> Escalation | None:
         return None
     village = db.session.get(Division, esc.village_code) if esc.village_code else None
     upper = next_level(esc.level)
-    scope = service.exercise_division(esc.exercise_id)
+    scope = service.exercise_division(esc.exercise_id, running_only=True)  # no E4 after a drill ended
     upper_division = db.session.get(Division, village.ancestor_code(upper) or "") if village and upper else None
     if upper_division is None or not service.within(upper_division, scope):
-        # Nobody above (province, or the edge of a drill): it stays visible as overdue.
+        # Nobody above (province, the edge of a drill, or a drill that ended): it stays visible as overdue.
         if service.claim_open(esc.id, status="overdue", note=(esc.note or "") + "超时未确认，无更高一级"):
             db.session.commit()
         else:

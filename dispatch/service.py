@@ -31,17 +31,27 @@ def on_duty(level: str, division_code: str) -> list[Person]:
         Person.on_duty.is_(True)).order_by(Person.id)))
 
 
-def exercise_division(exercise_id: int | None) -> Division | None:
-    """The division an exercise is confined to (None for real traffic)."""
+# An exercise that cannot be found confines its traffic to nothing at all: a drill must never
+# fall back to reaching real offices.
+NOWHERE: Division = object()  # type: ignore[assignment]  (a sentinel, compared by identity)
+
+
+def exercise_division(exercise_id: int | None, running_only: bool = False) -> Division | None:
+    """The division an exercise is confined to (None for real traffic; NOWHERE when the
+    exercise is unknown, or has ended and `running_only` is asked)."""
     if exercise_id is None:
         return None
     from drills.models import Exercise
 
     exercise = db.session.get(Exercise, exercise_id)
-    return exercise.division if exercise is not None else None
+    if exercise is None or (running_only and exercise.status != "running"):
+        return NOWHERE
+    return exercise.division
 
 
 def within(division: Division, scope: Division | None) -> bool:
+    if scope is NOWHERE:
+        return False
     return scope is None or scope.code in division.lineage_codes()
 
 

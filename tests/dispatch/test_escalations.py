@@ -195,3 +195,41 @@ def test_returned_report_tells_the_author(flows, tree, staff, report_in):
     e6 = db.session.scalar(select(Escalation).where(Escalation.rule == "E6"))
     assert (e6.status, [p.id for p in e6.recipients]) == ("closed", [staff.officer_a.id])
     assert e6.note == "转移人数与乡镇核实不符"
+
+
+@pytest.mark.parametrize("reason", ["原因" * 800, "<script>alert(1)</script>", "🙂🌊 水位上涨",
+                                    "'; DROP TABLE reports; --", "", "   \n\t "])
+def test_return_reason_bad_input_still_one_short_sms(flows, tree, staff, report_in, reason):
+    report, _i, _e = report_in(tree.village, staff.officer_a, relocated=3)
+    flows.report_returned(report, reason)
+    db.session.commit()
+    [text] = sms_to(staff.officer_a)
+    assert len(text) <= 134 and text.startswith(f"【退回】您的报告R{report.id}已被退回：")
+    assert text.endswith("。请核实后重新报送或发送更正。")
+    if not reason.strip():
+        assert "未说明原因" in text
+
+
+def test_drill_deadline_at_the_edge_of_the_exercise_goes_no_higher(flows, tree, staff, report_in):
+    exercise = Exercise(name="演练", division_code=tree.county.code, scenario="flood")
+    db.session.add(exercise)
+    db.session.commit()
+    _r, _i, [town, county] = report_in(tree.village, staff.officer_a, exercise_id=exercise.id, deaths=1)
+    _expire(county)
+    assert flows.escalate_if_overdue(county.id) is None  # the city is outside the drill
+    assert db.session.get(Escalation, county.id).status == "overdue"
+    _expire(town)
+    child = flows.escalate_if_overdue(town.id)
+    assert (child.level, child.exercise_id) == ("county", exercise.id)
+    assert sms_to(staff.city) == []
+
+
+def test_no_e4_after_the_drill_ended(flows, tree, staff, report_in):
+    exercise = Exercise(name="演练", division_code=tree.county.code, scenario="flood")
+    db.session.add(exercise)
+    db.session.commit()
+    _r, _i, [town] = report_in(tree.village, staff.officer_a, exercise_id=exercise.id, relocated=3)
+    exercise.status = "ended"
+    _expire(town)
+    assert flows.escalate_if_overdue(town.id) is None
+    assert db.session.get(Escalation, town.id).status == "overdue" and sms_to(staff.county) == []

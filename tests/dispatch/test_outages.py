@@ -146,3 +146,12 @@ def test_ack_racing_the_deadline_never_both(app, tree, staff, report_in, fast_wo
             assert esc.acknowledged_at is None or esc.acknowledged_at > esc.escalated_at
         else:
             assert esc.status == "acknowledged" and esc.escalated_at is None
+
+
+def test_webhook_answers_and_stores_while_redis_is_down(tree, staff, send_sms, own_redis):
+    own_redis.stop()
+    response = send_sms(staff.officer_a.phone, "初报 洪涝 失踪1 转移120")
+    assert response.status_code == 200 and "已收到初报" in response.get_data(as_text=True)
+    rows = db.session.scalars(select(OutboundSms)).all()
+    assert len(rows) == 2 and {r.status for r in rows} == {"pending"}  # waiting in the outbox
+    assert {e.rule for e in db.session.scalars(select(Escalation))} == {"E2"}
