@@ -56,6 +56,7 @@ class FakeTwilio:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go in separate writes: no 40 ms stall
 
             def log_message(self, *args) -> None:  # keep test output quiet
                 pass

@@ -1,0 +1,56 @@
+"""The sending policy run in-process against the fake Twilio (the worker tests run it for real)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from core.extensions import db
+from core.models import utcnow
+from dispatch.models import OutboundSms
+
+
+def test_retryable_errors_give_up_after_max_attempts(app, tree, staff, report_in, fake_twilio, monkeypatch):
+    from dispatch.jobs import send_sms
+
+    monkeypatch.setitem(app.config, "SMS_MAX_ATTEMPTS", 2)
+    fake_twilio.configure(fail_next=5, fail_status=503, fail_code=20503)
+    report_in(tree.village, staff.officer_a, relocated=3)
+    sms_id = db.session.scalar(select(OutboundSms.id))
+    assert send_sms(sms_id) == "retry"
+    row = db.session.get(OutboundSms, sms_id)
+    assert (row.status, row.attempts, row.error_code) == ("pending", 1, 20503) and row.next_attempt_at > utcnow()
+    assert send_sms(sms_id) == "failed"
+    db.session.expire_all()
+    row = db.session.get(OutboundSms, sms_id)
+    assert (row.status, row.attempts) == ("failed", 2) and "503" in row.last_error
+    assert send_sms(sms_id) == "skipped"  # a failed row is never sent again
+    assert fake_twilio.messages == []
+
+
+def test_sent_row_is_never_sent_again(tree, staff, report_in, fake_twilio):
+    from dispatch.jobs import send_sms
+
+    report_in(tree.village, staff.officer_a, relocated=3)
+    sms_id = db.session.scalar(select(OutboundSms.id))
+    assert send_sms(sms_id) == "sent"
+    assert send_sms(sms_id) == "skipped"
+    assert len(fake_twilio.messages) == 1
+
+
+def test_stale_claim_is_recovered_as_ambiguous(tree, staff, report_in, fake_twilio):
+    from dispatch.jobs import send_sms
+    from dispatch.outbox import relay_sweep
+
+    report_in(tree.village, staff.officer_a, relocated=3)
+    row = db.session.scalar(select(OutboundSms))
+    row.status, row.attempts, row.claimed_at = "sending", 1, utcnow() - timedelta(minutes=5)  # a dead worker's claim
+    db.session.commit()
+    relay_sweep()
+    db.session.expire_all()
+    sms_id = row.id
+    row = db.session.get(OutboundSms, sms_id)
+    assert row.status == "pending" and row.ambiguous
+    assert send_sms(sms_id) == "sent"  # (the job ends its session: reload what we look at)
+    assert db.session.get(OutboundSms, sms_id).attempts == 2
