@@ -89,6 +89,12 @@ class Runner:
         self._inflight_lock = threading.Lock()
         self._woken: set[str] = set()
         self._reminded = {code for code, b in plan.behaviour.items() if b == "reminded"}
+        # indexes: a province drill has tens of thousands of actions and thousands of escalations
+        self._on_reminder: dict[str, list[Action]] = {}
+        for action in plan.actions:
+            if action.on_reminder:
+                self._on_reminder.setdefault(action.ref, []).append(action)
+        self._delays = {r.division_code: r.delay for r in plan.responders}
         self._daily_marked: set[int] = set()
         self._office_tokens: dict[str, str] = {}
 
@@ -154,7 +160,8 @@ class Runner:
             self._slots.release()
 
     def _due_left(self) -> bool:
-        return any(at <= self.plan.duration for at, _s, _a in self._heap)
+        # a heap's smallest item is first: something is still due iff that one is
+        return bool(self._heap) and self._heap[0][0] <= self.plan.duration
 
     def _error(self, text: str) -> None:
         with self.stats.lock:
@@ -177,13 +184,12 @@ class Runner:
                 if village_code in self._reminded and village_code not in self._woken:
                     self._woken.add(village_code)
                     self.stats.reminded += 1
-                    for action in self.plan.actions:
-                        if action.on_reminder and action.ref == village_code:
-                            self._push(Action(created + action.at, action.actor, action.ref, action.body,
-                                              action.kind, action.slip))
+                    for action in self._on_reminder.get(village_code, []):
+                        self._push(Action(created + action.at, action.actor, action.ref, action.body,
+                                          action.kind, action.slip))
                 continue
             if rule in ("E1", "E2", "E3", "E4") and level in ("township", "county"):
-                delay = self.plan.responder_delay(division_code)
+                delay = self._delays.get(division_code)
                 if delay is not None:
                     self._push(Action(created + delay, "responder", division_code, f"演练 收到 E{esc_id}", "ack"))
 
