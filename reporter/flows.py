@@ -135,7 +135,9 @@ def _handle(message: InboundMessage) -> str:
     command = grammar.parse(message.body)
     exercise_id = None
     if command.drill:
-        exercise = running_exercise_for(person.division)
+        # The drill running when the message ARRIVED: a spooled message replayed after the drill
+        # ended still belongs to it.
+        exercise = running_exercise_for(person.division, at=message.received_at)
         if exercise is None:
             return _finish(message, "rejected", NO_DRILL, person=person)
         exercise_id = exercise.id

@@ -134,3 +134,34 @@ def test_sweep_is_registered_with_the_worker():
 
     names = [name for name, _s, _f in periodic_tasks()]
     assert "reporter.spool_replay" in names and "reporter.audit_reports" in names
+
+
+def test_drill_message_spooled_during_a_drill_counts_in_it_when_replayed_after(app, officer, county_staff):
+    """A message that waited in the spool while the database was down belongs to the drill that
+    was running when it arrived, not to "no drill running" at replay time."""
+    from datetime import timedelta
+
+    from core.models import utcnow
+    from drills.models import Exercise
+    from reporter import spool
+    from reporter.models import Report
+
+    started = utcnow() - timedelta(minutes=30)
+    drill = Exercise(name="涿州防汛演练", division_code=officer.division.county_code, scenario="flood",
+                     status="ended", started_at=started, ended_at=utcnow() - timedelta(minutes=5))
+    db.session.add(drill)
+    db.session.commit()
+    form = {"MessageSid": "SM-drill-spooled", "From": officer.phone, "To": "+8610690000",
+            "Body": "演练 初报 洪涝 转移30"}
+    spool.append(form, {}, "/sms/inbound")
+    # Pretend it was spooled ten minutes into the drill (the line's received_at is what replay uses).
+    active = next(Path(spool.spool_dir()).glob("*.jsonl"))
+    entry = json.loads(active.read_text(encoding="utf-8"))
+    entry["received_at"] = (started + timedelta(minutes=10)).isoformat()
+    active.write_text(json.dumps(entry, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    assert spool.replay()["replayed"] == 1
+    stored = db.session.scalar(select(InboundMessage).where(InboundMessage.sid == "SM-drill-spooled"))
+    assert stored.outcome == "report" and stored.exercise_id == drill.id
+    report = db.session.get(Report, stored.report_id)
+    assert report.exercise_id == drill.id and report.relocated == 30
