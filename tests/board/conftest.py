@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from werkzeug.serving import make_server
 
 from core.extensions import db
 from core.models import utcnow
@@ -88,12 +86,3 @@ def rows() -> Rows:
     return Rows()
 
 
-@pytest.fixture
-def live_server(app):
-    """The same app object served by a real HTTP server in a thread (browser and CLI tests)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import timedelta
 
 import pytest
-from werkzeug.serving import make_server
 
 from core.extensions import db
 from dispatch.models import Escalation, OutboundSms
@@ -59,12 +57,3 @@ def drill_rows():
     return add
 
 
-@pytest.fixture
-def live_server(app):
-    """The app served over real HTTP (werkzeug, threaded) for the simulator to post to."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)

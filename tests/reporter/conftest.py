@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
 from reporter.models import InboundMessage, Report
 
@@ -31,15 +28,6 @@ def county_staff(tree, make_person):
     return make_person("county", tree.county, name="涿州应急局")
 
 
-@pytest.fixture
-def live_server(app):
-    """The app served by a real threaded HTTP server (each request its own app context)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 def twiml_text(response) -> str:

@@ -3,10 +3,7 @@ markers from the scoped API, popups that show a `<script>` name as text."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
 from tests.conftest import PASSWORD
 
@@ -14,14 +11,6 @@ pytestmark = pytest.mark.browser
 XSS = "<img src=x onerror=window.__pwned=1><script>window.__pwned=1</script>"
 
 
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
 def test_map_shows_scoped_markers_and_escapes_names(live_server, tree, make_person, make_shelter):
