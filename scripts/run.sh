@@ -8,7 +8,7 @@ export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:$PORT}"
 FLASK=".venv/bin/flask"
 INSTANCE="${ZAIBAO_INSTANCE:-instance}"  # where config.py keeps the SQLite database
 mkdir -p "$INSTANCE"
-if ! out=$($FLASK db upgrade heads 2>&1); then echo "$out" >&2; exit 1; fi
+if ! out=$($FLASK db upgrade 2>&1); then echo "$out" >&2; exit 1; fi
 if [ ! -f "$INSTANCE/.demo-loaded" ]; then
   $FLASK demo load | tee "$INSTANCE/demo-logins.txt"
   touch "$INSTANCE/.demo-loaded"

@@ -69,3 +69,12 @@ def test_migrations_match_the_models():
                                                                "compare_server_default": False})
         differences = compare_metadata(context, db.metadata)
     assert differences == [], "\n".join(map(str, differences))
+
+
+def test_migrations_have_one_head_so_plain_db_upgrade_works(app):
+    """Parts develop migrations in parallel branches; a release merges them (`flask db merge heads`),
+    or `flask db upgrade` (SPEC §8.1) refuses to run with "multiple heads"."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config())
+    assert len(script.get_heads()) == 1, script.get_heads()
