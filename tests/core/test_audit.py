@@ -177,3 +177,18 @@ def test_entry_taken_out_of_the_chain_is_detected(chain, cli):
     code, output = verify(cli)
     assert code == 1 and f"entry {chain[2].id}: does not follow" in output
     assert f"entry {chain[1].id}: was chained but has lost its chain position" in output
+
+
+def test_the_worker_chains_committed_entries(start_worker):
+    """A real `flask worker` runs the chaining sweep: committed entries get their place unasked."""
+    from tests.conftest import wait_for
+
+    audit.record("report.accept", "report", 1, after={"status": "accepted"}, actor="web")
+    audit.record("shelter.update", "shelter", "S2", after={"occupancy": 5}, actor="web")
+    db.session.commit()
+    assert audit.unchained() == 2
+    start_worker()
+    wait_for(lambda: audit.unchained() == 0, timeout=30, message="the entries to be chained")
+    assert audit.verify() == []
+    entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+    assert entries[0].prev_hash == audit.GENESIS and entries[1].prev_hash == entries[0].hash
