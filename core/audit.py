@@ -11,6 +11,11 @@ province queued behind one fsync at a time (~73 msg/s). `chain_pending`, a worke
 second and the first step of `flask audit verify`, gives committed entries their chain position
 (`seq`) and hashes in id order, as the only writer of the chain (advisory lock on PostgreSQL,
 the write lock on SQLite).
+
+Known gap: until the sweep chains it (about a second after commit, longer while no worker
+runs), an entry is protected by nothing but the database's permissions; deleting it then goes
+unnoticed. Deleting the newest chained entries is likewise invisible without an external anchor
+(publishing the latest hash elsewhere).
 """
 
 from __future__ import annotations
