@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from flask_login import current_user
@@ -111,6 +113,51 @@ def int_arg(name: str, default: int, minimum: int = 1, maximum: int = MAX_LIMIT)
     if not minimum <= value <= maximum:
         raise ApiError(400, f"{name} must be between {minimum} and {maximum}")
     return value
+
+
+def code_arg(name: str) -> str | None:
+    """A 12-digit division code from the query string, or None when absent."""
+    value = request.args.get(name)
+    if value in (None, ""):
+        return None
+    if not (value.isdigit() and len(value) == 12):
+        raise ApiError(400, f"{name} must be a 12-digit division code")
+    return value
+
+
+def choice_arg(name: str, choices) -> str | None:
+    """One of `choices` from the query string, or None when absent."""
+    value = request.args.get(name)
+    if value in (None, ""):
+        return None
+    if value not in choices:
+        raise ApiError(400, f"{name} must be one of {', '.join(choices)}")
+    return value
+
+
+def since_arg(name: str = "since") -> datetime | None:
+    """An ISO 8601 date or time; without a zone it is the deployment's local time (TIMEZONE)."""
+    value = request.args.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, f"{name} must be an ISO 8601 date or time, e.g. 2026-07-30T08:00:00+08:00 "
+                            "(without a zone: local time)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai")))
+    return moment.astimezone(UTC)
+
+
+def exercise_arg() -> int | None:
+    """`?exercise=<id>`: that exercise's records; absent means real records only."""
+    value = request.args.get("exercise")
+    if value in (None, ""):
+        return None
+    if not value.isdigit() or len(value) > 9:
+        raise ApiError(400, "exercise must be an exercise id (a whole number)")
+    return int(value)
 
 
 def paginate(stmt: Select, id_column, serialize: Callable[[Any], dict], default_limit: int = 50):

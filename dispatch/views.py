@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from core.api import ApiError, api_person, doc, paginate
+from core.api import ApiError, api_person, code_arg, doc, exercise_arg, paginate, since_arg
 from core.api import bp as api_bp
 from core.db import exercise_clause
 from core.extensions import db
@@ -32,35 +30,6 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
     return value
 
 
-def _exercise_arg() -> int | None:
-    raw = request.args.get("exercise")
-    if raw in (None, ""):
-        return None
-    if not raw.isdigit():
-        raise ApiError(400, "exercise must be an exercise id (a whole number)")
-    return int(raw)
-
-
-def _since_arg() -> datetime | None:
-    raw = request.args.get("since")
-    if raw in (None, ""):
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(400, "since must be an ISO 8601 time, e.g. 2026-07-30T08:00:00+08:00") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _code(name: str) -> str | None:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    if not (raw.isdigit() and len(raw) == 12):
-        raise ApiError(400, f"{name} must be a 12-digit division code")
-    return raw
-
-
 @api_bp.get("/escalations")
 @doc("Escalations in your scope, newest first",
      params={"status": "open acknowledged escalated overdue closed", "rule": "E1…E6",
@@ -71,7 +40,7 @@ def _code(name: str) -> str | None:
 def list_escalations():
     person = api_person()
     stmt = (select(Escalation).options(selectinload(Escalation.recipients), selectinload(Escalation.messages))
-            .where(service.visible_clause(person), exercise_clause(Escalation.exercise_id, _exercise_arg())))
+            .where(service.visible_clause(person), exercise_clause(Escalation.exercise_id, exercise_arg())))
     for name, column, allowed in (("status", Escalation.status, ESCALATION_STATUSES),
                                   ("rule", Escalation.rule, RULES), ("level", Escalation.level, LEVELS)):
         value = _choice(name, allowed)
@@ -79,10 +48,10 @@ def list_escalations():
             stmt = stmt.where(column == value)
     for name, column in (("village", Escalation.village_code), ("township", Escalation.township_code),
                          ("county", Escalation.county_code)):
-        value = _code(name)
+        value = code_arg(name)
         if value is not None:
             stmt = stmt.where(column == value)
-    since = _since_arg()
+    since = since_arg()
     if since is not None:
         stmt = stmt.where(Escalation.created_at >= since)
     return paginate(stmt, Escalation.id, service.serialize_escalation)

@@ -8,13 +8,11 @@ selects that exercise's records, real ones otherwise (`core.db.exercise_clause`)
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 from sqlalchemy import or_, select
 
-from core.api import ApiError, api_person, bp, doc, paginate
+from core.api import ApiError, api_person, bp, choice_arg, code_arg, doc, exercise_arg, paginate, since_arg
 from core.db import exercise_clause
 from core.extensions import db
 from core.indicators import HAZARDS, REPORT_KINDS
@@ -30,47 +28,6 @@ _LIST_PARAMS = {"exercise": "exercise id: that exercise's records (default: real
 
 
 # ---- argument parsing ------------------------------------------------------------------------
-
-def _code_arg(name: str) -> str | None:
-    value = request.args.get(name)
-    if value in (None, ""):
-        return None
-    if not CODE.match(value):
-        raise ApiError(400, f"{name} must be a 12-digit division code")
-    return value
-
-
-def _choice_arg(name: str, choices) -> str | None:
-    value = request.args.get(name)
-    if value in (None, ""):
-        return None
-    if value not in choices:
-        raise ApiError(400, f"{name} must be one of {', '.join(choices)}")
-    return value
-
-
-def _since_arg() -> datetime | None:
-    value = request.args.get("since")
-    if value in (None, ""):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(400, "since must be an ISO 8601 date or time, e.g. 2026-07-30T08:00:00+08:00 "
-                            "(without a zone: local time)") from None
-    if moment.tzinfo is None:  # a date or a time without zone is the deployment's local time
-        moment = moment.replace(tzinfo=ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai")))
-    return moment.astimezone(UTC)
-
-
-def _exercise_arg() -> int | None:
-    value = request.args.get("exercise")
-    if value in (None, ""):
-        return None
-    if not value.isdigit() or len(value) > 9:
-        raise ApiError(400, "exercise must be an exercise id (a whole number)")
-    return int(value)
-
 
 def _int_path(value: str, what: str) -> int:
     number = service.parse_report_id(value) if what == "report" else (int(value) if value.isdigit() else None)
@@ -127,7 +84,7 @@ def reporter_review_queue():
     person = api_person()
     if person.role not in ("township", "county", "city", "province", "admin"):
         raise ApiError(403, "the review queue is for responders and offices")
-    return paginate(review_queue_stmt(person, _exercise_arg()), InboundMessage.id, serialize_queued)
+    return paginate(review_queue_stmt(person, exercise_arg()), InboundMessage.id, serialize_queued)
 
 
 @bp.post("/messages/<sid>/convert")
@@ -172,18 +129,18 @@ def _report(report_id: str) -> Report:
 def reporter_list_reports():
     person = api_person()
     stmt = select(Report).where(scope_clause(person, Report.village_code),
-                                exercise_clause(Report.exercise_id, _exercise_arg()))
+                                exercise_clause(Report.exercise_id, exercise_arg()))
     for name, column in (("village", Report.village_code), ("township", Report.township_code),
                          ("county", Report.county_code)):
-        code = _code_arg(name)
+        code = code_arg(name)
         if code:
             stmt = stmt.where(column == code)
     for name, column, choices in (("kind", Report.kind, tuple(REPORT_KINDS)), ("hazard", Report.hazard, tuple(HAZARDS)),
                                   ("status", Report.status, REPORT_STATUSES)):
-        value = _choice_arg(name, choices)
+        value = choice_arg(name, choices)
         if value:
             stmt = stmt.where(column == value)
-    since = _since_arg()
+    since = since_arg()
     if since:
         stmt = stmt.where(Report.received_at >= since)
     sid = request.args.get("message_sid")
@@ -220,15 +177,15 @@ def reporter_review_report(report_id: str):
 def reporter_list_incidents():
     person = api_person()
     stmt = select(Incident).where(scope_clause(person, Incident.village_code),
-                                  exercise_clause(Incident.exercise_id, _exercise_arg()))
+                                  exercise_clause(Incident.exercise_id, exercise_arg()))
     for name, column in (("village", Incident.village_code), ("township", Incident.township_code),
                          ("county", Incident.county_code)):
-        code = _code_arg(name)
+        code = code_arg(name)
         if code:
             stmt = stmt.where(column == code)
     for name, column, choices in (("hazard", Incident.hazard, tuple(HAZARDS)),
                                   ("status", Incident.status, ("open", "closed"))):
-        value = _choice_arg(name, choices)
+        value = choice_arg(name, choices)
         if value:
             stmt = stmt.where(column == value)
     event = request.args.get("event")
@@ -236,7 +193,7 @@ def reporter_list_incidents():
         if not event.isdigit() or len(event) > 9:
             raise ApiError(400, "event must be an event id")
         stmt = stmt.where(Incident.event_id == int(event))
-    since = _since_arg()
+    since = since_arg()
     if since:
         stmt = stmt.where(Incident.last_report_at >= since)
     return paginate(stmt, Incident.id, service.serialize_incident)
@@ -278,16 +235,16 @@ def _events_scope(person):
     "since": "active at or after (ISO 8601)", **_LIST_PARAMS})
 def reporter_list_events():
     person = api_person()
-    stmt = select(Event).where(_events_scope(person), exercise_clause(Event.exercise_id, _exercise_arg()))
-    code = _code_arg("county")
+    stmt = select(Event).where(_events_scope(person), exercise_clause(Event.exercise_id, exercise_arg()))
+    code = code_arg("county")
     if code:
         stmt = stmt.where(Event.county_code == code)
     for name, column, choices in (("hazard", Event.hazard, tuple(HAZARDS)),
                                   ("status", Event.status, ("open", "closed"))):
-        value = _choice_arg(name, choices)
+        value = choice_arg(name, choices)
         if value:
             stmt = stmt.where(column == value)
-    since = _since_arg()
+    since = since_arg()
     if since:
         stmt = stmt.where(Event.last_activity_at >= since)
     return paginate(stmt, Event.id, service.serialize_event)

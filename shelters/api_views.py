@@ -10,7 +10,7 @@ import math
 
 from flask import jsonify, request
 
-from core.api import ApiError, api_person, bp, doc, int_arg
+from core.api import ApiError, api_person, bp, choice_arg, doc, int_arg
 from core.extensions import db
 from core.geo import in_china
 from core.models import Division
@@ -31,13 +31,6 @@ def _exercise() -> int | None:
     if exercise is None:
         raise ApiError(404, f"exercise {raw} not found")
     return exercise.id
-
-
-def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
-    value = request.args.get(name) or None
-    if value is not None and value not in allowed:
-        raise ApiError(400, f"{name} must be one of {', '.join(allowed)}")
-    return value
 
 
 def _float(name: str, low: float, high: float) -> float | None:
@@ -68,8 +61,8 @@ def api_shelters():
         if not can_access(person, division) and division.code not in person.division.lineage_codes():
             raise ApiError(403, "that township is outside your scope")
     exercise_id = _exercise()
-    rows = service.filtered(person, status=_choice("status", STATUSES), township=township,
-                            shelter_class=_choice("class", CLASSES), type_=_choice("type", TYPES),
+    rows = service.filtered(person, status=choice_arg("status", STATUSES), township=township,
+                            shelter_class=choice_arg("class", CLASSES), type_=choice_arg("type", TYPES),
                             exercise_id=exercise_id)
     return jsonify(service.collection([service.feature(s, st, exercise_id) for s, st in rows]))
 
