@@ -108,7 +108,8 @@ def test_database_down_spools_then_replays_exactly_once(app, app_config, down_se
     first = db.session.scalar(select(InboundMessage).where(InboundMessage.sid == forms[0]["MessageSid"]))
     assert first.received_at.isoformat() == lines[0]["received_at"]  # the time it really arrived
     # The officer only heard "稍后处理": the real answer goes out by SMS, once per message.
-    notices = list(db.session.scalars(select(OutboundSms).where(OutboundSms.purpose == "notice")))
+    notices = list(db.session.scalars(select(OutboundSms).where(OutboundSms.purpose == "notice")
+                                      .order_by(OutboundSms.id)))
     assert len(notices) == 3 and all(n.to_phone == phone for n in notices)
     assert notices[0].body.startswith("已收到初报R")
     assert not list(Path(app_config["SPOOL_DIR"]).glob("*.jsonl"))  # moved to done/ after commit
