@@ -49,6 +49,17 @@ def exercise_division(exercise_id: int | None, running_only: bool = False) -> Di
     return exercise.division
 
 
+def exercise_clock_speed(exercise_id: int | None) -> float:
+    """Scenario seconds per wall second for traffic of this exercise (1 for real traffic and
+    live drills): a simulated drill's deadlines run on its scenario clock."""
+    if exercise_id is None:
+        return 1.0
+    from drills.models import Exercise
+
+    exercise = db.session.get(Exercise, exercise_id)
+    return exercise.clock_speed if exercise is not None else 1.0
+
+
 def within(division: Division, scope: Division | None) -> bool:
     if scope is NOWHERE:
         return False
@@ -98,6 +109,8 @@ def new_escalation(*, rule: str, level: str, division_code: str, village: Divisi
                    deadline_minutes: float | None = None, status: str = "open",
                    dedupe_key: str | None = None) -> Escalation:
     now = utcnow()
+    if deadline_minutes:
+        deadline_minutes /= exercise_clock_speed(exercise_id)
     place = village or db.session.get(Division, division_code)
     esc = Escalation(
         rule=rule, level=level, division_code=division_code,

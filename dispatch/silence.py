@@ -57,6 +57,28 @@ def _record(village: Division, step: str, key: str, event, recipients: list[Pers
     return esc
 
 
+def _day(event, now: datetime, tz: ZoneInfo, deadline: time, step_minutes: float):
+    """(day, day start, step) of this event's daily report; None while nothing is due yet.
+
+    Real traffic and live drills: the local calendar day, due from SILENCE_DEADLINE, one step
+    every SILENCE_STEP_MINUTES. A simulated drill runs on its scenario clock (`--speed`): its
+    day is the exercise (a ×60 drill started at 23:50 must not begin a new day at midnight),
+    reminders are due as soon as its county office turns daily reporting on (the scenario
+    chooses that moment), and a step is SILENCE_STEP_MINUTES of scenario time.
+    """
+    from drills.models import Exercise
+
+    exercise = db.session.get(Exercise, event.exercise_id) if event.exercise_id else None
+    if exercise is not None and exercise.simulated_clock:
+        started = exercise.started_at
+        return started.astimezone(tz).date(), started, timedelta(minutes=step_minutes / exercise.clock_speed)
+    local = now.astimezone(tz)
+    today = local.date()
+    if local.time() < deadline or (event.daily_report_since and event.daily_report_since > today):
+        return None
+    return today, datetime.combine(today, time(0), tz).astimezone(UTC), timedelta(minutes=step_minutes)
+
+
 def sweep_silence(now: datetime | None = None) -> int:
     """Send the reminders that are due; returns the number of steps taken. Commits."""
     from reporter.models import Event, Incident, Report
@@ -64,18 +86,14 @@ def sweep_silence(now: datetime | None = None) -> int:
     now = now or utcnow()
     cfg = current_app.config
     tz = ZoneInfo(cfg["TIMEZONE"])
-    local = now.astimezone(tz)
-    today = local.date()
     hour, minute = (int(x) for x in str(cfg["SILENCE_DEADLINE"]).split(":"))
-    if local.time() < time(hour, minute):
-        return 0
-    step = timedelta(minutes=float(cfg["SILENCE_STEP_MINUTES"]))
-    day_start = datetime.combine(today, time(0), tz).astimezone(UTC)
     taken = 0
     events = db.session.scalars(select(Event).where(Event.daily_report.is_(True), Event.status == "open")).all()
     for event in events:
-        if event.daily_report_since and event.daily_report_since > today:
+        due = _day(event, now, tz, time(hour, minute), float(cfg["SILENCE_STEP_MINUTES"]))
+        if due is None:
             continue
+        today, day_start, step = due
         townships = set(db.session.scalars(select(Incident.township_code).where(
             Incident.event_id == event.id, Incident.township_code.is_not(None)).distinct()))
         if not townships:

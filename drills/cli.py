@@ -155,11 +155,6 @@ def drill_run(county, province, division_code, scenario, seed, speed, base_url, 
     except ExerciseError as exc:
         roster.deactivate_synthetic_people()
         _die(str(exc))
-    ack = float(current_app.config.get("ESCALATION_ACK_MINUTES", 30.0))
-    if abs(ack * speed - 30.0) > 1.0:
-        click.echo(f"note: acknowledgement deadlines are {ack:g} min of wall clock = {ack * speed:g} scenario min; "
-                   f"run the server and worker with ESCALATION_ACK_MINUTES={30.0 / speed:.4g} for the 30-minute "
-                   f"rule (E4) to play in scenario time", err=True)
     click.echo(f"exercise {exercise.id}: {len(rows)} villages ({made} synthetic), {len(plan.timed())} planned "
                f"messages, scenario {plan.duration / 3600:.1f} h at ×{speed:g} → {plan.duration / speed:.0f} s")
     try:

@@ -32,6 +32,24 @@ class Exercise(db.Model):
 
     division: Mapped[Division] = relationship(lazy="joined")
 
+    @property
+    def clock_speed(self) -> float:
+        """Scenario seconds per wall-clock second: 1 for a live drill, `--speed` for a simulated one.
+
+        A simulated drill at ×60 plays an hour in a minute, so the service runs its own clocks
+        for the exercise (acknowledgement deadlines, E5 reminder steps) that much faster, and the
+        evaluation converts stored wall-clock intervals back to scenario time with it (SPEC §7:
+        "late acknowledgements, at any speed-up").
+        """
+        try:
+            return max(float((self.settings or {}).get("speed", 1.0)), 1e-9)
+        except (TypeError, ValueError):
+            return 1.0
+
+    @property
+    def simulated_clock(self) -> bool:
+        return self.clock_speed != 1.0
+
 
 class SyntheticRecord(db.Model):
     """A division or person the simulator had to invent (a township with no villages, a village

@@ -46,17 +46,8 @@ def get(exercise_id: int) -> Exercise | None:
 
 
 def clock_speed(exercise: Exercise | None) -> float:
-    """How many scenario seconds pass per wall-clock second (1 for a live drill).
-
-    A simulated drill at `--speed 60` plays an hour in a minute; the evaluation converts stored
-    wall-clock intervals back to scenario time with this factor.
-    """
-    if exercise is None or not exercise.settings:
-        return 1.0
-    try:
-        return max(float(exercise.settings.get("speed", 1.0)), 1e-9)
-    except (TypeError, ValueError):
-        return 1.0
+    """How many scenario seconds pass per wall-clock second (`Exercise.clock_speed`; 1 for none)."""
+    return exercise.clock_speed if exercise is not None else 1.0
 
 
 def overlapping_running(division: Division) -> Exercise | None:

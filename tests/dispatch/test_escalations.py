@@ -97,6 +97,22 @@ def test_exercise_stays_inside_its_county_and_is_marked(tree, staff, report_in):
     assert {m.exercise_id for m in rows} == {exercise.id}
 
 
+def test_deadlines_run_on_a_simulated_exercise_clock(tree, staff, report_in):
+    """A ×60 simulated drill plays the 30-minute acknowledgement rule in 30 wall seconds; real
+    traffic and a live drill (no speed) keep 30 minutes."""
+    simulated = Exercise(name="推演", division_code=tree.county.code, scenario="flood", mode="simulated",
+                         settings={"speed": 60})
+    live = Exercise(name="实战演练", division_code=tree.county.code, scenario="flood")
+    db.session.add_all([simulated, live])
+    db.session.commit()
+    deadlines = {}
+    for key, village, exercise_id in (("real", tree.village, None), ("live", tree.village2, live.id),
+                                      ("simulated", tree.village, simulated.id)):
+        _r, _i, [esc] = report_in(village, staff.officer_a, exercise_id=exercise_id, relocated=5)
+        deadlines[key] = (esc.deadline_at - esc.created_at).total_seconds()
+    assert deadlines == {"real": 1800.0, "live": 1800.0, "simulated": 30.0}
+
+
 def test_long_names_keep_the_text_within_two_segments(tree, staff, report_in):
     tree.village.name = "很长的村名" * 20
     db.session.commit()

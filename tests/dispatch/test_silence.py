@@ -82,3 +82,38 @@ def test_events_not_daily_and_other_townships_are_left_alone(daily_event, tree, 
     db.session.commit()
     sweep_silence(NOON + timedelta(minutes=5))
     assert texts(east) == []  # 东城坊镇 has no incident in the event
+
+
+def test_a_simulated_drill_reminds_on_its_own_clock(tree, staff, make_person):
+    """A ×60 drill at 01:00 local: due as soon as its county office turns daily reporting on
+    (not at 12:00), steps 30 scenario minutes = 30 wall seconds apart, and "today" is the
+    exercise, even across local midnight."""
+    from dispatch.silence import sweep_silence
+    from drills.models import Exercise
+
+    start = datetime(2026, 7, 30, 15, 59, tzinfo=UTC)  # 23:59 local
+    exercise = Exercise(name="推演", division_code=tree.county.code, scenario="flood", mode="simulated",
+                        settings={"speed": 60}, started_at=start)
+    db.session.add(exercise)
+    db.session.flush()
+    event = Event(county_code=tree.county.code, hazard="flood", name="演练 洪涝", daily_report=True,
+                  exercise_id=exercise.id)
+    db.session.add(event)
+    db.session.flush()
+    db.session.add(Incident(village_code=tree.village.code, township_code=tree.township.code,
+                            county_code=tree.county.code, hazard="flood", event_id=event.id, flags=[],
+                            exercise_id=exercise.id))
+    db.session.commit()
+    li_a = make_person("officer_a", tree.village2, name="李A")
+    report_at(tree.village, start + timedelta(seconds=10))
+    db.session.scalars(select(Report)).one().exercise_id = exercise.id
+    db.session.commit()
+
+    at = start + timedelta(minutes=2)  # 00:01 local, the next calendar day
+    assert sweep_silence(at) == 1  # 李庄村 officer A at once; 王庄村 reported within the exercise
+    assert [t.startswith("【演练】【零报告提醒】李庄村") for t in texts(li_a)] == [True]
+    assert sweep_silence(at + timedelta(seconds=20)) == 0
+    assert sweep_silence(at + timedelta(seconds=31)) == 1  # B, 30 scenario minutes later
+    assert sweep_silence(at + timedelta(seconds=62)) == 1  # the township
+    assert sweep_silence(at + timedelta(minutes=10)) == 0
+    assert db.session.scalar(select(Escalation.exercise_id).where(Escalation.rule == "E5").limit(1)) == exercise.id

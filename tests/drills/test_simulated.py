@@ -37,11 +37,9 @@ def test_seeded_simulated_drill(app, tree, live_server, start_worker, tmp_path):
                       division_code=tree.village.code, lon=115.91, lat=39.41, capacity=200, status="open")
     db.session.add(shelter)
     db.session.commit()
-    # the acknowledgement deadline scaled like the scenario clock, so E4 can fire
-    ack_minutes = 30.0 / SPEED
-    app.config.update(ESCALATION_ACK_MINUTES=ack_minutes, ESCALATION_SWEEP_SECONDS=1.0)
-    start_worker(ESCALATION_ACK_MINUTES=ack_minutes, ESCALATION_SWEEP_SECONDS=1, OUTBOX_SWEEP_SECONDS=1,
-                 SILENCE_SWEEP_SECONDS=1, SILENCE_STEP_MINUTES=ack_minutes, SILENCE_DEADLINE="00:00")
+    # default deadlines (30 min, E5 from 12:00 local): the exercise's ×1200 clock scales them
+    app.config.update(ESCALATION_SWEEP_SECONDS=1.0)
+    start_worker(ESCALATION_SWEEP_SECONDS=1, OUTBOX_SWEEP_SECONDS=1, SILENCE_SWEEP_SECONDS=1)
 
     result = app.test_cli_runner().invoke(args=[
         "drill", "run", "--county", tree.county.code, "--scenario", "flood", "--seed", "25", "--speed", str(SPEED),
