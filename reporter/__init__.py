@@ -7,7 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from core.indicators import format_figures
-    from reporter import api, auditing, cli, models, spool, views  # noqa: F401  (tables, sweeps)
+    from reporter import api, cli, models, spool, views  # noqa: F401  (tables, sweeps)
 
     app.register_blueprint(views.bp)
     app.jinja_env.filters.setdefault("figures", format_figures)

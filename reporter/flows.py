@@ -27,7 +27,6 @@ from core.people import by_phone, try_normalise_phone
 from core.scope import is_above
 from drills.service import DRILL_PREFIX, running_exercise_for
 from reporter import grammar, service
-from reporter.auditing import ensure_audited
 from reporter.models import InboundMessage, Report
 from reporter.review import (  # noqa: F401  (re-exported: the board calls reporter.flows.*)
     close_incident,
@@ -227,26 +226,26 @@ def submit_report(author: Person | None, command, *, channel: str, message: Inbo
                                          narrative=command.narrative, channel=channel, message=message,
                                          exercise_id=exercise_id, now=now)
         if new:
-            _audit_new(report, actor, author)
+            _audit_new(report, actor)
             return report, f"已收到{village.name}今日零报告{report.public_id}，谢谢。"
         return report, f"{village.name}今日零报告已收到({report.public_id})，无需重复发送。"
     saved = service.save_report(village=village, author=author, kind=command.report_kind, hazard=command.hazard,
                                 indicators=command.indicators, narrative=command.narrative, channel=channel,
                                 message=message, exercise_id=exercise_id, now=now)
     dispatch.flows.after_report_saved(saved.report, saved.incident, saved.previous)
-    _audit_new(saved.report, actor, author)
+    _audit_new(saved.report, actor)
     return saved.report, service.confirmation_text(saved.report)
 
 
-def _audit_new(report: Report, actor: Person | None, author: Person | None) -> None:
-    """Reports an officer sent are chained just after commit (reporter.auditing, measured: they
-    are saved with audit_pending set); one a reviewer typed in is audited at once in their name."""
-    if actor is not author:
-        report.audit_pending = False
-        db.session.flush()
-        audit.record("report.nil" if report.kind == "nil" else "report.create", "report", report.public_id,
-                     after=service.report_snapshot(report) | {"channel": report.channel}, actor=actor,
-                     exercise_id=report.exercise_id)
+def _audit_new(report: Report, actor: Person | None) -> None:
+    """The report's creation entry, in the transaction that saves it (`core.audit.record` takes no
+    lock): in the name of whoever sent or typed it, "sms" for a phone nobody registered."""
+    db.session.flush()
+    who = actor if actor is not None else "sms"
+    audit.record("report.nil" if report.kind == "nil" else "report.create", "report", report.public_id,
+                 after=service.report_snapshot(report) | {"channel": report.channel, "received_at": report.received_at,
+                                                          "message_id": report.message_id},
+                 actor=who, exercise_id=report.exercise_id)
 
 
 def correct_report(person: Person, report_id: int | None, indicators: dict, narrative: str | None,
@@ -266,7 +265,6 @@ def correct_report(person: Person, report_id: int | None, indicators: dict, narr
     values = service.check_indicators(indicators or {})
     if not values and not (narrative or "").strip():
         raise ReportRefused(f"请写明更正后的数字，例如: 更正 {report.public_id} 死亡1")
-    ensure_audited(report)
     before = service.report_snapshot(report)
     incident = report.incident
     previous = incident.indicators if incident is not None else None

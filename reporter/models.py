@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
-from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
@@ -115,9 +114,6 @@ class Report(IndicatorColumns, db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     report_date: Mapped[date | None] = mapped_column(Date, index=True)  # local calendar day
     corrected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # True until its "report.create" audit entry is chained (reporter.auditing): keeps the audit
-    # chain's lock out of the webhook's transaction. Set in the same transaction as the report.
-    audit_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false(), index=True)
 
     village: Mapped[Division] = relationship(lazy="joined", foreign_keys=[village_code])
     author: Mapped[Person | None] = relationship(foreign_keys=[author_id])

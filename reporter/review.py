@@ -16,7 +16,6 @@ from core.extensions import db
 from core.models import Division, Person, utcnow
 from core.scope import can_access, scope_clause
 from reporter import grammar, service
-from reporter.auditing import ensure_audited
 from reporter.models import Event, InboundMessage, Incident, Report
 
 RESPONDER_ROLES = ("township", "county", "city", "province", "admin")
@@ -39,7 +38,6 @@ def review_report(person: Person, report: Report, action: str, reason: str | Non
     if reason and len(reason) > 500:
         raise ValueError("原因不能超过500字。")
     _require(person, RESPONDER_ROLES, report.village, "审核该报告")
-    ensure_audited(report)
     before = service.report_snapshot(report)
     report.status = "accepted" if action == "accept" else "returned"
     report.review_note = reason

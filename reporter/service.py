@@ -227,7 +227,7 @@ def save_report(*, village: Division, author: Person | None, kind: str | None, h
                     county_code=village.county_code, author_id=author.id if author else None,
                     narrative=narrative, channel=channel, message_id=message.id if message else None,
                     status="received", flags=flags, incident_id=incident.id, event_id=event.id,
-                    exercise_id=exercise_id, received_at=now, report_date=local_date(now), audit_pending=True)
+                    exercise_id=exercise_id, received_at=now, report_date=local_date(now))
     report.set_indicators(values)
     report.village = village
     report.incident = incident
@@ -270,7 +270,7 @@ def nil_report(*, village: Division, author: Person | None, hazard: str | None, 
                     township_code=village.township_code, county_code=village.county_code,
                     author_id=author.id if author else None, narrative=(narrative or "").strip()[:200] or None,
                     channel=channel, message_id=message.id if message else None, status="received", flags=[],
-                    exercise_id=exercise_id, received_at=now, report_date=today, audit_pending=True)
+                    exercise_id=exercise_id, received_at=now, report_date=today)
     report.village = village
     db.session.add(report)
     db.session.flush()

@@ -78,3 +78,33 @@ def test_migrations_have_one_head_so_plain_db_upgrade_works(app):
 
     script = ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config())
     assert len(script.get_heads()) == 1, script.get_heads()
+
+
+def test_dropping_the_audit_deferral_audits_reports_still_waiting(app_config, tmp_path):
+    """reporter_003 removes reports.audit_pending; a report still waiting for its creation entry
+    gets one from the migration, so upgrading loses no audit trail."""
+    from flask_migrate import upgrade
+    from sqlalchemy import inspect, text
+
+    from core import create_app
+    from core.audit import chain_all, verify
+    from tests.conftest import TestConfig
+
+    other = create_app(TestConfig, app_config | {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/m.db"})
+    with other.app_context():
+        upgrade(revision="intake_001")
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO divisions (code, name, level, parent_code, virtual) "
+                              "VALUES ('130681102001', '王庄村', 'village', NULL, false)"))
+            for n, pending in ((1, True), (2, False)):
+                conn.execute(text(
+                    "INSERT INTO reports (id, kind, hazard, village_code, status, flags, channel, received_at, "
+                    "audit_pending) VALUES (:id, 'initial', 'flood', '130681102001', 'received', '[]', 'sms', "
+                    "'2026-07-30 01:00:00', :p)"), {"id": n, "p": pending})
+        upgrade(revision="heads")
+        assert "audit_pending" not in {c["name"] for c in inspect(db.engine).get_columns("reports")}
+        entries = db.session.execute(text("SELECT action, entity_id FROM audit_log")).all()
+        assert entries == [("report.create", "R1")]  # R2 had its entry already
+        chain_all()
+        assert verify() == []
+        db.engine.dispose()

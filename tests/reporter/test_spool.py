@@ -134,7 +134,7 @@ def test_sweep_is_registered_with_the_worker():
     from core.queue import periodic_tasks
 
     names = [name for name, _s, _f in periodic_tasks()]
-    assert "reporter.spool_replay" in names and "reporter.audit_reports" in names
+    assert "reporter.spool_replay" in names and "core.audit.chain" in names
 
 
 def test_drill_message_spooled_during_a_drill_counts_in_it_when_replayed_after(app, officer, county_staff):
