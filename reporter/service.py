@@ -98,10 +98,14 @@ def open_incidents(village_code: str, exercise_id: int | None, hazard: str | Non
 def lock_division(code: str) -> None:
     """Serialise writers of one division's incidents/events (PostgreSQL row lock until commit).
 
+    FOR NO KEY UPDATE, not FOR UPDATE: every row inserted with a foreign key to the division
+    (a report, an escalation, an E5 reminder) holds FOR KEY SHARE on it until its commit, and
+    FOR UPDATE waits for those. In the province drill, webhooks queued up to 29 s behind the E5
+    sweep's inserts that way; NO KEY UPDATE still excludes the other writers of the division.
     SQLite needs none: the message INSERT already holds its single write lock.
     """
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(select(Division.code).where(Division.code == code).with_for_update())
+        db.session.execute(select(Division.code).where(Division.code == code).with_for_update(key_share=True))
 
 
 def _event_for(village: Division, hazard: str, exercise_id: int | None, now: datetime) -> tuple[Event, bool]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from core.extensions import db
@@ -207,3 +208,23 @@ def test_a_late_replayed_message_does_not_move_activity_back(officer):
     assert incident.relocated == 10 and incident.latest_report_id == reports()[0].id  # newest figures stay
     assert incident.report_count == 2
     assert incident.event.last_activity_at == t0 + timedelta(hours=2)
+
+
+def test_the_village_lock_does_not_wait_for_rows_that_merely_reference_the_village(officer, tree):
+    """Another transaction holding a fresh row that points at the village (its foreign-key check
+    holds FOR KEY SHARE until commit: a report, an escalation, an E5 reminder) must not hold up
+    the next report of that village (the province drill saw webhooks wait 29 s that way)."""
+    from sqlalchemy import insert, text
+
+    from core.models import Person
+    from reporter.service import lock_division
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite has one write lock")
+    with db.engine.connect() as other:
+        other.execute(insert(Person).values(name="别的事务", phone="+8613900009999", role="officer_b",
+                                            division_code=tree.village.code, active=True, on_duty=True))
+        db.session.execute(text("SET LOCAL lock_timeout = '2s'"))
+        lock_division(tree.village.code)  # raised LockNotAvailable after 2 s with FOR UPDATE
+        db.session.rollback()
+        other.rollback()
