@@ -26,9 +26,23 @@ KEY_FIGURES = ("deaths", "missing", "relocated", "houses_collapsed")
 
 def on_duty(level: str, division_code: str) -> list[Person]:
     """Active, on-duty responders of that level's division (the role names the level)."""
-    return list(db.session.scalars(select(Person).where(
-        Person.role == level, Person.division_code == division_code, Person.active.is_(True),
-        Person.on_duty.is_(True)).order_by(Person.id)))
+    return on_duty_along({level: division_code}).get(level, [])
+
+
+def on_duty_along(codes: dict[str, str]) -> dict[str, list[Person]]:
+    """On-duty responders of several levels ({level: division code}) in one query: a new
+    incident may climb township → county → city → province when levels have nobody on duty,
+    and this is the webhook's hot path."""
+    wanted = {(level, code) for level, code in codes.items() if code}
+    if not wanted:
+        return {}
+    found: dict[str, list[Person]] = {}
+    for person in db.session.scalars(select(Person).where(
+            Person.role.in_({lv for lv, _c in wanted}), Person.division_code.in_({c for _lv, c in wanted}),
+            Person.active.is_(True), Person.on_duty.is_(True)).order_by(Person.id)):
+        if (person.role, person.division_code) in wanted:
+            found.setdefault(person.role, []).append(person)
+    return found
 
 
 # An exercise that cannot be found confines its traffic to nothing at all: a drill must never
@@ -137,13 +151,20 @@ def open_chain(rule: str, level: str, village: Division, *, incident, report, ex
     """
     scope = exercise_division(exercise_id)
     created: list[Escalation] = []
+    climb = [level]
+    while (above := next_level(climb[-1])) is not None:
+        climb.append(above)
+    codes = {lv: village.ancestor_code(lv) for lv in climb}
+    divisions = {d.code: d for d in db.session.scalars(select(Division).where(
+        Division.code.in_([c for c in codes.values() if c])))}
+    staff = on_duty_along(codes)
     current: str | None = level
     while current is not None:
-        code = village.ancestor_code(current)
-        division = db.session.get(Division, code) if code else None
+        code = codes.get(current)
+        division = divisions.get(code) if code else None
         if division is None or not within(division, scope):
             break
-        people = on_duty(current, code)
+        people = staff.get(current, [])
         common = dict(rule=rule, level=current, division_code=code, village=village,
                       report_id=report.id if report is not None else None,
                       incident_id=getattr(incident, "id", None), event_id=getattr(incident, "event_id", None),
@@ -160,6 +181,7 @@ def open_chain(rule: str, level: str, village: Division, *, incident, report, ex
             break
         esc = new_escalation(**common, status="escalated",
                              note=f"{division.name}无人值班，已立即报上一级")
+        esc.recipients = []  # known empty: spares a lazy load when the audit lists recipients
         db.session.flush()
         created.append(esc)
         parent = esc
