@@ -192,3 +192,32 @@ def test_a_hostile_text_is_one_bounded_query_and_places_nothing(tree):
     many = "王庄村" + "".join(chr(0x4E00 + n) + "村" for n in range(2000))
     assert village_named_in(many) is None  # too many candidate names to be sure of anything
     assert village_named_in("王庄村，" + "水" * 1600) == tree.village.code
+
+
+def test_upgrading_places_waiting_messages_of_former_officers(app_config, tmp_path):
+    """reporter_004 adds the column; a waiting message from a former officer's phone is placed in
+    their village at once (its county keeps seeing it), the others wait for the province."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from core import create_app
+    from tests.conftest import TestConfig
+
+    other = create_app(TestConfig, app_config | {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/m.db"})
+    with other.app_context():
+        upgrade(revision="reporter_003")
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO divisions (code, name, level, parent_code, virtual) "
+                              "VALUES ('130681101001', '王庄村', 'village', NULL, false)"))
+            conn.execute(text("INSERT INTO people (id, name, phone, role, division_code, on_duty, active, created_at) "
+                              "VALUES (1, '老王', '+8613800000001', 'officer_a', '130681101001', true, false, "
+                              "'2026-07-01 00:00:00')"))
+            for sid, phone in (("SM-1", "+8613800000001"), ("SM-2", "+8613700000002")):
+                conn.execute(text("INSERT INTO inbound_messages (sid, from_phone, body, received_at, outcome, "
+                                  "review_status) VALUES (:sid, :phone, '进水', '2026-07-30 01:00:00', "
+                                  "'unknown_sender', 'pending')"), {"sid": sid, "phone": phone})
+        upgrade(revision="heads")
+        placed = dict(db.session.execute(text("SELECT sid, division_code FROM inbound_messages")).all())
+        assert placed == {"SM-1": "130681101001", "SM-2": None}
+        db.session.remove()
+        db.engine.dispose()
