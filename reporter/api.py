@@ -74,7 +74,8 @@ def serialize_queued(message: InboundMessage) -> dict:
     data = service.serialize_message(message)
     data.update(review_status=message.review_status, reply=message.reply,
                 person_name=message.person.name if message.person else None,
-                village_code=message.person.division_code if message.person else None)
+                village_code=message.person.division_code if message.person else None,
+                division_code=message.person.division_code if message.person else message.division_code)
     return data
 
 

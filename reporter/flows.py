@@ -27,6 +27,7 @@ from core.people import by_phone, try_normalise_phone
 from core.scope import is_above
 from drills.service import DRILL_PREFIX, running_exercise_for
 from reporter import grammar, service
+from reporter.attribution import attribute_unknown_sender
 from reporter.models import InboundMessage, Report
 from reporter.review import (  # noqa: F401  (re-exported: the board calls reporter.flows.*)
     close_incident,
@@ -101,10 +102,10 @@ def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None,
 
 
 def _keep_for_review(form: Mapping[str, str], sid: str, raw: dict, received_at: datetime | None) -> str:
-    message = InboundMessage(sid=sid, from_phone=_clean(form.get("From"), 40), to_phone=_clean(form.get("To"), 40),
-                             body=_clean(form.get("Body")), raw=raw, received_at=received_at or utcnow(),
-                             outcome="unparsed", review_status="pending", reply=TROUBLE,
-                             review_note="自动处理出错，见日志")
+    phone, body = _clean(form.get("From"), 40), _clean(form.get("Body"))
+    message = InboundMessage(sid=sid, from_phone=phone, to_phone=_clean(form.get("To"), 40), body=body, raw=raw,
+                             received_at=received_at or utcnow(), outcome="unparsed", review_status="pending",
+                             reply=TROUBLE, review_note="自动处理出错，见日志", division_code=_place_kept(phone, body))
     db.session.add(message)
     try:
         db.session.commit()
@@ -112,6 +113,18 @@ def _keep_for_review(form: Mapping[str, str], sid: str, raw: dict, received_at: 
         db.session.rollback()
         return stored_reply(sid) or TROUBLE
     return TROUBLE
+
+
+def _place_kept(phone: str, body: str) -> str | None:
+    """Where a message kept after a failure is scoped (it has no person): its sender's division if
+    the phone is an active person's, else as for an unknown sender. Placing it must not lose it."""
+    try:
+        person = by_phone(phone) if phone else None
+        return person.division_code if person is not None else attribute_unknown_sender(phone, body)
+    except Exception:
+        log.exception("placing the kept SMS failed; it stays for province staff")
+        db.session.rollback()
+        return None
 
 
 def _send_late_reply(message: InboundMessage, reply: str) -> None:
@@ -129,8 +142,9 @@ def _handle(message: InboundMessage) -> str:
     at commit instead of being autoflushed by every query on the way.
     """
     person = by_phone(message.from_phone) if message.from_phone else None  # active people only
-    if person is None:
-        return _finish(message, "unknown_sender", UNKNOWN_SENDER, review=True)
+    if person is None:  # scoped by where it can be placed, or seen by the province only
+        division_code = attribute_unknown_sender(message.from_phone, message.body)
+        return _finish(message, "unknown_sender", UNKNOWN_SENDER, review=True, division_code=division_code)
     command = grammar.parse(message.body)
     exercise_id = None
     if command.drill:
@@ -149,7 +163,9 @@ def _handle(message: InboundMessage) -> str:
 
 
 def _finish(message: InboundMessage, outcome: str, reply: str, *, review: bool = False, person: Person | None = None,
-            exercise_id: int | None = None, report_id: int | None = None) -> str:
+            exercise_id: int | None = None, report_id: int | None = None, division_code: str | None = None) -> str:
+    if division_code is not None:
+        message.division_code = division_code
     if exercise_id is not None and not reply.startswith(DRILL_PREFIX):
         reply = DRILL_PREFIX + reply
     if person is not None:

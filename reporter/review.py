@@ -8,7 +8,7 @@ your scope or role", ValueError (Chinese message) means "bad input".
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 import dispatch.flows
 from core import audit
@@ -20,6 +20,7 @@ from reporter.models import Event, InboundMessage, Incident, Report
 
 RESPONDER_ROLES = ("township", "county", "city", "province", "admin")
 COUNTY_ROLES = ("county", "city", "province", "admin")
+PROVINCE_ROLES = ("province", "admin")
 REVIEW_ACTIONS = ("accept", "return")
 
 
@@ -82,26 +83,49 @@ def set_daily_report(person: Person, event: Event, on: bool) -> Event:
     return event
 
 
-def review_queue_stmt(person: Person, exercise_id: int | None = None):
-    """Messages waiting for a person: unparsed, unknown senders, refused reports (SPEC §4.4).
+def sees_unattributed(person: Person | None) -> bool:
+    """Province-level staff (and admins there): the only scope that covers "anywhere in the province",
+    so the only people shown a message nobody could place (division_code NULL)."""
+    return (person is not None and person.active and person.role in PROVINCE_ROLES
+            and person.division.level == "province")
 
-    An unknown sender belongs to no division: county offices and above see those (they are the
-    ones who can turn them into reports); townships see their own officers' messages.
+
+def message_clause(person: Person):
+    """SQL: the messages `person` may see (and, in COUNTY_ROLES, convert or dismiss).
+
+    A registered sender's message is scoped by that person's division, for township responders
+    too. A message with no person (unknown sender, or kept after a failure) is scoped by the
+    division it was attributed to (reporter.attribution), for county offices and above only.
     """
+    own = InboundMessage.person_id.in_(select(Person.id).where(scope_clause(person, Person.division_code)))
+    if person.role not in COUNTY_ROLES:
+        return own
+    placed = scope_clause(person, InboundMessage.division_code)
+    if sees_unattributed(person):
+        placed = or_(placed, InboundMessage.division_code.is_(None))
+    return or_(own, and_(InboundMessage.person_id.is_(None), placed))
+
+
+def review_queue_stmt(person: Person, exercise_id: int | None = None):
+    """Messages waiting for a person: unparsed, unknown senders, refused reports (SPEC §4.4)."""
     from core.db import exercise_clause
 
-    mine = scope_clause(person, Person.division_code)
-    if person.role in COUNTY_ROLES:
-        mine = or_(InboundMessage.person_id.is_(None), mine)
-    return (select(InboundMessage).outerjoin(Person, InboundMessage.person_id == Person.id)
-            .where(InboundMessage.review_status == "pending",
-                   exercise_clause(InboundMessage.exercise_id, exercise_id), mine))
+    return select(InboundMessage).where(InboundMessage.review_status == "pending",
+                                        exercise_clause(InboundMessage.exercise_id, exercise_id),
+                                        message_clause(person))
 
 
-def message_in_scope(person: Person, message: InboundMessage) -> bool:
-    if message.person is None:
-        return person.role in COUNTY_ROLES
-    return can_access(person, message.person.division)
+def message_in_scope(person: Person | None, message: InboundMessage) -> bool:
+    """`message_clause` for one message already loaded."""
+    if person is None:
+        return False
+    if message.person_id is not None:
+        return message.person is not None and can_access(person, message.person.division)
+    if person.role not in COUNTY_ROLES:
+        return False
+    if message.division_code is None:
+        return sees_unattributed(person)
+    return can_access(person, message.division_code)
 
 
 def convert_message(person: Person, message: InboundMessage, *, village_code: str, text: str) -> Report:

@@ -72,10 +72,13 @@ class Rows:
         db.session.commit()
         return esc
 
-    def message(self, body, *, person=None, outcome="unparsed", exercise_id=None, phone="+8613999990000"):
+    def message(self, body, *, person=None, outcome="unparsed", exercise_id=None, phone="+8613999990000",
+                division=None):
+        """A queued message; without a person, `division` is where the webhook placed it (None: nowhere)."""
         m = InboundMessage(sid=f"SM{utcnow().timestamp()}{body[:3]}".replace(".", ""), from_phone=person.phone
                            if person else phone, body=body, outcome=outcome, review_status="pending",
-                           person_id=person.id if person else None, exercise_id=exercise_id)
+                           person_id=person.id if person else None, exercise_id=exercise_id,
+                           division_code=division.code if division is not None else None)
         db.session.add(m)
         db.session.commit()
         return m

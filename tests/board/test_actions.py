@@ -81,7 +81,8 @@ def test_township_may_not_require_daily_reports(client, tree, make_person, login
 def test_review_queue_convert_and_dismiss(client, tree, make_person, login, rows):
     officer = make_person("officer_a", tree.village)
     garbled = rows.message("水很大 快来", person=officer)
-    stranger = rows.message("我是王庄村的，村里进水了", phone="+8613700004444", outcome="unknown_sender")
+    stranger = rows.message("我是王庄村的，村里进水了", phone="+8613700004444", outcome="unknown_sender",
+                            division=tree.village)
     login(make_person("county", tree.county))
     html = client.get("/board/review").get_data(as_text=True)
     assert "水很大 快来" in html and "村里进水了" in html

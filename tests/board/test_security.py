@@ -21,7 +21,7 @@ def test_sms_text_is_escaped_everywhere(client, tree, make_person, login, rows, 
     officer = make_person("officer_a", tree.village)
     rows.incident(tree.village, ev, figures={"deaths": 1}, narrative=body, author=officer)
     rows.message(body, person=officer)
-    rows.message(body, phone="+8613700001111", outcome="unknown_sender")
+    rows.message(body, phone="+8613700001111", outcome="unknown_sender", division=tree.village)
     login(make_person("county", tree.county))
     for path in ("/board", "/board/review"):
         html = client.get(path).get_data(as_text=True)
@@ -57,7 +57,7 @@ def other_township_objects(tree, make_person, rows):
     esc = rows.escalation(inc, [make_person("township", tree.township2)])
     officer3 = make_person("officer_a", tree.village3)
     msg = rows.message("看不懂的短信", person=officer3)
-    unknown = rows.message("陌生号码", phone="+8613700002222", outcome="unknown_sender")
+    unknown = rows.message("陌生号码", phone="+8613700002222", outcome="unknown_sender", division=tree.village3)
     foreign_ev = rows.event(tree.other_county)
     return {"event": ev, "incident": inc, "report": rep, "escalation": esc, "message": msg, "unknown": unknown,
             "foreign_event": foreign_ev}
@@ -106,7 +106,7 @@ def test_township_cannot_read_another_township(client, tree, make_person, login,
 
 
 def test_county_cannot_convert_into_a_village_of_another_county(client, tree, make_person, login, rows):
-    msg = rows.message("陌生号码", phone="+8613700003333", outcome="unknown_sender")
+    msg = rows.message("陌生号码", phone="+8613700003333", outcome="unknown_sender", division=tree.village)
     login(make_person("county", tree.county))
     response = _post(client, f"/board/messages/{msg.id}/convert",
                      {"village_code": tree.other_village.code, "text": "洪涝 死亡1"})
