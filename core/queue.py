@@ -1,14 +1,19 @@
 """Redis and RQ plumbing, the background-task decorator and the periodic sweeps.
 
 Parts register sweeps with `@periodic(seconds)`; `flask worker` runs an RQ worker with its
-scheduler on every queue and calls each sweep on its interval. Sweeps must be idempotent:
-several workers may run them.
+scheduler on every queue and calls each sweep on its interval. With several workers, a
+short Redis lease per sweep (`sweep_lease`) lets one of them run each sweep per interval, so
+N workers do not sweep N times over (the E5 sweep reads every village of the province). Sweeps
+must still be idempotent: when Redis is unreachable, or a lease outlives a crashed worker's
+sweep, two may run at once.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -87,8 +92,36 @@ def periodic_tasks() -> list[tuple[str, float, Callable[[], object]]]:
     return list(_PERIODIC)
 
 
-def run_sweeps_forever(app: Flask, stop: threading.Event) -> None:
+# A running sweep's lease lasts at most this long, so a worker killed mid-sweep holds up the
+# others' sweeps by seconds, not for good.
+RUNNING_LEASE_SECONDS = 10.0
+
+
+def sweep_lease(name: str, seconds: float, holder: str) -> bool:
+    """Take the sweep's lease for this run (True), or learn that another worker has it (False).
+
+    Redis unreachable: True (the sweeps that need only the database must go on)."""
+    try:
+        ms = int(1000 * max(seconds * 2, RUNNING_LEASE_SECONDS))
+        return bool(redis_conn().set(f"zaibao:sweep:{name}", holder, nx=True, px=ms))
+    except redis.exceptions.RedisError:
+        return True
+
+
+def sweep_done(name: str, seconds: float, holder: str) -> None:
+    """Keep the lease one interval from now: the next run, by any worker, comes after it."""
+    key = f"zaibao:sweep:{name}"
+    try:
+        conn = redis_conn()
+        if conn.get(key) == holder.encode():
+            conn.pexpire(key, max(int(seconds * 1000), 1))
+    except redis.exceptions.RedisError:
+        pass
+
+
+def run_sweeps_forever(app: Flask, stop: threading.Event, holder: str = "") -> None:
     """The sweep loop of `flask worker`: each registered sweep on its own interval."""
+    holder = holder or f"{threading.get_ident()}-{time.monotonic_ns()}"
     due = {name: 0.0 for name, _s, _f in _PERIODIC}
     while not stop.is_set():
         now = time.monotonic()
@@ -97,12 +130,15 @@ def run_sweeps_forever(app: Flask, stop: threading.Event) -> None:
                 continue
             due[name] = now + seconds
             with app.app_context():
+                if not sweep_lease(name, seconds, holder):
+                    continue  # another worker runs it this interval
                 try:
                     fn()
                 except Exception:  # a sweep must never kill the worker
                     log.exception("sweep %s failed", name)
                 finally:
                     db.session.remove()
+                    sweep_done(name, seconds, holder)
         stop.wait(0.5)
 
 
@@ -111,7 +147,8 @@ def start_worker(app: Flask, burst: bool = False, name: str | None = None) -> No
     from rq import SimpleWorker
 
     stop = threading.Event()
-    sweeper = threading.Thread(target=run_sweeps_forever, args=(app, stop), daemon=True,
+    holder = f"{name or socket.gethostname()}:{os.getpid()}"
+    sweeper = threading.Thread(target=run_sweeps_forever, args=(app, stop, holder), daemon=True,
                                name="zaibao-sweeps")
     sweeper.start()
     try:

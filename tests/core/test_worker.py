@@ -22,3 +22,46 @@ def test_default_queue_too(start_worker, fake_twilio):
     queue("default").enqueue(send_and_count, "+8613812345679", "deadline")
     start_worker()
     wait_for(lambda: fake_twilio.bodies_to("+8613812345679"), timeout=30, message="the SMS at the fake Twilio")
+
+
+def test_a_sweep_lease_is_held_by_one_worker_until_its_interval_passes():
+    import time
+
+    from core.queue import sweep_done, sweep_lease
+
+    assert sweep_lease("test.lease", 0.2, "worker-a") is True
+    assert sweep_lease("test.lease", 0.2, "worker-b") is False  # a runs it this interval
+    sweep_done("test.lease", 0.2, "worker-b")  # not b's lease: changes nothing
+    sweep_done("test.lease", 0.2, "worker-a")
+    assert sweep_lease("test.lease", 0.2, "worker-b") is False
+    time.sleep(0.35)
+    assert sweep_lease("test.lease", 0.2, "worker-b") is True
+
+
+def test_two_workers_share_each_sweep_instead_of_both_running_it(app):
+    """Two sweep loops (as two `flask worker`s run them) call a 1-second sweep about once a
+    second between them, not twice."""
+    import threading
+    import time
+
+    from core import queue as q
+
+    runs: list[str] = []
+
+    def count() -> None:
+        runs.append(threading.current_thread().name)
+
+    q.periodic(1.0, name="test.count")(count)
+    stop = threading.Event()
+    loops = [threading.Thread(target=q.run_sweeps_forever, args=(app, stop, f"w{i}"), name=f"w{i}")
+             for i in range(2)]
+    try:
+        for loop in loops:
+            loop.start()
+        time.sleep(4.2)
+    finally:
+        stop.set()
+        for loop in loops:
+            loop.join(30)
+        q._PERIODIC[:] = [p for p in q._PERIODIC if p[0] != "test.count"]
+    assert 2 <= len(runs) <= 5, runs  # without the lease: about 10 (5 each)
