@@ -14,8 +14,10 @@ the write lock on SQLite).
 
 Known gap: until the sweep chains it (about a second after commit, longer while no worker
 runs), an entry is protected by nothing but the database's permissions; deleting it then goes
-unnoticed. Deleting the newest chained entries is likewise invisible without an external anchor
-(publishing the latest hash elsewhere).
+unnoticed. Deleting the newest chained entries is likewise invisible to the chain alone: publish
+an anchor (`flask audit anchor` prints `seq:hash` of the newest chained entry; put it in the
+county's daily report, a ticket or another system's log) and `flask audit verify --anchor
+seq:hash` fails if that entry is gone or changed, i.e. if anything up to it was cut off.
 """
 
 from __future__ import annotations
@@ -120,6 +122,26 @@ def unchained() -> int:
     """How many entries wait for their chain position (not tampering: written, not yet chained)."""
     return db.session.scalar(select(func.count()).select_from(AuditEntry)
                              .where(AuditEntry.seq.is_(None), AuditEntry.hash.is_(None)))
+
+
+def anchor() -> str | None:
+    """`seq:hash` of the newest chained entry (None while the chain is empty): what to publish."""
+    tail = db.session.execute(select(AuditEntry.seq, AuditEntry.hash).where(AuditEntry.seq.is_not(None))
+                              .order_by(AuditEntry.seq.desc()).limit(1)).first()
+    return f"{tail[0]}:{tail[1]}" if tail else None
+
+
+def check_anchor(published: str) -> list[str]:
+    """Problems with a published anchor: the entry must still be in the chain with that hash."""
+    seq_text, _, digest = (published or "").strip().partition(":")
+    if not seq_text.isdigit() or len(digest) != 64:
+        raise ValueError(f"an anchor is 'seq:hash' as `flask audit anchor` prints it, not {published!r}")
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.seq == int(seq_text)))
+    if entry is None:
+        return [f"anchor {seq_text}: entry missing (the chain was cut back below a published point)"]
+    if entry.hash != digest:
+        return [f"anchor {seq_text}: hash differs from the published one (entries rewritten)"]
+    return []
 
 
 def verify() -> list[str]:

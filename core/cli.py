@@ -75,10 +75,29 @@ def tokens_create(phone: str) -> None:
     click.echo(token)
 
 
+@audit_cli.command("anchor")
+def audit_anchor() -> None:
+    """Print `seq:hash` of the newest chained entry, to publish outside the database."""
+    audit.chain_all()
+    value = audit.anchor()
+    if value is None:
+        click.echo("the audit chain is empty", err=True)
+        sys.exit(1)
+    click.echo(value)
+
+
 @audit_cli.command("verify")
-def audit_verify() -> None:
+@click.option("--anchor", "anchors", multiple=True, metavar="SEQ:HASH",
+              help="an anchor published earlier (`flask audit anchor`); repeatable")
+def audit_verify(anchors: tuple[str, ...]) -> None:
     audit.chain_all()  # entries committed but not yet chained by the worker's sweep
     problems = audit.verify()
+    try:
+        for published in anchors:
+            problems += audit.check_anchor(published)
+    except ValueError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
     waiting = audit.unchained()
     if waiting:  # still inside an open transaction: not tampering, chained once committed
         click.echo(f"{waiting} entries not yet chained (their transaction is still open)", err=True)

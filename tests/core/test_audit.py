@@ -68,10 +68,40 @@ def test_deleted_middle_row_is_detected(chain, cli):
 
 
 def test_deleted_last_rows_are_not_detectable_by_the_chain_alone(chain, cli):
-    """Truncating the tail leaves a valid shorter chain: documented limit of a bare hash chain."""
+    """Truncating the tail leaves a valid shorter chain: documented limit of a bare hash chain
+    (a published anchor closes it: see the next test)."""
     db.session.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": chain[-1].id})
     db.session.commit()
     assert verify(cli)[0] == 0
+
+
+def test_a_published_anchor_detects_the_cut_tail(chain, cli):
+    """`flask audit anchor` prints what to publish; verify against it finds the deleted tail."""
+    result = cli("audit", "anchor")
+    assert result.exit_code == 0
+    published = result.output.strip()
+    assert published == f"{chain[-1].seq}:{chain[-1].hash}"
+    assert cli("audit", "verify", "--anchor", published).exit_code == 0
+    last_id, last_seq = chain[-1].id, chain[-1].seq
+    db.session.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": last_id})
+    db.session.commit()
+    result = cli("audit", "verify", "--anchor", published)
+    assert result.exit_code == 1
+    assert f"anchor {last_seq}: entry missing" in result.output and "audit chain BROKEN" in result.output
+
+
+def test_an_anchor_detects_a_rewritten_tail_and_refuses_nonsense(chain, cli):
+    published = f"{chain[-1].seq}:{chain[-1].hash}"
+    db.session.execute(text("UPDATE audit_log SET hash = :h WHERE id = :id"), {"h": "0" * 64, "id": chain[-1].id})
+    db.session.commit()
+    assert "hash differs from the published one" in cli("audit", "verify", "--anchor", published).output
+    result = cli("audit", "verify", "--anchor", "latest")
+    assert result.exit_code == 2 and "an anchor is 'seq:hash'" in result.output
+
+
+def test_anchor_of_an_empty_chain_says_so(cli):
+    result = cli("audit", "anchor")
+    assert result.exit_code == 1 and "empty" in result.output
 
 
 def test_swapped_hashes_are_detected(chain, cli):
