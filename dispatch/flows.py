@@ -179,7 +179,10 @@ def incident_closed(incident, actor: Person | None) -> list[Escalation]:
 
 
 def event_closed(event, actor: Person | None) -> list[Escalation]:
-    """The same for an event: its own escalations (E5 reminders) and all its incidents'."""
+    """The same for an event: its own escalations (E5 reminders) and all its incidents'.
+
+    Nothing closes an event yet; whatever will should close (UPDATE) its open incidents first,
+    in the same transaction, to keep the lock order `incident_closed` relies on."""
     return _settle(None, event.id, "event", event.exercise_id, actor)
 
 
