@@ -124,6 +124,8 @@ def acknowledge_by_sms(person: Person, escalation_id: int | None, exercise_id: i
         acknowledge(person, esc, "sms")
     except PermissionError:
         return f"您不是{esc.public_id}的接收人或其上级，无法确认。"
+    if esc.acknowledged_at is None:  # closed (its incident was closed) a moment ago
+        return f"{esc.public_id}无需确认。"
     village = db.session.get(Division, esc.village_code) if esc.village_code else None
     what = f"（{village.name}）" if village else ""
     return f"已确认{esc.public_id}{what}，谢谢。"
@@ -153,6 +155,49 @@ def report_returned(report, reason: str) -> None:
               escalation_id=esc.id, exercise_id=report.exercise_id)
 
 
+# ---- closing ------------------------------------------------------------------------------
+
+def closed_note(actor: Person | None) -> str:
+    return f"事件已关闭（{actor.name}）" if actor is not None else "事件已关闭"
+
+
+def incident_closed(incident, actor: Person | None) -> list[Escalation]:
+    """A responder closed the incident: its escalations still waiting (open, or overdue with
+    nobody above) close, so no deadline texts the next level about it and the board stops
+    asking for an acknowledgement. Acknowledged and escalated ones keep their outcome.
+
+    Caller's transaction, after the incident's own UPDATE is flushed: that row lock is the one
+    `escalate_if_overdue` takes first, so an E4 racing the close either finishes before this
+    UPDATE runs (its new E4 is then closed too) or waits and finds nothing open.
+
+    Not called for an incident closed by the officer's final report (核报): that says the
+    situation is over, not that a responder has seen it, so the escalations keep waiting.
+    There is no reopening: a later report from the village opens a new incident (with new
+    escalations), so closed ones stay closed.
+    """
+    return _settle(incident.id, None, "incident", incident.exercise_id, actor)
+
+
+def event_closed(event, actor: Person | None) -> list[Escalation]:
+    """The same for an event: its own escalations (E5 reminders) and all its incidents'.
+
+    Nothing closes an event yet; whatever will should close (UPDATE) its open incidents first,
+    in the same transaction, to keep the lock order `incident_closed` relies on."""
+    return _settle(None, event.id, "event", event.exercise_id, actor)
+
+
+def _settle(incident_id: int | None, event_id: int | None, entity: str, exercise_id: int | None,
+            actor: Person | None) -> list[Escalation]:
+    db.session.flush()
+    note = closed_note(actor)
+    ids = service.close_waiting(note=note, incident_id=incident_id, event_id=event_id)
+    if not ids:
+        return []
+    audit.record("escalations.close", entity, incident_id or event_id, actor=actor, exercise_id=exercise_id,
+                 after={"escalations": [f"E{i}" for i in ids], "status": "closed", "note": note})
+    return list(db.session.scalars(select(Escalation).where(Escalation.id.in_(ids)).order_by(Escalation.id)))
+
+
 # ---- E4 -----------------------------------------------------------------------------------
 
 def escalate_if_overdue(escalation_id: int) -> Escalation | None:
@@ -167,6 +212,10 @@ def escalate_if_overdue(escalation_id: int) -> Escalation | None:
     if esc is None or esc.status != "open" or esc.deadline_at is None or esc.deadline_at > now:
         db.session.rollback()
         return None
+    if esc.incident_id is not None:
+        # The incident's row lock first, as closing it takes it (`incident_closed`): a close in
+        # progress finishes, and then this escalation is no longer open.
+        db.session.execute(select(Incident.id).where(Incident.id == esc.incident_id).with_for_update())
     village = db.session.get(Division, esc.village_code) if esc.village_code else None
     upper = next_level(esc.level)
     scope = service.exercise_division(esc.exercise_id, running_only=True)  # no E4 after a drill ended

@@ -12,7 +12,8 @@ from core.models import Person, UTCDateTime, utcnow
 
 # open: waiting for acknowledgement; acknowledged; escalated: E4 sent to the next level (or the
 # level had nobody on duty); overdue: deadline passed with nobody above to tell; closed:
-# informational records that expect no acknowledgement (E5 reminders, E6 returns).
+# informational records that expect no acknowledgement (E5 reminders, E6 returns), and open or
+# overdue ones settled when a responder closed their incident or a drill ended.
 ESCALATION_STATUSES = ("open", "acknowledged", "escalated", "overdue", "closed")
 SMS_STATUSES = ("pending", "queued", "sending", "sent", "delivered", "undelivered", "failed")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 
 from core.extensions import db
 from core.gateway import MAX_SEGMENTS
@@ -245,6 +245,38 @@ def claim_open(escalation_id: int, **values) -> bool:
     result = db.session.execute(update(Escalation).where(
         Escalation.id == escalation_id, Escalation.status == "open").values(**values))
     return result.rowcount == 1
+
+
+# Waiting escalations a closing settles: open (deadline running) and overdue (deadline passed with
+# nobody above). Acknowledged and escalated ones keep their outcome; the E4 an escalated one
+# opened is itself open and is settled.
+SETTLED_BY_CLOSING = ("open", "overdue")
+
+
+def close_waiting(*, note: str, incident_id: int | None = None, event_id: int | None = None) -> list[int]:
+    """Close the still-waiting escalations of an incident, or of an event (its own and its
+    incidents'), in one conditional UPDATE; returns the ids it closed. The caller commits.
+
+    Like `claim_open`, the WHERE is the race guard: an acknowledgement or an E4 landing first
+    moves the row out of the waiting states, and this UPDATE (re-checked on PostgreSQL after
+    the other transaction commits) leaves it alone; landing second, they find it closed.
+    The note is appended to any note already there (an overdue one says why it is overdue).
+    """
+    if (incident_id is None) == (event_id is None):
+        raise ValueError("close_waiting needs exactly one of incident_id, event_id")
+    if incident_id is not None:
+        whose = Escalation.incident_id == incident_id
+    else:
+        from reporter.models import Incident
+
+        whose = or_(Escalation.event_id == event_id,
+                    Escalation.incident_id.in_(select(Incident.id).where(Incident.event_id == event_id)))
+    noted = case((Escalation.note.is_(None), note), else_=Escalation.note + "；" + note)
+    stmt = (update(Escalation).where(whose, Escalation.status.in_(SETTLED_BY_CLOSING),
+                                     Escalation.acknowledged_at.is_(None))
+            .values(status="closed", note=noted).returning(Escalation.id)
+            .execution_options(synchronize_session="fetch"))  # loaded copies see the change
+    return sorted(db.session.execute(stmt).scalars())
 
 
 def ack_minutes() -> float:

@@ -103,7 +103,7 @@ def build(exercise: Exercise) -> dict:
     return {
         "exercise": exercise, "figures": figures, "headings": HEADINGS,
         "speed": service.clock_speed(exercise), "stats": (exercise.settings or {}).get("stats") or {},
-        "scenario_label": service.SCENARIO_LABELS.get(exercise.scenario, exercise.scenario),
+        "scenario_label": service.SCENARIO_TITLES.get(exercise.scenario, exercise.scenario),
         "charts": {"arrival": charts.arrival_curve(figures["arrival_curve"]),
                    "acks": charts.ack_times(figures["ack_delays"]),
                    "townships": charts.township_compliance(figures["townships"])},

@@ -12,12 +12,17 @@ Inputs (lists of dicts):
   sms         {status, purpose, error_code, notify_s}      outbound SMS; notify_s = seconds from the
                                                            report to the hand-over to the gateway
   shelters    {code, name, capacity, peak}                 peak occupancy during the drill
+
+The objectives', problems' and recommendations' texts go through gettext: Chinese outside a
+request (CLI, PDF) and without an app, in the viewer's language on the report page.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+
+from flask_babel import gettext as _
 
 HOUR = 3600.0
 ACK_DEADLINE = 1800.0
@@ -161,15 +166,15 @@ def objectives(r: dict) -> list[dict]:
     acked_in_time = township_ack.get("within_deadline", 0)
     sent = township_ack.get("escalations", 0)
     return [
-        {"key": "report_1h", "label": "村级 1 小时内报告率 ≥ 90%", "target": 0.9, "actual": r["share_1h"],
+        {"key": "report_1h", "label": _("村级 1 小时内报告率 ≥ 90%"), "target": 0.9, "actual": r["share_1h"],
          "met": r["share_1h"] >= 0.9},
-        {"key": "report_2h", "label": "村级 2 小时内报告率 100%（县级 2 小时内向市报初报）", "target": 1.0,
+        {"key": "report_2h", "label": _("村级 2 小时内报告率 100%（县级 2 小时内向市报初报）"), "target": 1.0,
          "actual": r["share_2h"], "met": r["villages"] > 0 and r["share_2h"] >= 1.0},
-        {"key": "ack_30min", "label": "乡镇 30 分钟内确认率 ≥ 90%", "target": 0.9,
+        {"key": "ack_30min", "label": _("乡镇 30 分钟内确认率 ≥ 90%"), "target": 0.9,
          "actual": _share(acked_in_time, sent), "met": sent > 0 and acked_in_time / sent >= 0.9},
-        {"key": "no_silent", "label": "无失联村（演练结束时全部报告）", "target": 0, "actual": len(r["silent"]),
+        {"key": "no_silent", "label": _("无失联村（演练结束时全部报告）"), "target": 0, "actual": len(r["silent"]),
          "met": not r["silent"]},
-        {"key": "sms_ok", "label": "短信发送无失败", "target": 0, "actual": r["sms"]["failed"],
+        {"key": "sms_ok", "label": _("短信发送无失败"), "target": 0, "actual": r["sms"]["failed"],
          "met": r["sms"]["failed"] == 0},
     ]
 
@@ -178,32 +183,32 @@ def problems(r: dict) -> list[str]:
     found = []
     weak = [t for t in r["townships"] if t["share_1h"] < 0.9]
     if weak:
-        names = "、".join(t["name"] for t in sorted(weak, key=lambda t: t["share_1h"])[:8])
-        found.append(f"{len(weak)} 个乡镇 1 小时报告率低于 90%：{names}")
+        names = _("、").join(t["name"] for t in sorted(weak, key=lambda t: t["share_1h"])[:8])
+        found.append(_("%(n)s 个乡镇 1 小时报告率低于 90%%：%(names)s", n=len(weak), names=names))
     if r["silent"]:
-        found.append(f"{len(r['silent'])} 个村演练结束时仍未报告")
+        found.append(_("%(n)s 个村演练结束时仍未报告", n=len(r["silent"])))
     e4 = next((e["count"] for e in r["escalations_by_rule"] if e["rule"] == "E4"), 0)
     if e4:
-        found.append(f"{e4} 次通知超时未确认，已逐级上报（E4）")
+        found.append(_("%(n)s 次通知超时未确认，已逐级上报（E4）", n=e4))
     if r["review"]["count"]:
-        found.append(f"{r['review']['count']} 条短信无法识别，需人工审核")
+        found.append(_("%(n)s 条短信无法识别，需人工审核", n=r["review"]["count"]))
     if r["sms"]["failed"]:
-        found.append(f"{r['sms']['failed']} 条短信发送失败")
+        found.append(_("%(n)s 条短信发送失败", n=r["sms"]["failed"]))
     if r["flagged_reports"]:
-        found.append(f"{r['flagged_reports']} 份报告被标记（数据下降、异常或迟报）")
+        found.append(_("%(n)s 份报告被标记（数据下降、异常或迟报）", n=r["flagged_reports"]))
     return found
 
 
 def recommendations(r: dict) -> list[str]:
     advice = []
     if any(t["share_1h"] < 0.9 for t in r["townships"]) or r["silent"]:
-        advice.append("对未按时报告的村逐一核实信息员及备用信息员的手机号和在岗情况，补充备用信息员（B 角）。")
+        advice.append(_("对未按时报告的村逐一核实信息员及备用信息员的手机号和在岗情况，补充备用信息员（B 角）。"))
     if any(e["rule"] == "E4" for e in r["escalations_by_rule"]):
-        advice.append("明确乡镇值班员的确认责任，值班表中保证每个时段至少一人在岗。")
+        advice.append(_("明确乡镇值班员的确认责任，值班表中保证每个时段至少一人在岗。"))
     if r["review"]["count"]:
-        advice.append("对信息员开展短信格式培训（示例：演练 初报 洪涝 转移30），并推广“帮助”指令。")
+        advice.append(_("对信息员开展短信格式培训（示例：演练 初报 洪涝 转移30），并推广“帮助”指令。"))
     if r["sms"]["failed"]:
-        advice.append("核对短信发送失败的号码，更新人员名册。")
+        advice.append(_("核对短信发送失败的号码，更新人员名册。"))
     if not advice:
-        advice.append("各环节均达到目标；保持年度演练，并在汛前抽查信息员名册。")
+        advice.append(_("各环节均达到目标；保持年度演练，并在汛前抽查信息员名册。"))
     return advice

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import aliased
 
@@ -17,7 +18,8 @@ from drills.models import Exercise, ExerciseVillage, SyntheticRecord
 
 DRILL_PREFIX = "【演练】"
 SCENARIOS = ("flood", "earthquake", "typhoon")
-SCENARIO_LABELS = {"flood": "洪涝", "earthquake": "地震", "typhoon": "台风"}
+SCENARIO_LABELS = {"flood": "洪涝", "earthquake": "地震", "typhoon": "台风"}  # Chinese: exercise names
+SCENARIO_TITLES = {"flood": _l("洪涝"), "earthquake": _l("地震"), "typhoon": _l("台风")}  # pages: translated
 # An exercise covers a county, a city or the whole province (SPEC §7; issue 7).
 EXERCISE_LEVELS = ("county", "city", "province")
 

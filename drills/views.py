@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
@@ -24,9 +25,10 @@ bp = Blueprint("drills", __name__, template_folder="templates")
 
 
 class StartForm(FlaskForm):
-    division_code = StringField("区域代码", validators=[DataRequired(), Regexp(r"^\d{12}$", message="12 位区划代码")])
-    scenario = SelectField("情景", choices=[(s, service.SCENARIO_LABELS[s]) for s in service.SCENARIOS])
-    name = StringField("名称", validators=[Length(max=120)])
+    division_code = StringField(_l("区域代码"), validators=[DataRequired(),
+                                                          Regexp(r"^\d{12}$", message=_l("12 位区划代码"))])
+    scenario = SelectField(_l("情景"), choices=[(s, service.SCENARIO_TITLES[s]) for s in service.SCENARIOS])
+    name = StringField(_l("名称"), validators=[Length(max=120)])
 
 
 class ActionForm(FlaskForm):

@@ -53,11 +53,14 @@ def review_report(person: Person, report: Report, action: str, reason: str | Non
 
 
 def close_incident(person: Person, incident: Incident, note: str | None) -> Incident:
-    """A responder closes an incident (the final report does it too)."""
+    """A responder closes an incident (the final report does it too); its escalations still
+    waiting for an acknowledgement close with it (`dispatch.flows.incident_closed`)."""
     _require(person, RESPONDER_ROLES, incident.village, "关闭该事件")
     if incident.status != "open":
         raise ValueError("该事件已关闭。")
     incident.status, incident.closed_at, incident.closed_by_id = "closed", utcnow(), person.id
+    db.session.flush()  # the incident's row lock before the escalations' (see incident_closed)
+    dispatch.flows.incident_closed(incident, person)  # audited there ("escalations.close")
     audit.record("incident.close", "incident", incident.id, before={"status": "open"},
                  after={"status": "closed", "note": (note or "").strip()[:500] or None},
                  actor=person, exercise_id=incident.exercise_id)

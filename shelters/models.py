@@ -19,8 +19,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.extensions import db
 from core.models import Division, Person, UTCDateTime, utcnow
 
-# Plain Chinese names (SMS replies, import matching: no request locale needed) and their
-# lazily translated labels for pages.
+# Plain Chinese names (SMS replies, import matching: no request locale needed) and below them
+# the same names as lazily translated labels for pages.
 LEVEL_NAMES = {"province": "省级", "city": "市级", "county": "县级", "township": "乡镇级", "village": "村级"}
 CLASS_NAMES = {"emergency": "紧急避难场所", "short_term": "短期避难场所", "long_term": "长期避难场所"}
 TYPE_NAMES = {"park": "公园", "square": "广场", "school": "学校", "stadium": "体育场馆",
@@ -28,11 +28,17 @@ TYPE_NAMES = {"park": "公园", "square": "广场", "school": "学校", "stadium
 STATUS_NAMES = {"standby": "待命", "open": "开放", "full": "已满", "closed": "关闭"}
 FACILITY_NAMES = {"water": "供水", "power": "供电", "toilets": "厕所", "medical": "医疗", "kitchen": "厨房",
                   "shower": "淋浴", "accessible": "无障碍", "heating": "供暖", "comms": "通信", "pets": "宠物"}
-LEVEL_LABELS = {k: _l(v) for k, v in LEVEL_NAMES.items()}
-CLASS_LABELS = {k: _l(v) for k, v in CLASS_NAMES.items()}
-TYPE_LABELS = {k: _l(v) for k, v in TYPE_NAMES.items()}
-STATUS_LABELS = {k: _l(v) for k, v in STATUS_NAMES.items()}
-FACILITY_LABELS = {k: _l(v) for k, v in FACILITY_NAMES.items()}
+# Written out literally: `pybabel extract` only finds _l("…") around a literal (labels built from
+# the dicts above were never extracted, so pages showed them in Chinese). A test checks both agree.
+LEVEL_LABELS = {"province": _l("省级"), "city": _l("市级"), "county": _l("县级"), "township": _l("乡镇级"),
+                "village": _l("村级")}
+CLASS_LABELS = {"emergency": _l("紧急避难场所"), "short_term": _l("短期避难场所"), "long_term": _l("长期避难场所")}
+TYPE_LABELS = {"park": _l("公园"), "square": _l("广场"), "school": _l("学校"), "stadium": _l("体育场馆"),
+               "community_center": _l("社区中心"), "indoor": _l("室内场所"), "other": _l("其他")}
+STATUS_LABELS = {"standby": _l("待命"), "open": _l("开放"), "full": _l("已满"), "closed": _l("关闭")}
+FACILITY_LABELS = {"water": _l("供水"), "power": _l("供电"), "toilets": _l("厕所"), "medical": _l("医疗"),
+                   "kitchen": _l("厨房"), "shower": _l("淋浴"), "accessible": _l("无障碍"), "heating": _l("供暖"),
+                   "comms": _l("通信"), "pets": _l("宠物")}
 LEVELS = tuple(LEVEL_LABELS)
 CLASSES = tuple(CLASS_LABELS)
 TYPES = tuple(TYPE_LABELS)

@@ -7,6 +7,7 @@ import io
 
 from flask import Response, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from core.auth import staff_required
@@ -15,8 +16,15 @@ from shelters import flows
 from shelters.forms import PlanSendForm
 from shelters.views import bp
 
+# The CSV/XLSX files are for Chinese offices' spreadsheets: always Chinese. The page follows
+# the viewer's language (the same words, translatable).
 HEADERS = ("乡镇", "村", "村代码", "避难场所编号", "避难场所名称", "安置人数", "距离(公里)")
 UNPLACED_HEADERS = ("乡镇", "村", "村代码", "未安置人数", "原因")
+REASONS = {"no_location": "村和乡镇均未登记坐标", "no_room": "附近避难场所空位不足"}
+PAGE_HEADERS = (_l("乡镇"), _l("村"), _l("村代码"), _l("避难场所编号"), _l("避难场所名称"), _l("安置人数"),
+                _l("距离(公里)"))
+PAGE_UNPLACED_HEADERS = (_l("乡镇"), _l("村"), _l("村代码"), _l("未安置人数"), _l("原因"))
+PAGE_REASONS = {"no_location": _l("村和乡镇均未登记坐标"), "no_room": _l("附近避难场所空位不足")}
 
 
 def _csv_cell(value):
@@ -41,14 +49,14 @@ def _plan(event_id: int) -> flows.Plan:
         abort(404)
 
 
-def _table(plan: flows.Plan) -> tuple[list[tuple], list[tuple]]:
+def _table(plan: flows.Plan, reasons: dict = REASONS) -> tuple[list[tuple], list[tuple]]:
     rows = [(r.township_name, r.village_name, r.village_code, r.shelter_code, r.shelter_name, r.people,
              round(r.distance_m / 1000, 2)) for r in plan.rows]
     unplaced = []
     for code, count in sorted(plan.unplaced.items()):
         village = plan.villages.get(code)
         township = village.parent.name if village is not None and village.parent else ""
-        reason = "村和乡镇均未登记坐标" if code in plan.no_location else "附近避难场所空位不足"
+        reason = reasons["no_location" if code in plan.no_location else "no_room"]
         unplaced.append((township, village.name if village else code, code, count, reason))
     return rows, unplaced
 
@@ -57,9 +65,9 @@ def _table(plan: flows.Plan) -> tuple[list[tuple], list[tuple]]:
 @staff_required
 def plan(event_id: int):
     result = _plan(event_id)
-    rows, unplaced = _table(result)
+    rows, unplaced = _table(result, PAGE_REASONS)
     return render_template("shelters/plan.html", plan=result, rows=rows, unplaced=unplaced,
-                           headers=HEADERS, unplaced_headers=UNPLACED_HEADERS, form=PlanSendForm(),
+                           headers=PAGE_HEADERS, unplaced_headers=PAGE_UNPLACED_HEADERS, form=PlanSendForm(),
                            texts=flows.plan_sms_texts(result),
                            exercise_banner=f"#{result.exercise_id}" if result.exercise_id else None)
 

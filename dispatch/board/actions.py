@@ -81,7 +81,12 @@ def acknowledge(escalation_id: int):
                       or can_access(view.person, e.division_code))
     from dispatch import flows
 
-    return _run(lambda: flows.acknowledge(view.person, esc, "web"), _("已确认 E%(id)s。", id=esc.id))
+    def ack() -> None:
+        flows.acknowledge(view.person, esc, "web")
+        if esc.status == "closed":  # a stale page: its incident was closed meanwhile
+            raise ValueError(_("E%(id)s 已关闭，无需确认。", id=esc.id))
+
+    return _run(ack, _("已确认 E%(id)s。", id=esc.id))
 
 
 @bp.post("/board/reports/<int:report_id>/review")

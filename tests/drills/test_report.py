@@ -62,3 +62,27 @@ def test_pdf_report_opens(app, finished_drill, tmp_path):
                    check=True, timeout=60)
     pages = list(tmp_path.glob("page*.png"))
     assert pages and pages[0].stat().st_size > 5000
+
+
+def test_drill_pages_in_english(app, client, tree, finished_drill, make_person, login):
+    """`?lang=en`: the exercises page and the evaluation report speak English; place names, the
+    exercise's name, the SMS people sent and the officers' SMS syntax stay as they are."""
+    from tests.shelters.test_english import chinese_left
+
+    login(make_person("county", tree.county, name="涿州应急局"))
+    data = {"年度防汛演练", "涿州应急局", "涿州市", "码头镇", "东城坊镇", "王庄村", "李庄村", "东河村", "演练 洪捞",
+            "转移", "演练 初报 洪涝 转移30", "初报", "洪涝", "帮助", "【演练】", "河北省", "保定市"}
+    with app.app_context():  # Flask-Babel caches the locale on `g`: one context per request
+        index = client.get("/drills?lang=en").get_data(as_text=True)
+    with app.app_context():
+        report = client.get(f"/drills/{finished_drill.id}/report").get_data(as_text=True)
+    assert "Emergency exercises" in index and "Start an exercise" in index and "Flood" in index
+    assert "Ended" in index and "Evaluation report" in index
+    assert '<html lang="en">' in report and "Emergency exercise evaluation report (summary)" in report
+    assert "5. Recommendations" in report and "Villages that did not report (1)" in report
+    assert "Villages reporting within 1 hour ≥ 90%" in report and "Not met" in report
+    assert "33.3%" in report and "66.7%" in report
+    assert chinese_left(index, data) == set() and chinese_left(report, data) == set()
+    with app.app_context():
+        chinese = client.get(f"/drills/{finished_drill.id}/report?lang=zh").get_data(as_text=True)
+    assert "应急演练评估报告（摘要）" in chinese and "五、改进建议" in chinese
