@@ -25,7 +25,7 @@ KIND_LABELS = {"initial": _l("初报"), "update": _l("续报"), "final": _l("核
 SORT_LABELS = {"recent": _l("最近报告"), "severity": _l("伤亡"), "relocated": _l("转移人数"),
                "affected": _l("受灾人数"), "village": _l("村名"), "township": _l("乡镇"), "opened": _l("开始时间")}
 ESCALATION_STATUS = {"open": _l("待确认"), "acknowledged": _l("已确认"), "escalated": _l("已上报上级"),
-                     "closed": _l("已关闭")}
+                     "overdue": _l("超时无人确认"), "closed": _l("已关闭")}
 RULE_LABELS = {"E1": _l("新灾情"), "E2": _l("有伤亡"), "E3": _l("越级上报"), "E4": _l("超时未确认"),
                "E5": _l("未报告"), "E6": _l("报告退回")}
 OUTCOME_LABELS = {"unparsed": _l("无法识别"), "unknown_sender": _l("未登记号码"), "rejected": _l("已拒收"),

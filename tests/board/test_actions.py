@@ -106,3 +106,13 @@ def test_convert_with_unreadable_text_explains(client, tree, make_person, login,
     assert "无法识别为灾情报告" in client.get("/board/review").get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(InboundMessage, msg.id).review_status == "pending"
+
+
+def test_an_escalation_with_nobody_above_reads_as_such_not_as_a_raw_status(client, tree, make_person, login, rows):
+    ev = rows.event(tree.county)
+    inc, _ = rows.incident(tree.village, ev, figures={"deaths": 1})
+    responder = make_person("county", tree.county, name="县值班")
+    esc = rows.escalation(inc, [responder], level="county", overdue=True, status="overdue")
+    login(responder)
+    html = client.get("/board").get_data(as_text=True)
+    assert f"<b>E{esc.id}</b>" in html and "超时无人确认" in html and "· overdue" not in html
