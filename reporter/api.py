@@ -265,6 +265,16 @@ def reporter_get_event(event_id: str):
     return jsonify(service.serialize_event(_event(event_id)))
 
 
+@bp.post("/events/<event_id>/close")
+@doc("End an event (灾害过程) and close its open incidents (county or above)", tag=TAG,
+     body={"type": "object", "properties": {"note": {"type": "string"}}})
+def reporter_close_event(event_id: str):
+    data = request.get_json(silent=True) or {}
+    note = data.get("note") if isinstance(data, dict) else None
+    event = _call(flows.close_event, api_person(), _event(event_id), note if isinstance(note, str) else None)
+    return jsonify(service.serialize_event(event))
+
+
 @bp.post("/events/<event_id>/daily-report")
 @doc("Turn daily reporting (零报告) on or off for an event (county or above)", tag=TAG,
      body={"type": "object", "required": ["on"], "properties": {"on": {"type": "boolean"}}})

@@ -30,6 +30,7 @@ from reporter import grammar, service
 from reporter.attribution import attribute_unknown_sender
 from reporter.models import InboundMessage, Report
 from reporter.review import (  # noqa: F401  (re-exported: the board calls reporter.flows.*)
+    close_event,
     close_incident,
     convert_message,
     dismiss_message,

@@ -8,7 +8,7 @@ your scope or role", ValueError (Chinese message) means "bad input".
 
 from __future__ import annotations
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 
 import dispatch.flows
 from core import audit
@@ -66,6 +66,32 @@ def close_incident(person: Person, incident: Incident, note: str | None) -> Inci
                  actor=person, exercise_id=incident.exercise_id)
     db.session.commit()
     return incident
+
+
+def close_event(person: Person, event: Event, note: str | None) -> Event:
+    """A county office ends a disaster process (灾害过程): its open incidents close, the
+    escalations still waiting on them and its E5 reminders settle, and daily reporting stops.
+    Until then the board keeps every incident of the event in view; a later report from the
+    county opens a new event."""
+    _require(person, COUNTY_ROLES, event.county_code, "结束该灾害过程")
+    if event.status != "open":
+        raise ValueError("该灾害过程已结束。")
+    now = utcnow()
+    note = (note or "").strip()[:500] or None
+    # the incidents first, then the escalations: the lock order dispatch.flows.incident_closed keeps
+    closed = list(db.session.scalars(update(Incident).where(Incident.event_id == event.id, Incident.status == "open")
+                                     .values(status="closed", closed_at=now, closed_by_id=person.id)
+                                     .returning(Incident.id).execution_options(synchronize_session=False)))
+    before = {"status": event.status, "daily_report": event.daily_report}
+    event.status, event.closed_at, event.daily_report, event.daily_report_since = "closed", now, False, None
+    db.session.flush()
+    dispatch.flows.event_closed(event, person)  # audited there ("escalations.close")
+    audit.record("event.close", "event", event.id, before=before,
+                 after={"status": "closed", "incidents_closed": sorted(closed), "note": note},
+                 actor=person, exercise_id=event.exercise_id)
+    db.session.commit()
+    db.session.expire_all()  # the incidents changed by the UPDATE above
+    return event
 
 
 def set_daily_report(person: Person, event: Event, on: bool) -> Event:

@@ -134,6 +134,21 @@ def daily_report(event_id: int):
     return _run(lambda: flows.set_daily_report(view.person, event, on), done)
 
 
+@bp.post("/board/events/<int:event_id>/close")
+@staff_required
+def close_event(event_id: int):
+    view = current_view()
+    event = _get_or_404(Event, event_id, lambda e: _event_visible(view, e))
+    if not can_access(view.person, event.county_code):
+        abort(403)  # a county office ends a disaster process; a township sees it but may not
+    note = _text("note")
+    if note is None:
+        return redirect(_back())
+    from reporter import flows
+
+    return _run(lambda: flows.close_event(view.person, event, note or None), _("灾害过程已结束。"))
+
+
 @bp.post("/board/messages/<int:message_id>/convert")
 @staff_required
 def convert_message(message_id: int):

@@ -116,3 +116,24 @@ def test_an_escalation_with_nobody_above_reads_as_such_not_as_a_raw_status(clien
     login(responder)
     html = client.get("/board").get_data(as_text=True)
     assert f"<b>E{esc.id}</b>" in html and "超时无人确认" in html and "· overdue" not in html
+
+
+def test_a_county_ends_an_event_from_the_board_and_a_township_may_not(client, tree, make_person, login, rows):
+    ev = rows.event(tree.county)
+    inc, _ = rows.incident(tree.village, ev, figures={"relocated": 30})
+    township = make_person("township", tree.township, name="镇值班")
+    esc = rows.escalation(inc, [township])
+    login(township)
+    assert _post(client, f"/board/events/{ev.id}/close").status_code == 403
+    county = make_person("county", tree.county, name="县值班")
+    login(county)
+    assert "结束灾害过程" in client.get("/board").get_data(as_text=True)
+    response = _post(client, f"/board/events/{ev.id}/close", {"note": "水退了 <b>"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Event, ev.id).status == "closed"
+    assert db.session.get(Incident, inc.id).status == "closed"
+    assert db.session.get(Escalation, esc.id).status == "closed"
+    assert len(_audit("event.close")) == 1
+    html = client.get("/board").get_data(as_text=True)
+    assert "灾害过程已结束" in html and "水退了 <b>" not in html

@@ -152,6 +152,40 @@ def test_close_incident_and_daily_report(client, send_sms, officer, township_sta
     assert data["daily_report"] is True and data["daily_report_since"]
 
 
+def test_closing_an_event_closes_its_incidents_and_settles_what_waits(client, send_sms, officer, officer2,
+                                                                      township_staff, county_staff, api_token):
+    """A county office ends the flood: both villages' incidents close, the townships' E1s stop
+    waiting (no E4 later), daily reporting stops; a township may not; twice is refused."""
+    from dispatch.models import Escalation
+    from reporter.models import Event, Incident
+
+    twiml_text(send_sms(officer.phone, "初报 洪涝 转移3", sid="SM-ev1"))
+    twiml_text(send_sms(officer2.phone, "初报 洪涝 转移5", sid="SM-ev2"))
+    event_id = reports()[0].event_id
+    assert reports()[1].event_id == event_id
+    client.post(f"/api/v1/events/{event_id}/daily-report", json={"on": True}, headers=api_token(county_staff))
+    url = f"/api/v1/events/{event_id}/close"
+    assert client.post(url, json={}, headers=api_token(township_staff)).status_code == 403
+    db.session.rollback()
+    assert db.session.get(Event, event_id).status == "open"  # the refusal changed nothing
+    response = client.post(url, json={"note": "洪水已退"}, headers=api_token(county_staff))
+    assert response.status_code == 200
+    data = response.get_json()
+    assert data["status"] == "closed" and data["daily_report"] is False
+    db.session.rollback()
+    assert {i.status for i in db.session.scalars(select(Incident).where(Incident.event_id == event_id))} == {"closed"}
+    waiting = db.session.scalars(select(Escalation).where(Escalation.event_id == event_id,
+                                                          Escalation.status == "open")).all()
+    assert waiting == []
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "event.close"))
+    assert entry.after["note"] == "洪水已退" and len(entry.after["incidents_closed"]) == 2
+    again = client.post(url, json={}, headers=api_token(county_staff))
+    assert again.status_code == 422 and "已结束" in again.get_json()["error"]["message"]
+    # the next report from the county starts a new event
+    twiml_text(send_sms(officer.phone, "初报 洪涝 转移2", sid="SM-ev3"))
+    assert reports()[-1].event_id != event_id
+
+
 def test_return_queues_sms_to_the_author_when_dispatch_does(client, send_sms, officer, township_staff, api_token):
     """The return is handed to dispatch.flows.report_returned (E6); the outbox row is dispatch's."""
     twiml_text(send_sms(officer.phone, "初报 洪涝 转移3", sid="SM-e6"))
@@ -168,7 +202,7 @@ def test_openapi_lists_the_routes(client):
     for path in ("/api/v1/messages/{sid}", "/api/v1/reports", "/api/v1/reports/{report_id}",
                  "/api/v1/reports/{report_id}/review", "/api/v1/review-queue", "/api/v1/messages/{sid}/convert",
                  "/api/v1/messages/{sid}/dismiss", "/api/v1/incidents", "/api/v1/incidents/{incident_id}/close",
-                 "/api/v1/events", "/api/v1/events/{event_id}/daily-report"):
+                 "/api/v1/events", "/api/v1/events/{event_id}/daily-report", "/api/v1/events/{event_id}/close"):
         assert path in paths, path
     assert "status" in [p["name"] for p in paths["/api/v1/reports"]["get"]["parameters"]]
 
