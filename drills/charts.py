@@ -2,7 +2,7 @@
 
 Chinese labels need a CJK font; Noto CJK is looked for where Debian's fonts-noto-cjk puts it
 and by name. Without one the charts still render (labels fall back to English) rather than
-failing the report.
+failing the report. On an English page the labels are English too.
 """
 
 from __future__ import annotations
@@ -41,7 +41,18 @@ def cjk_font() -> str | None:
 
 
 def _label(zh: str, en: str) -> str:
-    return zh if cjk_font() else en
+    """The viewer's language (English on an English page, or with no CJK font to draw Chinese)."""
+    return zh if cjk_font() and not _english_page() else en
+
+
+def _english_page() -> bool:
+    from flask import has_request_context
+    from flask_babel import get_locale
+
+    if not has_request_context():
+        return False  # the CLI's HTML/PDF report is Chinese, like the officers' SMS
+    locale = get_locale()
+    return locale is not None and locale.language == "en"
 
 
 def _png(fig) -> str:

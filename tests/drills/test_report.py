@@ -86,3 +86,17 @@ def test_drill_pages_in_english(app, client, tree, finished_drill, make_person, 
     with app.app_context():
         chinese = client.get(f"/drills/{finished_drill.id}/report?lang=zh").get_data(as_text=True)
     assert "应急演练评估报告（摘要）" in chinese and "五、改进建议" in chinese
+
+
+def test_chart_labels_follow_the_page_language(app):
+    from flask_babel import refresh
+
+    from drills import charts
+
+    if charts.cjk_font() is None:
+        pytest.skip("no CJK font installed: the charts are English everywhere")
+    for lang, label in (("en", "township"), ("zh", "乡镇")):
+        with app.test_request_context(f"/drills?lang={lang}"):
+            refresh()  # the locale is cached per app context, which the test shares
+            assert charts._label("乡镇", "township") == label
+    assert charts._label("乡镇", "township") == "乡镇"  # CLI: no request
