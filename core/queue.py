@@ -160,7 +160,12 @@ def start_worker(app: Flask, burst: bool = False, name: str | None = None) -> No
                     worker = SimpleWorker([queue(n) for n in queue_names()],
                                           connection=redis_conn(), name=name)
                     worker.work(with_scheduler=True, burst=burst)
-                break
+                if burst or getattr(worker, "_stop_requested", True):
+                    break  # asked to (burst done, SIGTERM/SIGINT)
+                # RQ's loop also quits by itself, on a Redis timeout (a slow connect on a loaded
+                # machine) or a job it cannot read; a worker that silently stops sends no SMS.
+                log.warning("the RQ worker loop stopped by itself (see above); restarting it in 2 s")
+                stop.wait(2)
             except redis.exceptions.ConnectionError:
                 log.warning("Redis unreachable; the worker retries in 2 s (sweeps keep running)")
                 time.sleep(2)

@@ -24,6 +24,22 @@ def test_default_queue_too(start_worker, fake_twilio):
     wait_for(lambda: fake_twilio.bodies_to("+8613812345679"), timeout=30, message="the SMS at the fake Twilio")
 
 
+def test_the_worker_outlives_what_makes_rq_quit(start_worker, fake_twilio, redis_client):
+    """RQ's work loop quits on a Redis timeout (a slow connect on a loaded machine did it during
+    a drill) or on a job it cannot even read; `flask worker` must start it again, or no SMS and
+    no E4 goes out until somebody notices. A job record with an unreadable date is the fault."""
+    import time
+
+    redis_client.hset("rq:job:broken", mapping={"created_at": "not a date", "status": "queued", "data": b"?",
+                                                "origin": "sms", "description": "broken"})
+    redis_client.rpush("rq:queue:sms", "broken")
+    worker = start_worker()
+    time.sleep(3)  # RQ has met the broken job and quit its loop by now
+    queue("sms").enqueue(send_and_count, "+8613812345677", "after the broken job")
+    wait_for(lambda: fake_twilio.bodies_to("+8613812345677"), timeout=30, message="the SMS after the broken job")
+    assert worker.proc.poll() is None
+
+
 def test_a_sweep_lease_is_held_by_one_worker_until_its_interval_passes():
     import time
 
