@@ -120,13 +120,20 @@ def close_incident(incident_id: int):
     return _run(lambda: flows.close_incident(view.person, incident, note or None), _("灾情已结束。"))
 
 
+def _county_event(view, event_id: int) -> Event:
+    """An event the viewer may decide on: a county office's (SPEC §4.1); a township sees the
+    event on its board but may not set daily reporting or end it (403)."""
+    event = _get_or_404(Event, event_id, lambda e: _event_visible(view, e))
+    if not can_access(view.person, event.county_code):
+        abort(403)
+    return event
+
+
 @bp.post("/board/events/<int:event_id>/daily")
 @staff_required
 def daily_report(event_id: int):
     view = current_view()
-    event = _get_or_404(Event, event_id, lambda e: _event_visible(view, e))
-    if not can_access(view.person, event.county_code):
-        abort(403)  # a county office decides (SPEC §4.1); a township sees the event but may not
+    event = _county_event(view, event_id)
     on = request.form.get("on") == "1"
     from reporter import flows
 
@@ -138,9 +145,7 @@ def daily_report(event_id: int):
 @staff_required
 def close_event(event_id: int):
     view = current_view()
-    event = _get_or_404(Event, event_id, lambda e: _event_visible(view, e))
-    if not can_access(view.person, event.county_code):
-        abort(403)  # a county office ends a disaster process; a township sees it but may not
+    event = _county_event(view, event_id)
     note = _text("note")
     if note is None:
         return redirect(_back())
