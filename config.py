@@ -57,7 +57,8 @@ class Config:
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")  # `make translations`
     BABEL_DEFAULT_TIMEZONE = os.environ.get("TIMEZONE", "Asia/Shanghai")
     TIMEZONE = os.environ.get("TIMEZONE", "Asia/Shanghai")
-    RQ_QUEUES = ("sms", "deadlines", "default")
+    # Listening order is priority: alerts to responders first, reminders (E5, bulk) last.
+    RQ_QUEUES = ("sms", "deadlines", "default", "bulk")
 
 
 class TestConfig(Config):

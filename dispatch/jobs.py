@@ -20,7 +20,7 @@ import time
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from core.extensions import db
 from core.gateway import GatewayError, get_gateway
@@ -82,7 +82,8 @@ def _failed_attempt(sms_id: int, attempts: int, exc: GatewayError) -> str:
         status="pending", next_attempt_at=utcnow() + timedelta(seconds=delay), **values))
     db.session.commit()
     try:
-        outbox.enqueue_send(sms_id, attempts, delay=delay)
+        outbox.enqueue_send(sms_id, attempts, delay=delay,
+                            purpose=db.session.scalar(select(OutboundSms.purpose).where(OutboundSms.id == sms_id)))
     except Exception:  # noqa: BLE001  (the sweep picks the row up after next_attempt_at)
         log.exception("could not schedule the retry of SMS %s", sms_id)
     return "retry"

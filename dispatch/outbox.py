@@ -65,9 +65,18 @@ def send_job_id(sms_id: int, attempts: int) -> str:
     return f"sms-out-{sms_id}" if attempts == 0 else f"sms-out-{sms_id}-a{attempts}"
 
 
-def enqueue_send(sms_id: int, attempts: int = 0, delay: float | None = None) -> bool:
+# Texts sent by the thousand (E5 reminders to every silent village at noon) wait on their own
+# queue, which workers take last: a township's flood alert never queues behind them.
+BULK_PURPOSES = frozenset({"reminder"})
+
+
+def send_queue(purpose: str | None) -> str:
+    return "bulk" if purpose in BULK_PURPOSES else "sms"
+
+
+def enqueue_send(sms_id: int, attempts: int = 0, delay: float | None = None, purpose: str | None = None) -> bool:
     """Queue the send job for this attempt; False when that attempt is already queued."""
-    q = queue("sms")
+    q = queue(send_queue(purpose))
     job_id = send_job_id(sms_id, attempts)
     try:
         if delay:
@@ -104,13 +113,13 @@ def _trip_breaker(exc: Exception) -> None:
     log.warning("Redis unavailable (%s); the outbox sweep will relay later", exc)
 
 
-def relay_now(sms_ids: list[int], deadlines: list[tuple[int, datetime]]) -> None:
+def relay_now(sms_ids: list[tuple[int, str]], deadlines: list[tuple[int, datetime]]) -> None:
     """Best effort, right after commit. Never raises: the rows are safe in the database."""
     if not (sms_ids or deadlines) or not has_app_context() or not _redis_usable():
         return
     try:
-        for sms_id in sms_ids:
-            enqueue_send(sms_id)
+        for sms_id, purpose in sms_ids:
+            enqueue_send(sms_id, purpose=purpose)
         for escalation_id, at in deadlines:
             schedule_deadline(escalation_id, at)
     except redis.exceptions.RedisError as exc:
@@ -124,7 +133,7 @@ def relay_now(sms_ids: list[int], deadlines: list[tuple[int, datetime]]) -> None
 def _after_flush(session: Session, _ctx) -> None:
     for obj in session.new:
         if isinstance(obj, OutboundSms) and obj.id is not None and obj.status == "pending":
-            session.info.setdefault("zb_outbox", []).append(obj.id)
+            session.info.setdefault("zb_outbox", []).append((obj.id, obj.purpose))
         elif isinstance(obj, Escalation) and obj.deadline_at is not None and obj.status == "open":
             session.info.setdefault("zb_deadlines", []).append((obj.id, obj.deadline_at))
 
@@ -164,10 +173,11 @@ def recover_stale_claims(now: datetime | None = None) -> list[int]:
     now = now or utcnow()
     cfg = current_app.config
     stale_before = now - timedelta(seconds=cfg["SMS_STALE_SENDING_SECONDS"])
-    rows = db.session.execute(select(OutboundSms.id, OutboundSms.attempts, OutboundSms.claimed_at).where(
+    rows = db.session.execute(select(OutboundSms.id, OutboundSms.attempts, OutboundSms.claimed_at,
+                                     OutboundSms.purpose).where(
         OutboundSms.status == "sending", OutboundSms.claimed_at < stale_before).limit(500)).all()
     recovered = []
-    for sms_id, attempts, claimed_at in rows:
+    for sms_id, attempts, claimed_at, purpose in rows:
         give_up = attempts >= cfg["SMS_MAX_ATTEMPTS"]
         values = {"ambiguous": True, "last_error": "worker stopped during the gateway call; outcome unknown"}
         values.update({"status": "failed"} if give_up else
@@ -176,14 +186,14 @@ def recover_stale_claims(now: datetime | None = None) -> list[int]:
             OutboundSms.id == sms_id, OutboundSms.status == "sending",
             OutboundSms.claimed_at == claimed_at).values(**values))
         if result.rowcount == 1 and not give_up:
-            recovered.append((sms_id, attempts))
+            recovered.append((sms_id, attempts, purpose))
     db.session.commit()
     try:
-        for sms_id, attempts in recovered:
-            enqueue_send(sms_id, attempts)
+        for sms_id, attempts, purpose in recovered:
+            enqueue_send(sms_id, attempts, purpose=purpose)
     except redis.exceptions.RedisError as exc:  # the main sweep query picks them up later
         log.warning("could not re-queue recovered SMS: %s", exc)
-    return [sms_id for sms_id, _a in recovered]
+    return [sms_id for sms_id, _a, _p in recovered]
 
 
 def _jobs_waiting(rows) -> set[tuple[int, int]]:
@@ -193,9 +203,9 @@ def _jobs_waiting(rows) -> set[tuple[int, int]]:
     it) but the workers are behind: in the province drill the sweep spent a sixth of a
     worker's time re-creating those jobs only for RQ to refuse them as duplicates."""
     pipe = redis_conn().pipeline(transaction=False)
-    for sms_id, attempts in rows:
+    for sms_id, attempts, _purpose in rows:
         pipe.exists(Job.key_for(send_job_id(sms_id, attempts)))
-    return {(sms_id, attempts) for (sms_id, attempts), hit in zip(rows, pipe.execute(), strict=True) if hit}
+    return {(sms_id, attempts) for (sms_id, attempts, _p), hit in zip(rows, pipe.execute(), strict=True) if hit}
 
 
 def relay_sweep(now: datetime | None = None, limit: int = 2000) -> int:
@@ -206,7 +216,7 @@ def relay_sweep(now: datetime | None = None, limit: int = 2000) -> int:
     grace = now - timedelta(seconds=cfg["OUTBOX_GRACE_SECONDS"])
     requeue_after = now - timedelta(seconds=max(120.0, 4 * cfg["OUTBOX_GRACE_SECONDS"]))
     rows = db.session.execute(
-        select(OutboundSms.id, OutboundSms.attempts).where(
+        select(OutboundSms.id, OutboundSms.attempts, OutboundSms.purpose).where(
             OutboundSms.status == "pending", OutboundSms.created_at < grace,
             or_(OutboundSms.next_attempt_at.is_(None), OutboundSms.next_attempt_at < grace),
             or_(OutboundSms.queued_at.is_(None), OutboundSms.queued_at < requeue_after))
@@ -214,9 +224,9 @@ def relay_sweep(now: datetime | None = None, limit: int = 2000) -> int:
     handed: list[int] = []
     try:
         waiting = _jobs_waiting(rows)
-        for sms_id, attempts in rows:
+        for sms_id, attempts, purpose in rows:
             if (sms_id, attempts) not in waiting:
-                enqueue_send(sms_id, attempts)
+                enqueue_send(sms_id, attempts, purpose=purpose)
             handed.append(sms_id)  # queued now, or that attempt was already queued
     except redis.exceptions.RedisError as exc:
         log.warning("outbox sweep: Redis unavailable (%s); %d rows wait", exc, len(rows) - len(handed))

@@ -54,3 +54,20 @@ def test_stale_claim_is_recovered_as_ambiguous(tree, staff, report_in, fake_twil
     assert row.status == "pending" and row.ambiguous
     assert send_sms(sms_id) == "sent"  # (the job ends its session: reload what we look at)
     assert db.session.get(OutboundSms, sms_id).attempts == 2
+
+
+def test_a_flood_alert_goes_out_before_a_backlog_of_noon_reminders(app, tree, staff, fake_twilio, fast_worker):
+    """Reminders (E5, one per silent village) wait on their own queue, which workers take last:
+    a township's alert queued after 25 of them is the first text the gateway sees."""
+    from dispatch.outbox import queue_sms
+    from tests.conftest import wait_for
+
+    for n in range(25):
+        queue_sms(f"+86139000{n:05d}", f"【零报告提醒】村{n}今天尚未报送灾情", purpose="reminder")
+    db.session.commit()
+    queue_sms(staff.township.phone, "【灾情】王庄村(码头镇) 洪涝 死亡1", purpose="escalation", person=staff.township)
+    db.session.commit()
+    fast_worker()
+    wait_for(lambda: len(fake_twilio.messages) == 26, timeout=60, message="all 26 texts at the gateway")
+    assert fake_twilio.messages[0].to == staff.township.phone
+    assert sorted(m.to for m in fake_twilio.messages[1:]) == [f"+86139000{n:05d}" for n in range(25)]
