@@ -25,7 +25,7 @@ import redis
 from flask import current_app, has_app_context
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy import and_, case, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.extensions import db
@@ -220,7 +220,9 @@ def relay_sweep(now: datetime | None = None, limit: int = 2000) -> int:
             OutboundSms.status == "pending", OutboundSms.created_at < grace,
             or_(OutboundSms.next_attempt_at.is_(None), OutboundSms.next_attempt_at < grace),
             or_(OutboundSms.queued_at.is_(None), OutboundSms.queued_at < requeue_after))
-        .order_by(OutboundSms.id).limit(limit)).all()
+        # alerts before reminders: after an outage a worker may start on the first job at once
+        .order_by(case((OutboundSms.purpose.in_(BULK_PURPOSES), 1), else_=0), OutboundSms.id)
+        .limit(limit)).all()
     handed: list[int] = []
     try:
         waiting = _jobs_waiting(rows)
