@@ -126,13 +126,16 @@ def code_arg(name: str) -> str | None:
 
 
 def choice_arg(name: str, choices) -> str | None:
-    """One of `choices` from the query string, or None when absent."""
+    """One of `choices` from the query string (any case, spaces trimmed: `rule=e2` is `E2`),
+    or None when absent."""
     value = request.args.get(name)
-    if value in (None, ""):
+    if value in (None, "") or not value.strip():
         return None
-    if value not in choices:
-        raise ApiError(400, f"{name} must be one of {', '.join(choices)}")
-    return value
+    wanted = value.strip().casefold()
+    for choice in choices:
+        if str(choice).casefold() == wanted:
+            return choice
+    raise ApiError(400, f"{name} must be one of {', '.join(choices)}")
 
 
 def since_arg(name: str = "since") -> datetime | None:

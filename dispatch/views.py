@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from core.api import ApiError, api_person, code_arg, doc, exercise_arg, paginate, since_arg
+from core.api import ApiError, api_person, choice_arg, code_arg, doc, exercise_arg, paginate, since_arg
 from core.api import bp as api_bp
 from core.db import exercise_clause
 from core.extensions import db
@@ -17,17 +17,6 @@ from dispatch.models import ESCALATION_STATUSES, Escalation
 bp = Blueprint("dispatch", __name__, template_folder="templates")
 RULES = ("E1", "E2", "E3", "E4", "E5", "E6")
 LEVELS = ("village", "township", "county", "city", "province")
-
-
-def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
-    value = request.args.get(name)
-    if value in (None, ""):
-        return None
-    value = value.strip()
-    value = value.upper() if name == "rule" else value.lower()
-    if value not in allowed:
-        raise ApiError(400, f"{name} must be one of {', '.join(allowed)}")
-    return value
 
 
 @api_bp.get("/escalations")
@@ -43,7 +32,7 @@ def list_escalations():
             .where(service.visible_clause(person), exercise_clause(Escalation.exercise_id, exercise_arg())))
     for name, column, allowed in (("status", Escalation.status, ESCALATION_STATUSES),
                                   ("rule", Escalation.rule, RULES), ("level", Escalation.level, LEVELS)):
-        value = _choice(name, allowed)
+        value = choice_arg(name, allowed)
         if value is not None:
             stmt = stmt.where(column == value)
     for name, column in (("village", Escalation.village_code), ("township", Escalation.township_code),

@@ -92,3 +92,12 @@ def test_exercise_records_apart(client, api_token, tree, staff, report_in):
     drill = client.get(f"/api/v1/escalations?exercise={exercise.id}", headers=headers).get_json()["items"]
     assert [i["village_code"] for i in real] == [tree.village2.code]
     assert [(i["village_code"], i["exercise_id"]) for i in drill] == [(tree.village.code, exercise.id)]
+
+
+def test_list_filters_take_any_case_and_name_the_choices_when_wrong(client, tree, staff, report_in, api_token):
+    report_in(tree.village, staff.officer_a, relocated=3)
+    headers = api_token(staff.county)
+    shouting = client.get("/api/v1/escalations?status= OPEN ", headers=headers).get_json()["items"]
+    assert shouting and shouting == client.get("/api/v1/escalations?status=open", headers=headers).get_json()["items"]
+    bad = client.get("/api/v1/escalations?status=waiting", headers=headers)
+    assert bad.status_code == 400 and "open" in bad.get_json()["error"]["message"]
