@@ -119,9 +119,9 @@ def sweep_done(name: str, seconds: float, holder: str) -> None:
         pass
 
 
-def run_sweeps_forever(app: Flask, stop: threading.Event, holder: str = "") -> None:
-    """The sweep loop of `flask worker`: each registered sweep on its own interval."""
-    holder = holder or f"{threading.get_ident()}-{time.monotonic_ns()}"
+def run_sweeps_forever(app: Flask, stop: threading.Event, holder: str) -> None:
+    """The sweep loop of `flask worker`: each registered sweep on its own interval; `holder`
+    names this worker on the sweep leases."""
     due = {name: 0.0 for name, _s, _f in _PERIODIC}
     while not stop.is_set():
         now = time.monotonic()

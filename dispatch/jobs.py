@@ -20,7 +20,7 @@ import time
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from core.extensions import db
 from core.gateway import GatewayError, get_gateway
@@ -32,14 +32,14 @@ from dispatch.models import OutboundSms
 log = logging.getLogger("zaibao.dispatch.jobs")
 
 
-def _claim(sms_id: int) -> tuple[str, str, int] | None:
-    """Atomically take the row for this worker: (to, body, attempts), or None if it is gone,
+def _claim(sms_id: int) -> tuple[str, str, int, str] | None:
+    """Atomically take the row for this worker: (to, body, attempts, purpose), or None if it is gone,
     sent, failed or taken. Committed before the gateway is called."""
     row = db.session.execute(
         update(OutboundSms)
         .where(OutboundSms.id == sms_id, OutboundSms.status == "pending")
         .values(status="sending", attempts=OutboundSms.attempts + 1, claimed_at=utcnow())
-        .returning(OutboundSms.to_phone, OutboundSms.body, OutboundSms.attempts)).first()
+        .returning(OutboundSms.to_phone, OutboundSms.body, OutboundSms.attempts, OutboundSms.purpose)).first()
     db.session.commit()
     return tuple(row) if row is not None else None
 
@@ -55,19 +55,19 @@ def send_sms(outbound_id: int) -> str:
     claimed = _claim(outbound_id)
     if claimed is None:
         return "skipped"
-    to_phone, body, attempts = claimed
+    to_phone, body, attempts, purpose = claimed
     ratelimit.acquire()
     try:
         result = get_gateway().send(to_phone, body)
     except GatewayError as exc:
-        return _failed_attempt(outbound_id, attempts, exc)
+        return _failed_attempt(outbound_id, attempts, purpose, exc)
     db.session.execute(update(OutboundSms).where(OutboundSms.id == outbound_id).values(
         status="sent", gateway_sid=result.sid, sent_at=utcnow(), error_code=None))
     db.session.commit()
     return "sent"
 
 
-def _failed_attempt(sms_id: int, attempts: int, exc: GatewayError) -> str:
+def _failed_attempt(sms_id: int, attempts: int, purpose: str, exc: GatewayError) -> str:
     cfg = current_app.config
     values = {"error_code": exc.code, "last_error": str(exc)[:1000]}
     if exc.ambiguous:
@@ -82,8 +82,7 @@ def _failed_attempt(sms_id: int, attempts: int, exc: GatewayError) -> str:
         status="pending", next_attempt_at=utcnow() + timedelta(seconds=delay), **values))
     db.session.commit()
     try:
-        outbox.enqueue_send(sms_id, attempts, delay=delay,
-                            purpose=db.session.scalar(select(OutboundSms.purpose).where(OutboundSms.id == sms_id)))
+        outbox.enqueue_send(sms_id, attempts, delay=delay, purpose=purpose)
     except Exception:  # noqa: BLE001  (the sweep picks the row up after next_attempt_at)
         log.exception("could not schedule the retry of SMS %s", sms_id)
     return "retry"

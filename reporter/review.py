@@ -89,8 +89,7 @@ def close_event(person: Person, event: Event, note: str | None) -> Event:
     audit.record("event.close", "event", event.id, before=before,
                  after={"status": "closed", "incidents_closed": sorted(closed), "note": note},
                  actor=person, exercise_id=event.exercise_id)
-    db.session.commit()
-    db.session.expire_all()  # the incidents changed by the UPDATE above
+    db.session.commit()  # expires the session: incidents loaded earlier re-read the UPDATE's result
     return event
 
 

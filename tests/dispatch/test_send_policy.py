@@ -71,3 +71,18 @@ def test_a_flood_alert_goes_out_before_a_backlog_of_noon_reminders(app, tree, st
     wait_for(lambda: len(fake_twilio.messages) == 26, timeout=60, message="all 26 texts at the gateway")
     assert fake_twilio.messages[0].to == staff.township.phone
     assert sorted(m.to for m in fake_twilio.messages[1:]) == [f"+86139000{n:05d}" for n in range(25)]
+
+
+def test_a_reminders_retry_stays_on_the_bulk_queue(app, tree, staff, fake_twilio):
+    from core.queue import queue
+    from dispatch.jobs import send_sms
+    from dispatch.outbox import queue_sms, send_job_id
+
+    fake_twilio.configure(fail_next=1, fail_status=503, fail_code=20503)
+    row = queue_sms("+8613900000001", "【零报告提醒】王庄村今天尚未报送灾情", purpose="reminder")
+    db.session.commit()
+    sms_id = row.id
+    assert send_sms(sms_id) == "retry"
+    retry = send_job_id(sms_id, 1)
+    assert retry in queue("bulk").scheduled_job_registry.get_job_ids()
+    assert retry not in queue("sms").scheduled_job_registry.get_job_ids()
