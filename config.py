@@ -59,6 +59,10 @@ class Config:
     TIMEZONE = os.environ.get("TIMEZONE", "Asia/Shanghai")
     # Listening order is priority: alerts to responders first, reminders (E5, bulk) last.
     RQ_QUEUES = ("sms", "deadlines", "default", "bulk")
+    # The parts above the kernel, bottom to top (ARCHITECTURE.md): `core.create_app` loads each
+    # by name and calls its `init_app`, as Django loads INSTALLED_APPS. A part imports only the
+    # parts before it in this list (checked by `lint-imports`, see pyproject.toml).
+    PARTS = ("messaging", "reporter", "shelters", "dispatch", "drills", "board")
 
 
 class TestConfig(Config):

@@ -54,7 +54,8 @@ def build() -> dict:
     from core.extensions import db
     from core.models import Division, Person
     from core.people import hash_password
-    from dispatch.models import Escalation, OutboundSms, escalation_recipients
+    from dispatch.models import Escalation, escalation_recipients
+    from messaging.models import OutboundSms
     from reporter.models import Event, Incident, Report
 
     app = create_app()

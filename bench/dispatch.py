@@ -155,7 +155,7 @@ def setup_data(app, villages: int) -> list[tuple[str, str]]:
 def latency(stack: Stack, officers: list[tuple[str, str]]) -> dict:
     import requests
 
-    from core.gateway import sign
+    from messaging.gateway import sign
 
     stack.fake("/_fake/reset", {})
     url = stack.base + "/sms/inbound"
@@ -285,7 +285,7 @@ def _await_arrivals(stack: Stack, expected: int) -> dict[str, float]:
 
 def drain(stack: Stack, app) -> dict:
     from core.extensions import db
-    from dispatch.outbox import queue_sms
+    from messaging.outbox import queue_sms
 
     stack.fake("/_fake/reset", {})
     workers = stack.workers(DRAIN_WORKERS, SMS_RATE_PER_SECOND=str(DRAIN_RATE))

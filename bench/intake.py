@@ -108,7 +108,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def make_requests(phones: list[str], count: int, public: str, tag: str) -> list[tuple[dict, str]]:
-    from core.gateway import sign
+    from messaging.gateway import sign
 
     out = []
     for n in range(count):

@@ -1,11 +1,13 @@
-"""The shared kernel: app factory, database, divisions and people, auth, SMS gateway, audit.
+"""The shared kernel: app factory, settings, database, divisions and people, scope, auth, API
+plumbing, audit, queues, exercise scope, local time and the in-process event bus.
 
-It knows nothing of reports, escalations, shelters or drills; those packages plug in through
-their own ``init_app``.
+It knows nothing of messages, reports, escalations, shelters or drills: those parts plug in
+through their own ``init_app``, loaded by name from the PARTS setting (config.py), bottom to top.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from pathlib import Path
@@ -15,9 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from config import INSTANCE_DIR, Config
-from core import extensions  # a module, not `db`: the submodule core.db would overwrite that name
-
-PARTS = ("reporter", "dispatch", "shelters", "drills")
+from core import api, auth, cli, extensions, health, localtime, security, web
 
 
 def _locale() -> str:
@@ -75,18 +75,14 @@ def create_app(config: type | dict | None = None, overrides: dict | None = None)
     extensions.babel.init_app(app, locale_selector=_locale)
     extensions.login_manager.init_app(app)
 
-    from core import api, auth, cli, health, models, security, web  # noqa: F401  (models register tables)
-
     security.init_app(app)
     web.init_app(app)
     auth.init_app(app)
     api.init_app(app)
     health.init_app(app)
     cli.init_app(app)
-
-    import importlib
-
-    for part in PARTS:
-        importlib.import_module(part).init_app(app)
+    localtime.init_app(app)
+    for part in app.config["PARTS"]:
+        importlib.import_module(part).init_app(app)  # by name: the kernel imports no part
     api.register(app)
     return app

@@ -9,9 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from flask_login import current_user
@@ -19,6 +18,7 @@ from sqlalchemy import Select
 from werkzeug.exceptions import HTTPException
 
 from core.extensions import csrf, db
+from core.localtime import as_utc
 from core.models import Person
 from core.people import person_for_token
 
@@ -148,9 +148,7 @@ def since_arg(name: str = "since") -> datetime | None:
     except ValueError:
         raise ApiError(400, f"{name} must be an ISO 8601 date or time, e.g. 2026-07-30T08:00:00+08:00 "
                             "(without a zone: local time)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai")))
-    return moment.astimezone(UTC)
+    return as_utc(moment)
 
 
 def exercise_arg() -> int | None:

@@ -11,13 +11,13 @@ from flask.cli import AppGroup
 
 from core import audit, divisions, people
 from core.importing import ImportProblems
+from core.queue import start_worker
 
 divisions_cli = AppGroup("divisions", help="Import the division list and county outlines.")
 people_cli = AppGroup("people", help="Import people (officers, responders, offices).")
 tokens_cli = AppGroup("tokens", help="API bearer tokens.")
 audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 demo_cli = AppGroup("demo", help="Demo data for a newcomer to click through.")
-sms_cli = AppGroup("sms", help="Play Twilio: send an SMS to the running service without a phone.")
 DATUM = click.Choice(["gcj02", "wgs84"])
 
 
@@ -117,36 +117,15 @@ def demo_load() -> None:
         click.echo(line)
 
 
-@sms_cli.command("send")
-@click.argument("phone")
-@click.argument("body")
-@click.option("--url", default=None, help="base URL of the running service [default: PUBLIC_BASE_URL]")
-def sms_send(phone: str, body: str, url: str | None) -> None:
-    """Post BODY from PHONE to /sms/inbound as a signed Twilio webhook and print the reply."""
-    from core.sms_client import SmsClientError, send_inbound
-
-    try:
-        replies = send_inbound(phone, body, url)
-    except SmsClientError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
-    for reply in replies:
-        click.echo(reply)
-    if not replies:
-        click.echo("(the service sent no reply)")
-
-
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="drain the queues and exit")
 @click.option("--name", default=None)
 def worker(burst: bool, name: str | None) -> None:
     """Everything that runs in the background: RQ worker + scheduler on all queues, and sweeps."""
-    from core.queue import start_worker
-
     start_worker(current_app._get_current_object(), burst=burst, name=name)
 
 
 def init_app(app: Flask) -> None:
-    for group in (divisions_cli, people_cli, tokens_cli, audit_cli, demo_cli, sms_cli):
+    for group in (divisions_cli, people_cli, tokens_cli, audit_cli, demo_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker)

@@ -12,7 +12,8 @@ from werkzeug.security import generate_password_hash
 
 from core.extensions import db
 from core.importing import ImportProblems, read_csv
-from core.models import LEVELS, ROLE_LEVEL, ROLES, ApiToken, Division, Person
+from core.models import LEVELS, ApiToken, Division, Person
+from core.roles import ROLE_LEVEL, ROLES
 
 
 class BadPhone(ValueError):

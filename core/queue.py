@@ -17,15 +17,18 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import redis
 from flask import Flask, current_app, has_app_context
 from rq import Queue
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from core.extensions import db
 
 log = logging.getLogger("zaibao.queue")
-_PERIODIC: list[tuple[str, float, Callable[[], object]]] = []
+_PERIODIC: list[tuple[str, float | str, Callable[[], object]]] = []
 _APP: Flask | None = None
 
 
@@ -80,16 +83,21 @@ def task(fn: Callable) -> Callable:
     return wrapper
 
 
-def periodic(seconds: float, name: str | None = None):
-    """Register a sweep that `flask worker` calls every `seconds`."""
+def periodic(seconds: float | str, name: str | None = None):
+    """Register a sweep that `flask worker` calls every `seconds`, a number or the name of the
+    config key that holds it (so a deployment, or a test, sets the interval without code)."""
     def register(fn: Callable[[], object]) -> Callable[[], object]:
         _PERIODIC.append((name or f"{fn.__module__}.{fn.__name__}", seconds, fn))
         return fn
     return register
 
 
-def periodic_tasks() -> list[tuple[str, float, Callable[[], object]]]:
+def periodic_tasks() -> list[tuple[str, float | str, Callable[[], object]]]:
     return list(_PERIODIC)
+
+
+def _interval(app: Flask, seconds: float | str) -> float:
+    return float(app.config[seconds]) if isinstance(seconds, str) else float(seconds)
 
 
 # A running sweep's lease lasts at most this long, so a worker killed mid-sweep holds up the
@@ -125,9 +133,10 @@ def run_sweeps_forever(app: Flask, stop: threading.Event, holder: str) -> None:
     due = {name: 0.0 for name, _s, _f in _PERIODIC}
     while not stop.is_set():
         now = time.monotonic()
-        for name, seconds, fn in _PERIODIC:
+        for name, every, fn in _PERIODIC:
             if now < due[name]:
                 continue
+            seconds = _interval(app, every)
             due[name] = now + seconds
             with app.app_context():
                 if not sweep_lease(name, seconds, holder):
@@ -171,3 +180,61 @@ def start_worker(app: Flask, burst: bool = False, name: str | None = None) -> No
                 time.sleep(2)
     finally:
         stop.set()
+
+
+# ---- hand-off after commit ------------------------------------------------------------------
+# A part whose rows must reach Redis (an outbox SMS, an escalation's deadline) declares it with
+# `hand_off_after_commit`: what a transaction created is handed over right after it commits.
+# Redis being down must never break that commit (nor the webhook answer waiting for it), so a
+# hand-off never raises; a short circuit-breaker stops every commit paying a connection attempt
+# during an outage, and each part's sweep picks up what was not handed over.
+
+@dataclass(frozen=True)
+class HandOff:
+    name: str
+    model: type
+    pick: Callable[[object], object | None]   # a new row → what to hand over (None: nothing)
+    deliver: Callable[[list], None]           # the picked items → Redis
+
+
+_HANDOFFS: dict[str, HandOff] = {}
+_BREAKER_SECONDS = 2.0
+_breaker_until = 0.0
+
+
+def hand_off_after_commit(name: str, model: type, pick: Callable[[object], object | None],
+                          deliver: Callable[[list], None]) -> None:
+    """Register a hand-off (once per name; the session listeners are installed with the first)."""
+    if not _HANDOFFS:
+        event.listen(Session, "after_flush", _collect)
+        event.listen(Session, "after_commit", _deliver)
+        event.listen(Session, "after_soft_rollback", _forget)
+    _HANDOFFS[name] = HandOff(name, model, pick, deliver)
+
+
+def _collect(session: Session, _ctx) -> None:
+    for obj in session.new:
+        for handoff in _HANDOFFS.values():
+            if isinstance(obj, handoff.model) and (item := handoff.pick(obj)) is not None:
+                session.info.setdefault(("zb_handoff", handoff.name), []).append(item)
+
+
+def _deliver(session: Session) -> None:
+    global _breaker_until
+    for handoff in _HANDOFFS.values():
+        items = session.info.pop(("zb_handoff", handoff.name), [])
+        if not items or not has_app_context() or time.monotonic() < _breaker_until:
+            continue
+        try:
+            handoff.deliver(items)
+        except redis.exceptions.RedisError as exc:
+            _breaker_until = time.monotonic() + _BREAKER_SECONDS
+            log.warning("Redis unavailable (%s); the %s sweep hands over later", exc, handoff.name)
+        except Exception:  # noqa: BLE001  (a relay bug must not turn a stored report into an error)
+            log.exception("%s hand-off failed; the sweep retries", handoff.name)
+
+
+def _forget(session: Session, previous) -> None:
+    if not previous.nested and previous.parent is None:
+        for name in _HANDOFFS:
+            session.info.pop(("zb_handoff", name), None)

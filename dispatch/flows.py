@@ -1,33 +1,40 @@
 """Dispatch workflows (SPEC §5): open escalations after a report, acknowledge them, escalate the
-ones nobody acknowledged (E4), tell an officer their report was returned (E6).
+ones nobody acknowledged (E4), tell an officer their report was returned (E6), settle the
+waiting ones when an incident or event closes.
 
-These run inside the caller's transaction and do not commit (the reporter's webhook, the API
-view and the board commit), except `escalate_if_overdue`/`sweep_overdue`, which are jobs.
+The `on_*` receivers are connected to the reporter's events (`reporter.events`) and run in the
+reporter's transaction; `handle_ack` answers the `收到` SMS command. These do not commit (the
+intake, the API view and the board commit), except `escalate_if_overdue`/`sweep_overdue`,
+which are jobs.
 """
 
 from __future__ import annotations
 
 import logging
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import or_, select, update
 
 from core import audit
-from core.db import exercise_clause
+from core.exercises import exercise_clause, exercise_division, within
 from core.extensions import db
 from core.indicators import INDICATOR_KEYS
+from core.localtime import local_text
 from core.models import Division, Person, utcnow
 from core.scope import can_access
 from dispatch import service
-from dispatch.models import Escalation, OutboundSms
+from dispatch.models import ACKABLE, Escalation, EscalationStatus
 from dispatch.rules import Policy, Situation, decide, merge_levels, next_level
+from messaging.models import OutboundSms
+from messaging.outbox import queue_sms
+from reporter.commands import Handled
+from reporter.grammar import Command
+from reporter.models import Event, InboundMessage, Incident, Outcome, Report
 
 log = logging.getLogger("zaibao.dispatch")
-ACKABLE = ("open", "escalated", "overdue")
 
 
-def after_report_saved(report, incident, previous: dict | None) -> list[Escalation]:
+def on_report_saved(report: Report, *, incident: Incident | None, previous: dict | None) -> list[Escalation]:
     """Open the escalations the rules call for (E1–E3), with their SMS in the outbox, in the
     caller's transaction. `previous` holds the incident's figures before this report (None for
     a new incident). Returns the escalations opened (including records of levels skipped
@@ -77,7 +84,8 @@ def acknowledge(person: Person, escalation: Escalation, channel: str) -> Escalat
     result = db.session.execute(update(Escalation).where(
         Escalation.id == escalation.id, Escalation.status.in_(ACKABLE),
         Escalation.acknowledged_at.is_(None)).values(
-        status="acknowledged", acknowledged_at=utcnow(), acknowledged_by_id=person.id, ack_channel=channel[:8]))
+        status=EscalationStatus.ACKNOWLEDGED, acknowledged_at=utcnow(), acknowledged_by_id=person.id,
+        ack_channel=channel[:8]))
     db.session.refresh(escalation)
     if result.rowcount == 1:
         audit.record("escalation.acknowledge", "escalation", escalation.public_id, actor=person,
@@ -85,16 +93,12 @@ def acknowledge(person: Person, escalation: Escalation, channel: str) -> Escalat
     return escalation
 
 
-def _local(dt) -> str:
-    return dt.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%H:%M")
-
-
 def _newest_open_for(person: Person, exercise_id: int | None) -> Escalation | None:
     sent_to_phone = select(OutboundSms.escalation_id).where(
         OutboundSms.to_phone == person.phone, OutboundSms.escalation_id.is_not(None))
     return db.session.scalar(
         select(Escalation).where(
-            Escalation.status.in_(("open", "escalated", "overdue")), Escalation.acknowledged_at.is_(None),
+            Escalation.status.in_(ACKABLE), Escalation.acknowledged_at.is_(None),
             exercise_clause(Escalation.exercise_id, exercise_id),
             or_(Escalation.id.in_(sent_to_phone), Escalation.recipients.any(Person.id == person.id)))
         .order_by(Escalation.id.desc()).limit(1))
@@ -117,7 +121,7 @@ def acknowledge_by_sms(person: Person, escalation_id: int | None, exercise_id: i
             return f"E{escalation_id}是真实灾情通知，不属于演练，请直接回复：收到 E{escalation_id}"
     if esc.acknowledged_at is not None:
         who = esc.acknowledged_by.name if esc.acknowledged_by else ""
-        return f"{esc.public_id}已由{who}于{_local(esc.acknowledged_at)}确认，无需重复。"
+        return f"{esc.public_id}已由{who}于{local_text(esc.acknowledged_at, '%H:%M')}确认，无需重复。"
     if esc.status not in ACKABLE:
         return f"{esc.public_id}无需确认。"
     try:
@@ -131,9 +135,14 @@ def acknowledge_by_sms(person: Person, escalation_id: int | None, exercise_id: i
     return f"已确认{esc.public_id}{what}，谢谢。"
 
 
+def handle_ack(person: Person, command: Command, _message: InboundMessage, exercise_id: int | None) -> Handled:
+    """The `收到 [E17]` SMS command (registered with reporter.commands)."""
+    return Handled(Outcome.ACK, acknowledge_by_sms(person, command.target_id, exercise_id))
+
+
 # ---- E6 -----------------------------------------------------------------------------------
 
-def report_returned(report, reason: str) -> None:
+def on_report_returned(report: Report, *, reason: str) -> None:
     """E6: tell the author their report was returned, with the reason (outbox SMS, caller's
     transaction). Recorded as a closed E6 escalation so the return shows in the history."""
     author = report.author or (db.session.get(Person, report.author_id) if report.author_id else None)
@@ -144,13 +153,11 @@ def report_returned(report, reason: str) -> None:
     village = report.village or db.session.get(Division, report.village_code)
     esc = service.new_escalation(rule="E6", level="village", division_code=report.village_code, village=village,
                                  report_id=report.id, incident_id=report.incident_id, event_id=report.event_id,
-                                 exercise_id=report.exercise_id, status="closed", note=reason)
+                                 exercise_id=report.exercise_id, status=EscalationStatus.CLOSED, note=reason)
     esc.recipients = [author]
     db.session.flush()
     text = service.compose(f"【退回】您的报告R{report.id}已被退回：{reason}", "。请核实后重新报送或发送更正。",
                            report.exercise_id)
-    from dispatch.outbox import queue_sms
-
     queue_sms(author.phone, text, purpose="returned", person=author, report_id=report.id,
               escalation_id=esc.id, exercise_id=report.exercise_id)
 
@@ -161,7 +168,7 @@ def closed_note(actor: Person | None) -> str:
     return f"事件已关闭（{actor.name}）" if actor is not None else "事件已关闭"
 
 
-def incident_closed(incident, actor: Person | None) -> list[Escalation]:
+def on_incident_closed(incident: Incident, *, actor: Person | None) -> list[Escalation]:
     """A responder closed the incident: its escalations still waiting (open, or overdue with
     nobody above) close, so no deadline texts the next level about it and the board stops
     asking for an acknowledgement. Acknowledged and escalated ones keep their outcome.
@@ -170,7 +177,7 @@ def incident_closed(incident, actor: Person | None) -> list[Escalation]:
     `escalate_if_overdue` takes first, so an E4 racing the close either finishes before this
     UPDATE runs (its new E4 is then closed too) or waits and finds nothing open.
 
-    Not called for an incident closed by the officer's final report (核报): that says the
+    Not sent for an incident closed by the officer's final report (核报): that says the
     situation is over, not that a responder has seen it, so the escalations keep waiting.
     There is no reopening: a later report from the village opens a new incident (with new
     escalations), so closed ones stay closed.
@@ -178,11 +185,11 @@ def incident_closed(incident, actor: Person | None) -> list[Escalation]:
     return _settle(incident.id, None, "incident", incident.exercise_id, actor)
 
 
-def event_closed(event, actor: Person | None) -> list[Escalation]:
+def on_event_closed(event: Event, *, actor: Person | None) -> list[Escalation]:
     """The same for an event: its own escalations (E5 reminders) and all its incidents'.
 
-    Nothing closes an event yet; whatever will should close (UPDATE) its open incidents first,
-    in the same transaction, to keep the lock order `incident_closed` relies on."""
+    The event's open incidents were closed (UPDATE) first, in the same transaction, to keep the
+    lock order `on_incident_closed` relies on (reporter.review.close_event)."""
     return _settle(None, event.id, "event", event.exercise_id, actor)
 
 
@@ -205,11 +212,9 @@ def escalate_if_overdue(escalation_id: int) -> Escalation | None:
 
     Commits. Returns the new escalation at the next level (None when nothing was done).
     """
-    from reporter.models import Incident, Report
-
     now = utcnow()
     esc = db.session.get(Escalation, escalation_id)
-    if esc is None or esc.status != "open" or esc.deadline_at is None or esc.deadline_at > now:
+    if esc is None or esc.status != EscalationStatus.OPEN or esc.deadline_at is None or esc.deadline_at > now:
         db.session.rollback()
         return None
     if esc.incident_id is not None:
@@ -218,16 +223,17 @@ def escalate_if_overdue(escalation_id: int) -> Escalation | None:
         db.session.execute(select(Incident.id).where(Incident.id == esc.incident_id).with_for_update())
     village = db.session.get(Division, esc.village_code) if esc.village_code else None
     upper = next_level(esc.level)
-    scope = service.exercise_division(esc.exercise_id, running_only=True)  # no E4 after a drill ended
+    scope = exercise_division(esc.exercise_id, running_only=True)  # no E4 after a drill ended
     upper_division = db.session.get(Division, village.ancestor_code(upper) or "") if village and upper else None
-    if upper_division is None or not service.within(upper_division, scope):
+    if upper_division is None or not within(upper_division, scope):
         # Nobody above (province, the edge of a drill, or a drill that ended): it stays visible as overdue.
-        if service.claim_open(esc.id, status="overdue", note=(esc.note or "") + "超时未确认，无更高一级"):
+        note = (esc.note or "") + "超时未确认，无更高一级"
+        if service.claim_open(esc.id, status=EscalationStatus.OVERDUE, note=note):
             db.session.commit()
         else:
             db.session.rollback()
         return None
-    if not service.claim_open(esc.id, status="escalated", escalated_at=now):
+    if not service.claim_open(esc.id, status=EscalationStatus.ESCALATED, escalated_at=now):
         db.session.rollback()  # acknowledged (or escalated by another worker) just now
         return None
     db.session.refresh(esc)
@@ -244,7 +250,8 @@ def escalate_if_overdue(escalation_id: int) -> Escalation | None:
 def sweep_overdue(limit: int = 500) -> int:
     """Catch deadlines the scheduler missed (Redis flushed, worker down). Idempotent."""
     ids = list(db.session.scalars(select(Escalation.id).where(
-        Escalation.status == "open", Escalation.deadline_at < utcnow()).order_by(Escalation.deadline_at).limit(limit)))
+        Escalation.status == EscalationStatus.OPEN, Escalation.deadline_at < utcnow())
+        .order_by(Escalation.deadline_at).limit(limit)))
     db.session.rollback()
     done = 0
     for escalation_id in ids:

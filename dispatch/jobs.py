@@ -1,99 +1,24 @@
-"""RQ jobs and sweeps of dispatch: sending one SMS, one deadline, and the safety-net sweeps.
+"""Dispatch's jobs: one escalation's acknowledgement deadline, and the sweeps behind them.
 
-Sending policy (SPEC §9, §10), decided from the gateway's two facts (retryable, ambiguous):
-- the row is claimed ('sending', attempts+1, claimed_at) and COMMITTED before the gateway is
-  called, so two workers never both send it and a crash leaves evidence;
-- success: gateway sid stored, status 'sent';
-- permanent error (21211 …): status 'failed' with the error code (shown to the county);
-- retryable error (429, 5xx, network): back to 'pending', retried with exponential backoff
-  up to SMS_MAX_ATTEMPTS, then 'failed';
-- ambiguous error (read timeout, connection dropped mid-request) or a worker killed during the
-  call: the text may have gone out. We retry anyway (a responder missing a disaster SMS is
-  worse than reading it twice) and mark the row `ambiguous`: each ambiguous attempt can cause
-  at most one duplicate, and only those rows can be duplicated.
+Deadlines are scheduled in RQ when their escalation commits (`dispatch.deadlines`); the
+deadline sweep catches any the scheduler missed, the silence sweep sends E5 reminders.
 """
 
 from __future__ import annotations
 
-import logging
 import time
-from datetime import timedelta
-
-from flask import current_app
-from sqlalchemy import update
 
 from core.extensions import db
-from core.gateway import GatewayError, get_gateway
 from core.models import utcnow
 from core.queue import periodic, task
-from dispatch import outbox, ratelimit
-from dispatch.models import OutboundSms
-
-log = logging.getLogger("zaibao.dispatch.jobs")
-
-
-def _claim(sms_id: int) -> tuple[str, str, int, str] | None:
-    """Atomically take the row for this worker: (to, body, attempts, purpose), or None if it is gone,
-    sent, failed or taken. Committed before the gateway is called."""
-    row = db.session.execute(
-        update(OutboundSms)
-        .where(OutboundSms.id == sms_id, OutboundSms.status == "pending")
-        .values(status="sending", attempts=OutboundSms.attempts + 1, claimed_at=utcnow())
-        .returning(OutboundSms.to_phone, OutboundSms.body, OutboundSms.attempts, OutboundSms.purpose)).first()
-    db.session.commit()
-    return tuple(row) if row is not None else None
-
-
-def backoff_seconds(attempts: int) -> float:
-    cfg = current_app.config
-    return min(cfg["SMS_RETRY_MAX_SECONDS"], cfg["SMS_RETRY_BASE_SECONDS"] * 2 ** max(0, attempts - 1))
-
-
-@task
-def send_sms(outbound_id: int) -> str:
-    """Send one outbox row through the gateway (see the module docstring for the policy)."""
-    claimed = _claim(outbound_id)
-    if claimed is None:
-        return "skipped"
-    to_phone, body, attempts, purpose = claimed
-    ratelimit.acquire()
-    try:
-        result = get_gateway().send(to_phone, body)
-    except GatewayError as exc:
-        return _failed_attempt(outbound_id, attempts, purpose, exc)
-    db.session.execute(update(OutboundSms).where(OutboundSms.id == outbound_id).values(
-        status="sent", gateway_sid=result.sid, sent_at=utcnow(), error_code=None))
-    db.session.commit()
-    return "sent"
-
-
-def _failed_attempt(sms_id: int, attempts: int, purpose: str, exc: GatewayError) -> str:
-    cfg = current_app.config
-    values = {"error_code": exc.code, "last_error": str(exc)[:1000]}
-    if exc.ambiguous:
-        values["ambiguous"] = True
-    if not exc.retryable or attempts >= cfg["SMS_MAX_ATTEMPTS"]:
-        db.session.execute(update(OutboundSms).where(OutboundSms.id == sms_id).values(status="failed", **values))
-        db.session.commit()
-        log.warning("SMS %s failed for good: %s", sms_id, exc)
-        return "failed"
-    delay = backoff_seconds(attempts)
-    db.session.execute(update(OutboundSms).where(OutboundSms.id == sms_id).values(
-        status="pending", next_attempt_at=utcnow() + timedelta(seconds=delay), **values))
-    db.session.commit()
-    try:
-        outbox.enqueue_send(sms_id, attempts, delay=delay, purpose=purpose)
-    except Exception:  # noqa: BLE001  (the sweep picks the row up after next_attempt_at)
-        log.exception("could not schedule the retry of SMS %s", sms_id)
-    return "retry"
+from dispatch.flows import escalate_if_overdue, sweep_overdue
+from dispatch.models import Escalation
+from dispatch.silence import sweep_silence
 
 
 @task
 def deadline(escalation_id: int) -> str:
     """The acknowledgement deadline of one escalation: E4 if it is still open (once only)."""
-    from dispatch.flows import escalate_if_overdue
-    from dispatch.models import Escalation
-
     # RQ's scheduler keeps whole seconds and may start the job up to a second early: wait for
     # the real deadline (the sweep is the backstop for anything later).
     esc = db.session.get(Escalation, escalation_id)
@@ -105,37 +30,11 @@ def deadline(escalation_id: int) -> str:
     return f"escalated to E{child.id}" if child else "nothing to do"
 
 
-# ---- sweeps run by `flask worker` (every worker runs them; each is idempotent) ---------------
-# Registered on a 1 s tick; each runs on the interval its config key sets, so a deployment (or
-# a test) chooses the interval without code.
-_LAST_RUN: dict[str, float] = {}
-
-
-def _due(name: str, key: str) -> bool:
-    now = time.monotonic()
-    if now - _LAST_RUN.get(name, -1e9) < float(current_app.config[key]):
-        return False
-    _LAST_RUN[name] = now
-    return True
-
-
-@periodic(1, name="dispatch.outbox_sweep")
-def outbox_sweep() -> None:
-    if _due("outbox", "OUTBOX_SWEEP_SECONDS"):
-        outbox.relay_sweep()
-
-
-@periodic(1, name="dispatch.deadline_sweep")
+@periodic("ESCALATION_SWEEP_SECONDS", name="dispatch.deadline_sweep")
 def deadline_sweep() -> None:
-    from dispatch.flows import sweep_overdue
-
-    if _due("deadline", "ESCALATION_SWEEP_SECONDS"):
-        sweep_overdue()
+    sweep_overdue()
 
 
-@periodic(1, name="dispatch.silence_sweep")
+@periodic("SILENCE_SWEEP_SECONDS", name="dispatch.silence_sweep")
 def silence_sweep() -> None:
-    from dispatch.silence import sweep_silence
-
-    if _due("silence", "SILENCE_SWEEP_SECONDS"):
-        sweep_silence()
+    sweep_silence()

@@ -1,21 +1,32 @@
-"""Escalations and outbound SMS (the transactional outbox), SPEC §5 and §10."""
+"""Escalations (SPEC §5): one record per notification duty, with its recipients and outcome."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
 from core.models import Person, UTCDateTime, utcnow
+from messaging.models import OutboundSms
 
-# open: waiting for acknowledgement; acknowledged; escalated: E4 sent to the next level (or the
-# level had nobody on duty); overdue: deadline passed with nobody above to tell; closed:
-# informational records that expect no acknowledgement (E5 reminders, E6 returns), and open or
-# overdue ones settled when a responder closed their incident or a drill ended.
-ESCALATION_STATUSES = ("open", "acknowledged", "escalated", "overdue", "closed")
-SMS_STATUSES = ("pending", "queued", "sending", "sent", "delivered", "undelivered", "failed")
+
+class EscalationStatus(StrEnum):
+    OPEN = "open"                  # waiting for an acknowledgement, deadline running
+    ACKNOWLEDGED = "acknowledged"
+    ESCALATED = "escalated"        # E4 sent to the next level (or the level had nobody on duty)
+    OVERDUE = "overdue"            # deadline passed with nobody above to tell
+    # informational records that expect no acknowledgement (E5 reminders, E6 returns), and open
+    # or overdue ones settled when a responder closed their incident or a drill ended
+    CLOSED = "closed"
+
+
+ESCALATION_STATUSES = tuple(EscalationStatus)
+# What an acknowledgement may still change (an escalated one too: someone may answer late).
+ACKABLE = (EscalationStatus.OPEN, EscalationStatus.ESCALATED, EscalationStatus.OVERDUE)
+RULES = ("E1", "E2", "E3", "E4", "E5", "E6")
 
 escalation_recipients = Table(
     "escalation_recipients", db.metadata,
@@ -41,7 +52,7 @@ class Escalation(db.Model):
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id"))
-    status: Mapped[str] = mapped_column(String(12), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(12), default=EscalationStatus.OPEN, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -55,7 +66,7 @@ class Escalation(db.Model):
 
     recipients: Mapped[list[Person]] = relationship(secondary=escalation_recipients)
     acknowledged_by: Mapped[Person | None] = relationship(foreign_keys=[acknowledged_by_id])
-    messages: Mapped[list[OutboundSms]] = relationship(
+    messages: Mapped[list[OutboundSms]] = relationship(  # the outbox rows it caused (messaging)
         primaryjoin="Escalation.id == foreign(OutboundSms.escalation_id)", viewonly=True,
         order_by="OutboundSms.id")
 
@@ -64,33 +75,6 @@ class Escalation(db.Model):
         return f"E{self.id}"
 
 
-class OutboundSms(db.Model):
-    """An SMS to send: written in the same transaction as its cause, relayed to RQ after commit."""
-
-    __tablename__ = "outbound_sms"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    to_phone: Mapped[str] = mapped_column(String(20), index=True)
-    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
-    body: Mapped[str] = mapped_column(Text)
-    purpose: Mapped[str] = mapped_column(String(20))  # escalation, returned, reminder, otp, plan, notice
-    escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id"), index=True)
-    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
-    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    ambiguous: Mapped[bool] = mapped_column(Boolean, default=False)
-    gateway_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
-    error_code: Mapped[int | None] = mapped_column(Integer)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # When a retry is due (backoff); the sweep leaves the row alone until then.
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # When a worker claimed it ('sending'); a claim much older than the gateway timeout means
-    # the worker died mid-call and the outcome is ambiguous.
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    exercise_id: Mapped[int | None] = mapped_column(ForeignKey("exercises.id"), index=True)
-
-    person: Mapped[Person | None] = relationship()
+# The board's live feed asks for acknowledgements since its last poll, every 3 s per open board
+# (created by migration board_001).
+ESCALATIONS_BY_ACK = Index("ix_board_escalations_acknowledged_at", Escalation.acknowledged_at)

@@ -8,16 +8,18 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import case, func, or_, select, update
 
+from core.exercises import DRILL_PREFIX, exercise_clause, exercise_clock_speed, exercise_division, within
 from core.extensions import db
-from core.gateway import MAX_SEGMENTS
 from core.indicators import HAZARDS, format_figures
 from core.models import Division, Person, utcnow
 from core.scope import scope_clause
-from dispatch.models import Escalation, OutboundSms
-from dispatch.outbox import queue_sms
+from dispatch.models import Escalation, EscalationStatus
 from dispatch.rules import next_level
+from messaging.gateway import MAX_SEGMENTS
+from messaging.models import FAILED_STATUSES, OutboundSms
+from messaging.outbox import queue_sms
+from reporter.models import Incident
 
-DRILL_PREFIX = "【演练】"
 LEVEL_NAMES = {"village": "村", "township": "乡镇", "county": "县", "city": "市", "province": "省"}
 KEY_FIGURES = ("deaths", "missing", "relocated", "houses_collapsed")
 
@@ -43,41 +45,6 @@ def on_duty_along(codes: dict[str, str]) -> dict[str, list[Person]]:
         if (person.role, person.division_code) in wanted:
             found.setdefault(person.role, []).append(person)
     return found
-
-
-# An exercise that cannot be found confines its traffic to nothing at all: a drill must never
-# fall back to reaching real offices.
-NOWHERE: Division = object()  # type: ignore[assignment]  (a sentinel, compared by identity)
-
-
-def exercise_division(exercise_id: int | None, running_only: bool = False) -> Division | None:
-    """The division an exercise is confined to (None for real traffic; NOWHERE when the
-    exercise is unknown, or has ended and `running_only` is asked)."""
-    if exercise_id is None:
-        return None
-    from drills.models import Exercise
-
-    exercise = db.session.get(Exercise, exercise_id)
-    if exercise is None or (running_only and exercise.status != "running"):
-        return NOWHERE
-    return exercise.division
-
-
-def exercise_clock_speed(exercise_id: int | None) -> float:
-    """Scenario seconds per wall second for traffic of this exercise (1 for real traffic and
-    live drills): a simulated drill's deadlines run on its scenario clock."""
-    if exercise_id is None:
-        return 1.0
-    from drills.models import Exercise
-
-    exercise = db.session.get(Exercise, exercise_id)
-    return exercise.clock_speed if exercise is not None else 1.0
-
-
-def within(division: Division, scope: Division | None) -> bool:
-    if scope is NOWHERE:
-        return False
-    return scope is None or scope.code in division.lineage_codes()
 
 
 def place_label(village: Division) -> str:
@@ -120,7 +87,7 @@ def new_escalation(*, rule: str, level: str, division_code: str, village: Divisi
                    report_id: int | None = None, incident_id: int | None = None,
                    event_id: int | None = None, parent_id: int | None = None,
                    exercise_id: int | None = None, note: str | None = None,
-                   deadline_minutes: float | None = None, status: str = "open",
+                   deadline_minutes: float | None = None, status: str = EscalationStatus.OPEN,
                    dedupe_key: str | None = None) -> Escalation:
     now = utcnow()
     if deadline_minutes:
@@ -133,8 +100,9 @@ def new_escalation(*, rule: str, level: str, division_code: str, village: Divisi
         county_code=place.ancestor_code("county") if place else None,
         report_id=report_id, incident_id=incident_id, event_id=event_id, parent_id=parent_id,
         exercise_id=exercise_id, note=note, status=status, created_at=now, dedupe_key=dedupe_key,
-        deadline_at=now + timedelta(minutes=deadline_minutes) if deadline_minutes and status == "open" else None)
-    if status == "escalated":
+        deadline_at=(now + timedelta(minutes=deadline_minutes)
+                     if deadline_minutes and status == EscalationStatus.OPEN else None))
+    if status == EscalationStatus.ESCALATED:
         esc.escalated_at = now
     db.session.add(esc)
     return esc
@@ -179,7 +147,7 @@ def open_chain(rule: str, level: str, village: Division, *, incident, report, ex
                           report_id=esc.report_id, exercise_id=exercise_id)
             created.append(esc)
             break
-        esc = new_escalation(**common, status="escalated",
+        esc = new_escalation(**common, status=EscalationStatus.ESCALATED,
                              note=f"{division.name}无人值班，已立即报上一级")
         esc.recipients = []  # known empty: spares a lazy load when the audit lists recipients
         db.session.flush()
@@ -191,14 +159,12 @@ def open_chain(rule: str, level: str, village: Division, *, incident, report, ex
     return created
 
 
-# ---- delivery (status callbacks are reporter.status) -----------------------------------------
+# ---- delivery (status callbacks are messaging.receipts) -----------------------------------------
 
 def failed_sms_count(person: Person, exercise_id: int | None = None) -> int:
     """SMS that could not be delivered, in the person's scope (for the board's warning)."""
-    from core.db import exercise_clause
-
     stmt = (select(func.count(OutboundSms.id)).join(Escalation, Escalation.id == OutboundSms.escalation_id)
-            .where(OutboundSms.status.in_(("failed", "undelivered")),
+            .where(OutboundSms.status.in_(FAILED_STATUSES),
                    exercise_clause(OutboundSms.exercise_id, exercise_id), visible_clause(person)))
     return db.session.scalar(stmt) or 0
 
@@ -228,7 +194,7 @@ def serialize_escalation(e: Escalation) -> dict:
         "report_id": f"R{e.report_id}" if e.report_id else None, "incident_id": e.incident_id,
         "event_id": e.event_id, "parent_id": f"E{e.parent_id}" if e.parent_id else None,
         "status": e.status, "created_at": _iso(e.created_at), "deadline_at": _iso(e.deadline_at),
-        "overdue": bool(e.status == "open" and e.deadline_at and e.deadline_at < utcnow()),
+        "overdue": bool(e.status == EscalationStatus.OPEN and e.deadline_at and e.deadline_at < utcnow()),
         "acknowledged_at": _iso(e.acknowledged_at),
         "acknowledged_by": {"name": who.name, "phone": who.phone, "role": who.role} if who else None,
         "ack_channel": e.ack_channel, "escalated_at": _iso(e.escalated_at), "note": e.note,
@@ -243,14 +209,14 @@ def claim_open(escalation_id: int, **values) -> bool:
     """Move an escalation out of 'open' if (and only if) it is still open: the one race guard
     between an acknowledgement and its deadline. The caller commits."""
     result = db.session.execute(update(Escalation).where(
-        Escalation.id == escalation_id, Escalation.status == "open").values(**values))
+        Escalation.id == escalation_id, Escalation.status == EscalationStatus.OPEN).values(**values))
     return result.rowcount == 1
 
 
 # Waiting escalations a closing settles: open (deadline running) and overdue (deadline passed with
 # nobody above). Acknowledged and escalated ones keep their outcome; the E4 an escalated one
 # opened is itself open and is settled.
-SETTLED_BY_CLOSING = ("open", "overdue")
+SETTLED_BY_CLOSING = (EscalationStatus.OPEN, EscalationStatus.OVERDUE)
 
 
 def close_waiting(*, note: str, incident_id: int | None = None, event_id: int | None = None) -> list[int]:
@@ -267,16 +233,21 @@ def close_waiting(*, note: str, incident_id: int | None = None, event_id: int | 
     if incident_id is not None:
         whose = Escalation.incident_id == incident_id
     else:
-        from reporter.models import Incident
-
         whose = or_(Escalation.event_id == event_id,
                     Escalation.incident_id.in_(select(Incident.id).where(Incident.event_id == event_id)))
     noted = case((Escalation.note.is_(None), note), else_=Escalation.note + "；" + note)
     stmt = (update(Escalation).where(whose, Escalation.status.in_(SETTLED_BY_CLOSING),
                                      Escalation.acknowledged_at.is_(None))
-            .values(status="closed", note=noted).returning(Escalation.id)
+            .values(status=EscalationStatus.CLOSED, note=noted).returning(Escalation.id)
             .execution_options(synchronize_session="fetch"))  # loaded copies see the change
     return sorted(db.session.execute(stmt).scalars())
+
+
+def close_exercise_escalations(exercise_id: int) -> int:
+    """A drill ended: its escalations still open close, so no deadline fires for it. The caller commits."""
+    return db.session.execute(
+        update(Escalation).where(Escalation.exercise_id == exercise_id, Escalation.status == EscalationStatus.OPEN)
+        .values(status=EscalationStatus.CLOSED, note="演练结束")).rowcount
 
 
 def ack_minutes() -> float:

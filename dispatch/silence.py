@@ -19,12 +19,14 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from core.db import exercise_clause
+from core.exercises import Exercise, exercise_clause
 from core.extensions import db
 from core.models import Division, Person, utcnow
+from core.roles import OFFICER_ROLES, Role
 from dispatch import service
-from dispatch.models import Escalation
-from dispatch.outbox import queue_sms
+from dispatch.models import Escalation, EscalationStatus
+from messaging.outbox import queue_sms
+from reporter.models import CaseStatus, Event, Incident, Report
 
 log = logging.getLogger("zaibao.dispatch.silence")
 STEPS = ("a", "b", "township")
@@ -42,7 +44,8 @@ def _record(village: Division, step: str, key: str, event, recipients: list[Pers
     try:
         with db.session.begin_nested():
             esc = service.new_escalation(rule="E5", level=level, division_code=code, village=village,
-                                         event_id=event.id, exercise_id=event.exercise_id, status="closed",
+                                         event_id=event.id, exercise_id=event.exercise_id,
+                                         status=EscalationStatus.CLOSED,
                                          note=note, dedupe_key=key)
             esc.created_at = now  # the sweep's clock: the next step is timed from it
             esc.recipients = recipients
@@ -61,8 +64,6 @@ def _day(event, now: datetime, tz: ZoneInfo, deadline: time, step_minutes: float
     reminders are due as soon as its county office turns daily reporting on (the scenario
     chooses that moment), and a step is SILENCE_STEP_MINUTES of scenario time.
     """
-    from drills.models import Exercise
-
     exercise = db.session.get(Exercise, event.exercise_id) if event.exercise_id else None
     if exercise is not None and exercise.simulated_clock:
         started = exercise.started_at
@@ -81,14 +82,12 @@ def sweep_silence(now: datetime | None = None) -> int:
     held one transaction for minutes, so no reminder went out until the whole province was
     swept (measured in the province drill, see bench/README.md).
     """
-    from reporter.models import Event
-
     now = now or utcnow()
     cfg = current_app.config
     tz = ZoneInfo(cfg["TIMEZONE"])
     hour, minute = (int(x) for x in str(cfg["SILENCE_DEADLINE"]).split(":"))
     taken = 0
-    events = db.session.scalars(select(Event).where(Event.daily_report.is_(True), Event.status == "open")
+    events = db.session.scalars(select(Event).where(Event.daily_report.is_(True), Event.status == CaseStatus.OPEN)
                                 .order_by(Event.id)).all()
     for event in events:
         due = _day(event, now, tz, time(hour, minute), float(cfg["SILENCE_STEP_MINUTES"]))
@@ -101,8 +100,6 @@ def sweep_silence(now: datetime | None = None) -> int:
 
 def _sweep_event(event, today, day_start: datetime, step: timedelta, now: datetime) -> int:
     """One event's due steps, with a handful of queries whatever the number of villages."""
-    from reporter.models import Incident, Report
-
     townships = set(db.session.scalars(select(Incident.township_code).where(
         Incident.event_id == event.id, Incident.township_code.is_not(None)).distinct()))
     if not townships:
@@ -121,7 +118,7 @@ def _sweep_event(event, today, day_start: datetime, step: timedelta, now: dateti
         Escalation.dedupe_key.like(prefix + "%"))).all())
     officers: dict[tuple[str, str], list[Person]] = defaultdict(list)
     for person in db.session.scalars(select(Person).where(
-            Person.role.in_(("officer_a", "officer_b")), Person.active.is_(True),
+            Person.role.in_(OFFICER_ROLES), Person.active.is_(True),
             Person.division_code.in_([v.code for v in silent])).order_by(Person.id)):
         officers[(person.division_code, person.role)].append(person)
     responders: dict[str, list[Person]] = {}
@@ -130,9 +127,11 @@ def _sweep_event(event, today, day_start: datetime, step: timedelta, now: dateti
     for village in silent:
         keys = {s: _key(today, event.exercise_id, village.code, s) for s in STEPS}
         if keys["a"] not in done:
-            taken += _remind_officer(village, "a", keys["a"], event, today, now, officers[(village.code, "officer_a")])
+            taken += _remind_officer(village, "a", keys["a"], event, today, now,
+                                     officers[(village.code, Role.OFFICER_A)])
         elif keys["b"] not in done and done[keys["a"]] <= now - step:
-            taken += _remind_officer(village, "b", keys["b"], event, today, now, officers[(village.code, "officer_b")])
+            taken += _remind_officer(village, "b", keys["b"], event, today, now,
+                                     officers[(village.code, Role.OFFICER_B)])
         elif keys["b"] in done and keys["township"] not in done and done[keys["b"]] <= now - step:
             township_code = village.ancestor_code("township")
             if township_code not in responders:

@@ -8,15 +8,14 @@ from sqlalchemy.orm import selectinload
 
 from core.api import ApiError, api_person, choice_arg, code_arg, doc, exercise_arg, paginate, since_arg
 from core.api import bp as api_bp
-from core.db import exercise_clause
+from core.exercises import exercise_clause
 from core.extensions import db
+from core.models import LEVELS
 from core.scope import can_access
 from dispatch import flows, service
-from dispatch.models import ESCALATION_STATUSES, Escalation
+from dispatch.models import ESCALATION_STATUSES, RULES, Escalation
 
 bp = Blueprint("dispatch", __name__, template_folder="templates")
-RULES = ("E1", "E2", "E3", "E4", "E5", "E6")
-LEVELS = ("village", "township", "county", "city", "province")
 
 
 @api_bp.get("/escalations")

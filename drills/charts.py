@@ -13,6 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import matplotlib
+from flask import has_request_context
+from flask_babel import get_locale
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -46,9 +48,6 @@ def _label(zh: str, en: str) -> str:
 
 
 def _english_page() -> bool:
-    from flask import has_request_context
-    from flask_babel import get_locale
-
     if not has_request_context():
         return False  # the CLI's HTML/PDF report is Chinese, like the officers' SMS
     locale = get_locale()

@@ -11,11 +11,14 @@ import requests
 from flask import current_app
 from flask.cli import AppGroup
 
+from core.divisions import descendants_clause
 from core.extensions import db
-from core.models import Division
+from core.models import Division, Person
 from drills import evaluation, flows, roster, service
-from drills.scenario import build_plan
+from drills.scenario import Shelter, build_plan
 from drills.service import ExerciseError
+from drills.simulator import Runner
+from shelters.models import Shelter as ShelterRow
 
 drill_cli = AppGroup("drill", help="Drills (应急演练): exercises, simulated drills, evaluation reports.")
 SCENARIO = click.Choice(list(service.SCENARIOS))
@@ -84,11 +87,6 @@ def _shelters_of(division: Division, book: roster.PhoneBook):
     """Shelters in the area and who updates them: the manager when the manager is a registered
     person (an SMS from an unknown phone is not accepted), otherwise a responder of the shelter's
     township or county, whose scope holds it."""
-    from core.divisions import descendants_clause
-    from core.models import Person
-    from drills.scenario import Shelter
-    from shelters.models import Shelter as ShelterRow
-
     rows = list(db.session.scalars(db.select(ShelterRow).where(
         descendants_clause(ShelterRow.division_code, division), ShelterRow.capacity > 0,
         ShelterRow.status != "closed").order_by(ShelterRow.code)))
@@ -124,8 +122,6 @@ def _shelters_of(division: Division, book: roster.PhoneBook):
 def drill_run(county, province, division_code, scenario, seed, speed, base_url, per_township, limit,
               concurrency, name, keep_running, no_progress, attribution) -> None:
     """Simulate officers and responders through the real webhook; the last line is `exercise <ID>`."""
-    from drills.simulator import Runner
-
     if speed <= 0:
         _die("--speed must be positive")
     division = _division(county or province or division_code,

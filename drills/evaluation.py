@@ -17,12 +17,14 @@ from pathlib import Path
 from flask import current_app, has_request_context, render_template
 from sqlalchemy import func, select
 
+from core.exercises import Exercise
 from core.extensions import db
 from core.models import utcnow
-from dispatch.models import Escalation, OutboundSms
+from dispatch.models import Escalation
 from drills import charts, metrics, service
-from drills.models import Exercise
+from messaging.models import OutboundSms
 from reporter.models import InboundMessage, Report
+from shelters.models import OccupancyRecord, Shelter
 
 HEADINGS = ("概述", "目标达成", "表现", "发现的问题", "改进建议")
 CHROMIUM = "/usr/bin/chromium"
@@ -42,7 +44,7 @@ def scenario_start(exercise: Exercise) -> datetime:
 
 def load_inputs(exercise: Exercise) -> dict:
     """The stored records of one exercise as the plain values `metrics.evaluate` takes."""
-    start, speed = scenario_start(exercise), service.clock_speed(exercise)
+    start, speed = scenario_start(exercise), exercise.clock_speed
 
     def t(moment: datetime | None) -> float | None:
         return None if moment is None else (moment - start).total_seconds() * speed
@@ -85,8 +87,6 @@ def _observed_duration(exercise: Exercise, speed: float) -> float:
 def shelter_use(exercise: Exercise) -> list[dict]:
     """Peak occupancy per shelter during the exercise, from the shelters' occupancy history
     (the rows carrying the exercise id)."""
-    from shelters.models import OccupancyRecord, Shelter
-
     rows = db.session.execute(
         select(Shelter.code, Shelter.name, Shelter.capacity, func.max(OccupancyRecord.occupancy_after))
         .join(OccupancyRecord, OccupancyRecord.shelter_id == Shelter.id)
@@ -102,7 +102,7 @@ def build(exercise: Exercise) -> dict:
     attribution = (exercise.settings or {}).get("attribution")
     return {
         "exercise": exercise, "figures": figures, "headings": HEADINGS,
-        "speed": service.clock_speed(exercise), "stats": (exercise.settings or {}).get("stats") or {},
+        "speed": exercise.clock_speed, "stats": (exercise.settings or {}).get("stats") or {},
         "scenario_label": service.SCENARIO_TITLES.get(exercise.scenario, exercise.scenario),
         "charts": {"arrival": charts.arrival_curve(figures["arrival_curve"]),
                    "acks": charts.ack_times(figures["ack_delays"]),

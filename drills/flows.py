@@ -6,15 +6,14 @@ transaction and commits.
 
 from __future__ import annotations
 
-from sqlalchemy import update
-
 from core import audit
+from core.exercises import Exercise, ExerciseStatus
 from core.extensions import db
 from core.models import Division, Person, utcnow
 from core.people import level_rank
 from core.scope import can_access
+from dispatch.service import close_exercise_escalations
 from drills import service
-from drills.models import Exercise
 from drills.service import ExerciseError
 
 
@@ -47,15 +46,11 @@ def end_exercise(exercise: Exercise, *, actor: Person | None = None) -> Exercise
     """End it: `演练` messages are then answered that no drill is running, and the exercise's
     still-open escalations are closed so no deadline fires for a finished drill."""
     _check_actor(actor, exercise.division)
-    if exercise.status != "running":
-        raise ExerciseError(f"演练 #{exercise.id} 已{'结束' if exercise.status == 'ended' else '归档'}")
+    if exercise.status != ExerciseStatus.RUNNING:
+        raise ExerciseError(f"演练 #{exercise.id} 已{'结束' if exercise.status == ExerciseStatus.ENDED else '归档'}")
     before = service.serialize(exercise)
-    exercise.status, exercise.ended_at = "ended", utcnow()
-    from dispatch.models import Escalation
-
-    closed = db.session.execute(
-        update(Escalation).where(Escalation.exercise_id == exercise.id, Escalation.status == "open")
-        .values(status="closed", note="演练结束")).rowcount
+    exercise.status, exercise.ended_at = ExerciseStatus.ENDED, utcnow()
+    closed = close_exercise_escalations(exercise.id)
     audit.record("exercise.end", "exercise", exercise.id, before=before,
                  after=service.serialize(exercise) | {"escalations_closed": closed},
                  actor=actor or "cli", exercise_id=exercise.id)
@@ -67,11 +62,11 @@ def archive_exercise(exercise: Exercise, *, actor: Person | None = None) -> Exer
     """Archive an ended exercise: it leaves the list of current drills; its records stay (they
     never showed in real views anyway) so its report can be rebuilt."""
     _check_actor(actor, exercise.division)
-    if exercise.status != "ended":
-        raise ExerciseError("只有已结束的演练可以归档" if exercise.status == "running"
+    if exercise.status != ExerciseStatus.ENDED:
+        raise ExerciseError("只有已结束的演练可以归档" if exercise.status == ExerciseStatus.RUNNING
                             else f"演练 #{exercise.id} 已归档")
     before = service.serialize(exercise)
-    exercise.status, exercise.archived_at = "archived", utcnow()
+    exercise.status, exercise.archived_at = ExerciseStatus.ARCHIVED, utcnow()
     audit.record("exercise.archive", "exercise", exercise.id, before=before,
                  after=service.serialize(exercise), actor=actor or "cli", exercise_id=exercise.id)
     db.session.commit()

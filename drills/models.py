@@ -1,54 +1,16 @@
-"""Exercises (应急演练): everything created inside one carries its id (SPEC §7)."""
+"""The drills part's own tables: who takes part in an exercise and which records are synthetic.
+
+The exercise itself (`core.exercises.Exercise`) sits in the kernel: every part filters on it."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
 
 from core.extensions import db
-from core.models import Division, UTCDateTime, utcnow
-
-EXERCISE_STATUSES = ("running", "ended", "archived")
-
-
-class Exercise(db.Model):
-    __tablename__ = "exercises"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(120))
-    division_code: Mapped[str] = mapped_column(String(12), ForeignKey("divisions.code"), index=True)
-    scenario: Mapped[str] = mapped_column(String(40))
-    mode: Mapped[str] = mapped_column(String(10), default="live")  # live | simulated
-    status: Mapped[str] = mapped_column(String(10), default="running", index=True)
-    seed: Mapped[int | None] = mapped_column(Integer)
-    settings: Mapped[dict | None] = mapped_column(JSON)
-    notes: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
-
-    division: Mapped[Division] = relationship(lazy="joined")
-
-    @property
-    def clock_speed(self) -> float:
-        """Scenario seconds per wall-clock second: 1 for a live drill, `--speed` for a simulated one.
-
-        A simulated drill at ×60 plays an hour in a minute, so the service runs its own clocks
-        for the exercise (acknowledgement deadlines, E5 reminder steps) that much faster, and the
-        evaluation converts stored wall-clock intervals back to scenario time with it (SPEC §7:
-        "late acknowledgements, at any speed-up").
-        """
-        try:
-            return max(float((self.settings or {}).get("speed", 1.0)), 1e-9)
-        except (TypeError, ValueError):
-            return 1.0
-
-    @property
-    def simulated_clock(self) -> bool:
-        return self.clock_speed != 1.0
+from core.models import UTCDateTime, utcnow
 
 
 class SyntheticRecord(db.Model):

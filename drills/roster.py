@@ -22,6 +22,7 @@ import random
 from sqlalchemy import func, select, update
 
 from core.divisions import upsert
+from core.exercises import Exercise
 from core.extensions import db
 from core.models import Division, Person
 from drills import service
@@ -139,8 +140,6 @@ def prepare_people(villages: list[dict]) -> PhoneBook:
 def deactivate_synthetic_people() -> int:
     """After a drill: no real notification may go to a number nobody holds. Not while another
     simulated drill is running: its officers would turn into unknown senders mid-drill."""
-    from drills.models import Exercise
-
     if db.session.scalar(select(Exercise.id).where(Exercise.status == "running", Exercise.mode == "simulated")
                          .limit(1)) is not None:
         return 0

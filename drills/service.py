@@ -1,22 +1,21 @@
 """Exercise look-ups and database work (owned by drills, issue 7).
 
-`running_exercise_for` is the one call other parts make (the reporter, for the `演练` prefix).
+Which exercise covers a village (`core.exercises.running_exercise_for`) is the kernel's: every part asks it.
 """
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import aliased
 
+from core.exercises import Exercise, running_exercise_for
 from core.extensions import db
 from core.models import Division, Person, utcnow
+from core.refusals import Refusal
 from core.scope import scope_clause
-from drills.models import Exercise, ExerciseVillage, SyntheticRecord
+from drills.models import ExerciseVillage, SyntheticRecord
 
-DRILL_PREFIX = "【演练】"
 SCENARIOS = ("flood", "earthquake", "typhoon")
 SCENARIO_LABELS = {"flood": "洪涝", "earthquake": "地震", "typhoon": "台风"}  # Chinese: exercise names
 SCENARIO_TITLES = {"flood": _l("洪涝"), "earthquake": _l("地震"), "typhoon": _l("台风")}  # pages: translated
@@ -24,32 +23,12 @@ SCENARIO_TITLES = {"flood": _l("洪涝"), "earthquake": _l("地震"), "typhoon":
 EXERCISE_LEVELS = ("county", "city", "province")
 
 
-class ExerciseError(ValueError):
+class ExerciseError(Refusal):
     """A request the exercise rules refuse; the message is shown to the user as is."""
-
-
-def running_exercise_for(division: Division, at: datetime | None = None) -> Exercise | None:
-    """The running exercise covering `division` (its own or an ancestor's), newest first.
-
-    With `at`: the exercise that was running at that moment, even if it has ended since — for
-    a message received during a drill but handled later (replayed from the spool), which must
-    still count in that drill and not be answered "no drill running".
-    """
-    stmt = select(Exercise).where(Exercise.division_code.in_(division.lineage_codes()))
-    if at is None:
-        stmt = stmt.where(Exercise.status == "running")
-    else:
-        stmt = stmt.where(Exercise.started_at <= at, or_(Exercise.ended_at.is_(None), Exercise.ended_at > at))
-    return db.session.scalar(stmt.order_by(Exercise.id.desc()).limit(1))
 
 
 def get(exercise_id: int) -> Exercise | None:
     return db.session.get(Exercise, exercise_id)
-
-
-def clock_speed(exercise: Exercise | None) -> float:
-    """How many scenario seconds pass per wall-clock second (`Exercise.clock_speed`; 1 for none)."""
-    return exercise.clock_speed if exercise is not None else 1.0
 
 
 def overlapping_running(division: Division) -> Exercise | None:

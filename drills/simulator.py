@@ -30,13 +30,15 @@ import requests
 from flask import current_app
 from sqlalchemy import select, update
 
+from core.exercises import Exercise
 from core.extensions import db
-from core.gateway import sign
-from core.models import utcnow
+from core.models import ApiToken, utcnow
+from core.people import _token_hash, by_phone, create_token
 from dispatch.models import Escalation
-from drills.models import Exercise
 from drills.roster import PhoneBook
 from drills.scenario import Action, Plan
+from messaging.gateway import sign
+from reporter.models import Event
 
 REPLY_RE = re.compile(r"<Message[^>]*>(.*?)</Message>", re.S)
 POLL_SECONDS = 0.5
@@ -196,9 +198,6 @@ class Runner:
     def _daily_report(self) -> None:
         """Play the county office: turn on daily reporting for the drill's open events, through
         the API as a person at the board would (`POST /api/v1/events/<id>/daily-report`)."""
-        from core.people import by_phone, create_token
-        from reporter.models import Event
-
         events = db.session.execute(select(Event.id, Event.county_code).where(
             Event.exercise_id == self.exercise.id, Event.status == "open", Event.daily_report.is_(False))).all()
         for event_id, county_code in events:
@@ -227,9 +226,6 @@ class Runner:
 
     def _revoke_tokens(self) -> None:
         """The tokens made to play the county office die with the drill (they may be real people's)."""
-        from core.models import ApiToken
-        from core.people import _token_hash
-
         if self._office_tokens:
             db.session.rollback()
             hashes = [_token_hash(t) for t in self._office_tokens.values()]

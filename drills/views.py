@@ -14,11 +14,11 @@ from wtforms.validators import DataRequired, Length, Regexp
 from core import api
 from core.api import ApiError, api_person
 from core.auth import staff_required
+from core.exercises import Exercise
 from core.extensions import db
 from core.models import Division
 from core.scope import can_access
 from drills import evaluation, flows, service
-from drills.models import Exercise
 from drills.service import ExerciseError
 
 bp = Blueprint("drills", __name__, template_folder="templates")

@@ -1,14 +1,21 @@
-"""reporter: see views.py (routes), api.py (JSON API), flows.py (workflows), service.py (database work)."""
+"""reporter: inbound SMS and the web form, the grammar, reports, incidents, events and review.
+
+views.py (the webhook and the officers' form), api.py (JSON API), intake.py (one SMS end to end,
+its command routing through commands.py), flows.py (saving and correcting reports), review.py
+(accept/return, closing, the review queue's actions), access.py (who may see and decide what),
+service.py (database work), events.py (what dispatch subscribes to), spool.py, attribution.py.
+"""
 
 from __future__ import annotations
 
 from flask import Flask
 
+from core.indicators import format_figures
+from reporter import api, cli, intake, spool, views  # noqa: F401  (api and spool register routes, sweeps)
+
 
 def init_app(app: Flask) -> None:
-    from core.indicators import format_figures
-    from reporter import api, cli, models, spool, views  # noqa: F401  (tables, sweeps)
-
+    intake.register_commands(app)
     app.register_blueprint(views.bp)
     app.jinja_env.filters.setdefault("figures", format_figures)
     app.cli.add_command(cli.spool_cli)

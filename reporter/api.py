@@ -10,16 +10,16 @@ from __future__ import annotations
 import re
 
 from flask import jsonify, request
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from core.api import ApiError, api_person, bp, choice_arg, code_arg, doc, exercise_arg, paginate, since_arg
-from core.db import exercise_clause
+from core.exercises import exercise_clause
 from core.extensions import db
 from core.indicators import HAZARDS, REPORT_KINDS
 from core.scope import can_access, scope_clause
-from reporter import flows, service
+from reporter import review, service
+from reporter.access import event_visible_clause, message_in_scope, review_queue_stmt
 from reporter.models import REPORT_STATUSES, Event, InboundMessage, Incident, Report
-from reporter.review import message_in_scope, review_queue_stmt
 
 CODE = re.compile(r"^\d{12}$")
 TAG = "reports"
@@ -96,7 +96,7 @@ def reporter_convert_message(sid: str):
     data = _body()
     if not isinstance(data.get("village_code"), str) or not isinstance(data.get("text"), str):
         raise ApiError(400, "village_code and text must be strings")
-    report = _call(flows.convert_message, api_person(), _message(sid), village_code=data["village_code"],
+    report = _call(review.convert_message, api_person(), _message(sid), village_code=data["village_code"],
                    text=data["text"])
     return jsonify(service.serialize_report(report)), 201
 
@@ -109,7 +109,7 @@ def reporter_dismiss_message(sid: str):
     note = data.get("note")
     if note is not None and not isinstance(note, str):
         raise ApiError(400, "note must be a string")
-    message = _call(flows.dismiss_message, api_person(), _message(sid), note)
+    message = _call(review.dismiss_message, api_person(), _message(sid), note)
     return jsonify(serialize_queued(message))
 
 
@@ -165,7 +165,7 @@ def reporter_review_report(report_id: str):
     reason = data.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise ApiError(400, "reason must be a string")
-    report = _call(flows.review_report, api_person(), _report(report_id), data.get("action"), reason)
+    report = _call(review.review_report, api_person(), _report(report_id), data.get("action"), reason)
     return jsonify(service.serialize_report(report))
 
 
@@ -220,14 +220,8 @@ def reporter_close_incident(incident_id: str):
     data = request.get_json(silent=True) or {}
     note = data.get("note") if isinstance(data, dict) else None
     note = note if isinstance(note, str) else None
-    incident = _call(flows.close_incident, api_person(), _incident(incident_id), note)
+    incident = _call(review.close_incident, api_person(), _incident(incident_id), note)
     return jsonify(service.serialize_incident(incident))
-
-
-def _events_scope(person):
-    """A county's events, and for a township the events its incidents belong to."""
-    return or_(scope_clause(person, Event.county_code),
-               Event.id.in_(select(Incident.event_id).where(scope_clause(person, Incident.village_code))))
 
 
 @bp.get("/events")
@@ -236,7 +230,7 @@ def _events_scope(person):
     "since": "active at or after (ISO 8601)", **_LIST_PARAMS})
 def reporter_list_events():
     person = api_person()
-    stmt = select(Event).where(_events_scope(person), exercise_clause(Event.exercise_id, exercise_arg()))
+    stmt = select(Event).where(event_visible_clause(person), exercise_clause(Event.exercise_id, exercise_arg()))
     code = code_arg("county")
     if code:
         stmt = stmt.where(Event.county_code == code)
@@ -253,7 +247,7 @@ def reporter_list_events():
 
 def _event(event_id: str) -> Event:
     event = db.session.scalar(select(Event).where(Event.id == _int_path(event_id, "event"),
-                                                  _events_scope(api_person())))
+                                                  event_visible_clause(api_person())))
     if event is None:
         raise ApiError(404, "no such event")
     return event
@@ -271,7 +265,7 @@ def reporter_get_event(event_id: str):
 def reporter_close_event(event_id: str):
     data = request.get_json(silent=True) or {}
     note = data.get("note") if isinstance(data, dict) else None
-    event = _call(flows.close_event, api_person(), _event(event_id), note if isinstance(note, str) else None)
+    event = _call(review.close_event, api_person(), _event(event_id), note if isinstance(note, str) else None)
     return jsonify(service.serialize_event(event))
 
 
@@ -282,5 +276,5 @@ def reporter_daily_report(event_id: str):
     data = _body()
     if not isinstance(data.get("on"), bool):
         raise ApiError(400, "on must be true or false")
-    event = _call(flows.set_daily_report, api_person(), _event(event_id), data["on"])
+    event = _call(review.set_daily_report, api_person(), _event(event_id), data["on"])
     return jsonify(service.serialize_event(event))

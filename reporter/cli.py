@@ -5,14 +5,14 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from reporter import spool
+
 spool_cli = AppGroup("spool", help="Inbound SMS spooled while the database was down.")
 
 
 @spool_cli.command("replay")
 def replay() -> None:
     """Replay every spooled webhook exactly once (idempotent by MessageSid)."""
-    from reporter import spool
-
     counts = spool.replay()
     click.echo(f"replayed {counts['replayed']} messages from {counts['files']} files"
                + (f"; {counts['bad_lines']} unreadable lines kept" if counts["bad_lines"] else ""))
@@ -24,6 +24,4 @@ def replay() -> None:
 
 @spool_cli.command("status")
 def status() -> None:
-    from reporter import spool
-
     click.echo(f"{spool.pending_count()} messages waiting in the spool")

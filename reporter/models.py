@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,10 +12,50 @@ from core.extensions import db
 from core.indicators import IndicatorColumns
 from core.models import Division, Person, UTCDateTime, utcnow
 
-OUTCOMES = ("report", "nil", "ack", "correction", "shelter_query", "shelter_update", "help",
-            "unparsed", "unknown_sender", "duplicate", "rejected", "pending")
-REVIEW_STATES = ("none", "pending", "converted", "dismissed")
-REPORT_STATUSES = ("received", "accepted", "returned", "corrected")
+
+class Outcome(StrEnum):
+    """What became of an inbound SMS (SPEC §8.3 `outcome`)."""
+
+    REPORT = "report"
+    NIL = "nil"
+    ACK = "ack"
+    CORRECTION = "correction"
+    SHELTER_QUERY = "shelter_query"
+    SHELTER_UPDATE = "shelter_update"
+    HELP = "help"
+    UNPARSED = "unparsed"
+    UNKNOWN_SENDER = "unknown_sender"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+    PENDING = "pending"          # stored, not yet handled
+
+
+class ReviewState(StrEnum):
+    """A message's place in the review queue (SPEC §4.4)."""
+
+    NONE = "none"                # nobody needs to look at it
+    PENDING = "pending"          # waiting for county staff
+    CONVERTED = "converted"      # turned into a report by hand
+    DISMISSED = "dismissed"      # needs nothing; kept, with who said so
+
+
+class ReportStatus(StrEnum):
+    RECEIVED = "received"
+    ACCEPTED = "accepted"
+    RETURNED = "returned"
+    CORRECTED = "corrected"
+
+
+class CaseStatus(StrEnum):
+    """Incidents and events: open until a final report, a responder or a county office closes them."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+OUTCOMES = tuple(Outcome)
+REVIEW_STATES = tuple(ReviewState)
+REPORT_STATUSES = tuple(ReportStatus)
 
 
 class InboundMessage(db.Model):
@@ -29,12 +70,12 @@ class InboundMessage(db.Model):
     body: Mapped[str] = mapped_column(Text, default="")
     raw: Mapped[dict | None] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    outcome: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    outcome: Mapped[str] = mapped_column(String(20), default=Outcome.PENDING, index=True)
     reply: Mapped[str | None] = mapped_column(Text)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", use_alter=True), index=True)
     exercise_id: Mapped[int | None] = mapped_column(ForeignKey("exercises.id"), index=True)
-    review_status: Mapped[str] = mapped_column(String(12), default="none", index=True)
+    review_status: Mapped[str] = mapped_column(String(12), default=ReviewState.NONE, index=True)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     review_note: Mapped[str | None] = mapped_column(Text)
@@ -55,7 +96,7 @@ class Event(db.Model):
     county_code: Mapped[str] = mapped_column(String(12), ForeignKey("divisions.code"), index=True)
     hazard: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(120))
-    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(10), default=CaseStatus.OPEN, index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -77,7 +118,7 @@ class Incident(IndicatorColumns, db.Model):
     township_code: Mapped[str | None] = mapped_column(String(12), index=True)
     county_code: Mapped[str | None] = mapped_column(String(12), index=True)
     hazard: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(10), default=CaseStatus.OPEN, index=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_report_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -107,7 +148,7 @@ class Report(IndicatorColumns, db.Model):
     narrative: Mapped[str | None] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(8), default="sms")
     message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"), index=True)
-    status: Mapped[str] = mapped_column(String(10), default="received", index=True)
+    status: Mapped[str] = mapped_column(String(10), default=ReportStatus.RECEIVED, index=True)
     review_note: Mapped[str | None] = mapped_column(Text)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -148,6 +189,8 @@ class OneTimeCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-# reporter.attribution looks villages up by the names an unknown sender's text may contain: one
-# indexed IN over 52,019 villages instead of a scan (declared here, created by reporter_004).
-DIVISIONS_BY_NAME = Index("ix_reporter_divisions_name", Division.name)
+# "Villages that reported today" (the board, the E5 sweep) is a range scan of one day's reports:
+# (exercise_id, received_at, village_code) serves it from the index alone, real or drill
+# (created by migration board_001).
+REPORTS_BY_DAY = Index("ix_board_reports_exercise_received_village", Report.exercise_id, Report.received_at,
+                       Report.village_code)

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from core.extensions import db
 from core.models import Person, utcnow
 from core.people import by_phone, try_normalise_phone
+from messaging.outbox import queue_sms
 from reporter.models import OneTimeCode
 
 LIFETIME = timedelta(minutes=10)
@@ -62,8 +63,6 @@ def request_code(raw_phone: str, ip: str | None) -> str | None:
     if not officer:
         db.session.commit()
         return phone
-    from dispatch.outbox import queue_sms
-
     queue_sms(phone, f"灾报网页登录验证码 {code}，10分钟内有效。请勿告诉他人。", purpose="otp", person=person)
     db.session.commit()
     return phone

@@ -15,10 +15,11 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from core.db import exercise_clause
+from core.exercises import exercise_clause
 from core.extensions import db
-from core.indicators import HAZARDS, INDICATORS, MAX_VALUE, REPORT_KINDS
+from core.indicators import HAZARDS, INDICATORS, MAX_VALUE, REPORT_KINDS, format_figures
 from core.models import Division, Person, utcnow
+from core.refusals import Refusal
 from reporter.models import Event, InboundMessage, Incident, Report
 
 EVENT_WINDOW = timedelta(days=3)
@@ -29,7 +30,7 @@ DECREASE_KEYS = ("deaths", "missing", "houses_collapsed")
 _ID_RE = re.compile(r"^\s*[Rr]?(\d{1,9})\s*$")
 
 
-class ReportRefused(ValueError):
+class ReportRefused(Refusal):
     """A report that cannot be stored as sent; the message (Chinese) goes back to the sender."""
 
 
@@ -291,8 +292,6 @@ def report_snapshot(report: Report) -> dict:
 
 def confirmation_text(report: Report, *, flagged_note: str | None = None) -> str:
     """`已收到初报R1203(洪涝 王庄村): 死亡0 失踪1 …。有误请回复: 更正 R1203 死亡1` (SPEC §3.3)."""
-    from core.indicators import format_figures
-
     kind = REPORT_KINDS.get(report.kind, report.kind)
     figures = format_figures(report.indicators) or "情况已记录"
     text = f"已收到{kind}{report.public_id}({hazard_name(report.hazard)} {report.village.name}): {figures}。"

@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 from core.extensions import db
 from core.models import utcnow
 from core.queue import periodic
+from reporter.intake import receive_sms
 
 log = logging.getLogger("zaibao.spool")
 ACTIVE = "inbound.jsonl"
@@ -93,8 +94,6 @@ def _claim() -> None:
 
 def replay() -> dict[str, int]:
     """Replay every spooled request exactly once; returns counts. Safe to run concurrently."""
-    from reporter.flows import receive_sms
-
     _claim()
     counts = {"replayed": 0, "files": 0, "bad_lines": 0}
     base = spool_dir()

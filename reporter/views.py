@@ -1,4 +1,4 @@
-"""reporter routes: the Twilio webhooks and the officers' web form. Thin: parse, call a flow, render.
+"""reporter routes: the inbound SMS webhook and the officers' web form. Thin: parse, call a flow, render.
 
 The JSON API routes are in `reporter.api`.
 """
@@ -6,19 +6,17 @@ The JSON API routes are in `reporter.api`.
 from __future__ import annotations
 
 import logging
-from urllib.parse import parse_qsl
-from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
-from werkzeug.datastructures import MultiDict
 
 from core.extensions import csrf, db, limiter
-from core.gateway import fit, signature_valid
 from core.indicators import HAZARDS, INDICATORS, REPORT_KINDS
-from reporter import flows, otp, spool, status
+from messaging.webhooks import MAX_WEBHOOK_BYTES, signed, twiml, webhook_form
+from reporter import flows, otp, spool
+from reporter.intake import receive_sms
 from reporter.models import Report
 from reporter.service import ReportRefused
 
@@ -26,39 +24,6 @@ bp = Blueprint("reporter", __name__, template_folder="templates", static_folder=
                static_url_path="/reporter/static")
 log = logging.getLogger("zaibao.reporter")
 SPOOLED_REPLY = "已收到，稍后处理。"
-SIGNATURE_FAILURES = {"count": 0}  # per process; every failure is also a WARNING log line
-
-
-def twiml(reply: str | None) -> Response:
-    body = f"<Message>{escape(fit(reply))}</Message>" if reply else ""
-    return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>',
-                    mimetype="text/xml")
-
-
-MAX_WEBHOOK_BYTES = 64 * 1024
-
-
-def webhook_form() -> MultiDict:
-    """The POSTed form. A broken gateway may send bytes that are not UTF-8; Werkzeug then yields
-    an empty form, so we decode the body ourselves with replacement characters instead of
-    dropping the message (the signature is still checked over what we decoded)."""
-    raw = request.get_data(cache=True)
-    form = request.form
-    if not form and raw:
-        text = raw.decode("utf-8", errors="replace")
-        form = MultiDict(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace"))
-    return form
-
-
-def _signed(form) -> bool:
-    query = request.query_string.decode("utf-8", errors="replace")  # part of the URL Twilio signed
-    if signature_valid(request.path, form, request.headers.get("X-Twilio-Signature"), query):
-        return True
-    SIGNATURE_FAILURES["count"] += 1
-    log.warning("rejected %s with a bad or missing signature from %s (MessageSid %r, failures so far %d)",
-                request.path, request.remote_addr, form.get("MessageSid", "")[:64],
-                SIGNATURE_FAILURES["count"])
-    return False
 
 
 @bp.post("/sms/inbound")
@@ -68,11 +33,11 @@ def sms_inbound():
     if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
         return Response("request too large", status=413, mimetype="text/plain")
     signed_form = webhook_form()
-    if not _signed(signed_form):
+    if not signed(signed_form):
         return Response("invalid signature", status=403, mimetype="text/plain")
     form = signed_form.to_dict()
     try:
-        reply = flows.receive_sms(form)
+        reply = receive_sms(form)
     except OperationalError:
         log.exception("database unreachable; spooling MessageSid %r", form.get("MessageSid"))
         try:
@@ -82,17 +47,6 @@ def sms_inbound():
         spool.append(form, {"X-Twilio-Signature": request.headers.get("X-Twilio-Signature", "")}, request.path)
         reply = SPOOLED_REPLY
     return twiml(reply)
-
-
-@bp.post("/sms/status")
-@csrf.exempt
-def sms_status():
-    """Twilio status callback for our outbound SMS; the status only moves forward."""
-    form = webhook_form()
-    if not _signed(form):
-        return Response("invalid signature", status=403, mimetype="text/plain")
-    status.record(form.get("MessageSid", ""), form.get("MessageStatus", ""), form.get("ErrorCode"))
-    return twiml(None)
 
 
 # ---- the officers' web form ----------------------------------------------------------------

@@ -11,12 +11,14 @@ import math
 from flask import jsonify, request
 
 from core.api import ApiError, api_person, bp, choice_arg, doc, int_arg
+from core.exercises import watchable_exercise
 from core.extensions import db
 from core.geo import in_china
 from core.models import Division
 from core.scope import can_access
-from shelters import service
+from shelters import rules, service
 from shelters.models import CLASSES, STATUSES, TYPES
+from shelters.sms import may_update
 
 MAX_PEOPLE = 1_000_000
 
@@ -27,7 +29,7 @@ def _exercise() -> int | None:
         return None
     if not raw.isdigit():
         raise ApiError(400, "exercise must be an exercise id")
-    exercise = service.exercise_for(api_person(), int(raw))
+    exercise = watchable_exercise(api_person(), int(raw))
     if exercise is None:
         raise ApiError(404, f"exercise {raw} not found")
     return exercise.id
@@ -124,13 +126,12 @@ def api_shelter(code: str):
                                             "note": {"type": "string", "maxLength": 200}}},
      tag="shelters")
 def api_shelter_state(code: str):
-    from shelters import flows, rules
 
     person = api_person()
     shelter = service.by_code(code)
-    if shelter is None or not (can_access(person, shelter.division) or flows.may_update(person, shelter)):
+    if shelter is None or not (can_access(person, shelter.division) or may_update(person, shelter)):
         raise ApiError(404, f"shelter {code[:40]} not found")
-    if not flows.may_update(person, shelter):
+    if not may_update(person, shelter):
         raise ApiError(403, "only the shelter's manager or a responder whose scope holds it may update it")
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not ({"occupancy", "status"} & set(body)):

@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from core.extensions import db
 from core.importing import ImportProblems
 from core.models import Division
+from shelters.importer import export_collection, import_shelters
 
 shelters_cli = AppGroup("shelters", help="The emergency shelter registry (应急避难场所).")
 
@@ -21,8 +22,6 @@ shelters_cli = AppGroup("shelters", help="The emergency shelter registry (应急
               help="datum of the file's coordinates (GeoJSON is WGS84 by RFC 7946); stored as WGS84")
 def import_command(path: str, datum: str) -> None:
     """Import shelters from GeoJSON (.geojson/.json) or CSV; all-or-nothing, idempotent on code."""
-    from shelters.importer import import_shelters
-
     try:
         counts = import_shelters(path, datum)
     except ImportProblems as problems:
@@ -36,8 +35,6 @@ def import_command(path: str, datum: str) -> None:
 @click.option("--exercise", type=int, default=None, help="drill occupancy of this exercise")
 def export_command(division: str | None, exercise: int | None) -> None:
     """Print every shelter as a GeoJSON FeatureCollection (RFC 7946, WGS84)."""
-    from shelters.importer import export_collection
-
     chosen = None
     if division:
         chosen = db.session.get(Division, division)

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from core import audit
+from core.divisions import descendants_clause
 from core.extensions import db
 from core.geo import in_china, point_in_geometry, to_wgs84
 from core.importing import ImportProblems, read_csv, read_text
@@ -289,8 +290,6 @@ def export_collection(division: Division | None = None, exercise_id: int | None 
     """Every shelter (or those in `division` and below) as a FeatureCollection."""
     stmt = select(Shelter).order_by(Shelter.code)
     if division is not None:
-        from core.divisions import descendants_clause
-
         stmt = stmt.where(descendants_clause(Shelter.division_code, division))
     shelters = list(db.session.scalars(stmt))
     states = service.states_of(shelters, exercise_id)

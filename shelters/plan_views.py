@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from core.auth import staff_required
 from core.extensions import db
-from shelters import flows
+from shelters import plans
 from shelters.forms import PlanSendForm
 from shelters.views import bp
 
@@ -42,14 +42,14 @@ def _append(sheet, row: tuple) -> None:
             cell.data_type = "s"
 
 
-def _plan(event_id: int) -> flows.Plan:
+def _plan(event_id: int) -> plans.Plan:
     try:
-        return flows.relocation_plan(event_id, current_user)
-    except flows.PlanError:
+        return plans.relocation_plan(event_id, current_user)
+    except plans.PlanError:
         abort(404)
 
 
-def _table(plan: flows.Plan, reasons: dict = REASONS) -> tuple[list[tuple], list[tuple]]:
+def _table(plan: plans.Plan, reasons: dict = REASONS) -> tuple[list[tuple], list[tuple]]:
     rows = [(r.township_name, r.village_name, r.village_code, r.shelter_code, r.shelter_name, r.people,
              round(r.distance_m / 1000, 2)) for r in plan.rows]
     unplaced = []
@@ -68,7 +68,7 @@ def plan(event_id: int):
     rows, unplaced = _table(result, PAGE_REASONS)
     return render_template("shelters/plan.html", plan=result, rows=rows, unplaced=unplaced,
                            headers=PAGE_HEADERS, unplaced_headers=PAGE_UNPLACED_HEADERS, form=PlanSendForm(),
-                           texts=flows.plan_sms_texts(result),
+                           texts=plans.plan_sms_texts(result),
                            exercise_banner=f"#{result.exercise_id}" if result.exercise_id else None)
 
 
@@ -120,7 +120,7 @@ def plan_send(event_id: int):
     if not form.validate_on_submit():
         abort(400)
     result = _plan(event_id)
-    sent = flows.send_plan(result, current_user)
+    sent = plans.send_plan(result, current_user)
     db.session.commit()
     flash(_("已向各村信息员发送安置方案短信 %(n)s 条。", n=sent), "ok")
     return redirect(url_for("shelters.plan", event_id=event_id), 303)

@@ -18,10 +18,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core import audit
 from core.divisions import upsert
+from core.exercises import exercise_clause
 from core.extensions import db
 from core.models import Division, Person, utcnow
-from core.scope import can_access, scope_clause
-from drills.models import Exercise
+from core.scope import scope_clause
 from shelters import rules
 from shelters.models import OccupancyRecord, Shelter, ShelterDrillState, ShelterIndexVersion
 from shelters.spatial import GridIndex, Point
@@ -82,18 +82,6 @@ def states_of(shelters: list[Shelter], exercise_id: int | None) -> dict[int, Sta
     return {s.id: _state(s, overlays.get(s.id)) for s in shelters}
 
 
-def exercise_for(person: Person, exercise_id: int | None) -> Exercise | None:
-    """The exercise a viewer chose, if it exists and covers or lies within their scope."""
-    if exercise_id is None:
-        return None
-    exercise = db.session.get(Exercise, exercise_id)
-    if exercise is None:
-        return None
-    if exercise.division_code in person.division.lineage_codes() or can_access(person, exercise.division):
-        return exercise
-    return None
-
-
 # ---- changes -------------------------------------------------------------------------------
 
 def change_state(shelter: Shelter, *, person: Person | None, channel: str, exercise_id: int | None,
@@ -141,15 +129,6 @@ def change_state(shelter: Shelter, *, person: Person | None, channel: str, exerc
                  after={"occupancy": new_occupancy, "status": new_status, "channel": channel},
                  actor=person, exercise_id=exercise_id)
     return State(shelter.capacity, new_occupancy, new_status, target.occupancy_updated_at, shelter.updated_at)
-
-
-def exercise_clause(column, exercise_id: int | None):
-    """`core.db.exercise_clause`, imported when first used: importing the module `core.db`
-    rebinds the name `db` inside the `core` package (its extension object), which breaks any
-    later `create_app()` in the same process. Reported to the kernel owner."""
-    from core.db import exercise_clause as clause
-
-    return clause(column, exercise_id)
 
 
 def history(shelter: Shelter, exercise_id: int | None, limit: int = 200) -> list[OccupancyRecord]:
@@ -357,3 +336,17 @@ def board_layer(person: Person, exercise_id: int | None) -> dict:
     """For the incident board: the shelters in the person's scope as a FeatureCollection with
     name, status, capacity, occupancy, free, stale and url in each feature's properties."""
     return collection([feature(s, st, exercise_id) for s, st in filtered(person, exercise_id=exercise_id)])
+
+
+def located(division: Division) -> Division | None:
+    """The division itself when it has coordinates, else its nearest ancestor that has them
+    (a village without coordinates is searched from its township seat)."""
+    for code in reversed(division.lineage_codes()):
+        candidate = division if code == division.code else db.session.get(Division, code)
+        if candidate is not None and candidate.lon is not None and candidate.lat is not None:
+            return candidate
+    return None
+
+
+def km_text(metres: float) -> str:
+    return f"{metres / 1000:.1f}km"

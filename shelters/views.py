@@ -6,7 +6,7 @@ answers 404 otherwise, so a URL from another township reveals nothing.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -14,9 +14,11 @@ from sqlalchemy import or_, select
 
 from core import audit
 from core.auth import staff_required
+from core.exercises import watchable_exercise
 from core.extensions import db
 from core.models import Boundary, Division
 from core.scope import can_access, scope_clause
+from reporter.models import Event
 from shelters import importer, rules, service
 from shelters.forms import ShelterForm, StateForm
 from shelters.models import CLASS_LABELS, FACILITY_LABELS, LEVEL_LABELS, STATUS_LABELS, TYPE_LABELS, Shelter
@@ -47,7 +49,7 @@ def chosen_exercise() -> int | None:
     raw = request.args.get("exercise", "")
     if not raw:
         return None
-    exercise = service.exercise_for(current_user, int(raw)) if raw.isdigit() else None
+    exercise = watchable_exercise(current_user, int(raw)) if raw.isdigit() else None
     if exercise is None:
         abort(404)
     return exercise.id
@@ -71,8 +73,6 @@ def townships_in_scope() -> list[Division]:
 
 def open_events(exercise_id: int | None) -> list:
     """Open disaster events the viewer may plan relocation for (links to /shelters/plan/<id>)."""
-    from reporter.models import Event
-
     person = current_user
     return list(db.session.scalars(
         select(Event).where(Event.status == "open", exercise_clause(Event.exercise_id, exercise_id),
@@ -210,8 +210,6 @@ def edit(shelter_id: int):
 @bp.get("/map")
 @staff_required
 def map_page():
-    from flask import current_app
-
     exercise_id = chosen_exercise()
     return render_template("shelters/map.html", exercise_id=exercise_id,
                            tile_url=current_app.config.get("TILE_URL", ""),

@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 from config import TestConfig  # noqa: E402
 from core import create_app  # noqa: E402
 from core.extensions import db  # noqa: E402
-from core.gateway import sign  # noqa: E402
 from core.models import Division, Person  # noqa: E402
 from core.people import hash_password  # noqa: E402
+from messaging.gateway import sign  # noqa: E402
 from tests.fake_twilio import FakeTwilio  # noqa: E402
 
 PUBLIC_BASE_URL = "https://zaibao.test"
@@ -151,6 +151,20 @@ def _isolation(request, app, redis_client, fake_twilio):
             redis_client.flushdb()
         except redis.exceptions.ConnectionError:
             pass
+
+
+@pytest.fixture
+def cli(app):
+    """Run `flask ...` in-process; commits made by the command are visible to the test."""
+    runner = app.test_cli_runner()
+
+    def invoke(*args: str):
+        db.session.commit()  # nothing of the test's may hold a lock the command needs
+        result = runner.invoke(args=[str(a) for a in args])
+        db.session.rollback()
+        db.session.expire_all()
+        return result
+    return invoke
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import AuditEntry
-from dispatch.models import Escalation, OutboundSms
+from dispatch.models import Escalation
+from messaging.models import OutboundSms
 from reporter.models import Event, InboundMessage, Incident, Report
 from tests.conftest import csrf_token
 

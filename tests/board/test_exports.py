@@ -11,9 +11,9 @@ from lxml import etree
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from core.exercises import Exercise
 from core.extensions import db
 from core.models import AuditEntry
-from drills.models import Exercise
 
 CAP_NS = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
 SCHEMA = etree.XMLSchema(etree.parse(str(Path(__file__).with_name("CAP-v1.2.xsd"))))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from core.exercises import Exercise
 from core.extensions import db
 from core.models import Boundary, utcnow
-from dispatch.models import OutboundSms
-from drills.models import Exercise
+from messaging.models import OutboundSms
 
 
 def _county_board(client, tree, make_person, login, rows):

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from core.extensions import db
-
 # A small but real-looking division file (GCJ-02 coordinates, as the national lists carry).
 DIVISIONS_CSV = """code,parent_code,name,level,urban_rural_code,virtual,lon,lat
 130000000000,,河北省,province,,0,114.530235,38.037433
@@ -30,18 +28,6 @@ def write(tmp_path):
     return make
 
 
-@pytest.fixture
-def cli(app):
-    """Run `flask ...` in-process; commits made by the command are visible to the test."""
-    runner = app.test_cli_runner()
-
-    def invoke(*args: str):
-        db.session.commit()  # nothing of the test's may hold a lock the command needs
-        result = runner.invoke(args=[str(a) for a in args])
-        db.session.rollback()
-        db.session.expire_all()
-        return result
-    return invoke
 
 
 def free_port() -> int:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from core.extensions import db
-from core.gateway import get_gateway
 from core.models import AuditEntry
 from core.queue import task
+from messaging.gateway import get_gateway
 
 
 @task

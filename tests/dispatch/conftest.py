@@ -46,7 +46,7 @@ def report_in():
     `after_report_saved` in the same transaction and commit. Returns (report, incident, escalations)."""
     def make(village: Division, author: Person | None = None, *, kind: str = "initial", hazard: str = "flood",
              incident: Incident | None = None, exercise_id: int | None = None, commit: bool = True, **figures):
-        from dispatch import flows  # after create_app: importing core.db earlier shadows core's `db`
+        from dispatch import flows
 
         previous = None
         if incident is None:
@@ -67,7 +67,7 @@ def report_in():
         report.incident_id = incident.id
         incident.latest_report_id = report.id
         db.session.flush()
-        escalations = flows.after_report_saved(report, incident, previous)
+        escalations = flows.on_report_saved(report, incident=incident, previous=previous)
         if commit:
             db.session.commit()
         return report, incident, escalations

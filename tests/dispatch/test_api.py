@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from core.exercises import Exercise
 from core.extensions import db
-from drills.models import Exercise
 
 
 def test_list_filters_and_scope(client, api_token, tree, staff, report_in, make_person):

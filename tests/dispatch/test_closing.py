@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import AuditEntry, Person, utcnow
-from dispatch.models import Escalation, OutboundSms
+from dispatch.models import Escalation
+from messaging.models import OutboundSms
 from reporter.models import Event, Incident, Report
 from tests.conftest import csrf_token
 
@@ -34,9 +35,9 @@ def _expire(*escalations) -> None:
 
 
 def _close(person, incident, note="水已退"):
-    from reporter import flows
+    from reporter import review
 
-    return flows.close_incident(person, incident, note)
+    return review.close_incident(person, incident, note)
 
 
 def _escalations(**where) -> list[Escalation]:
@@ -134,7 +135,7 @@ def test_closing_an_event_settles_its_incidents_escalations(flows, tree, staff, 
     [event] = db.session.scalars(select(Event)).all()
     first, second = _escalations()
     flows.acknowledge(staff.township, first, "web")
-    settled = flows.event_closed(event, staff.county)
+    settled = flows.on_event_closed(event, actor=staff.county)
     db.session.commit()
     assert [e.id for e in settled] == [second.id]
     assert [e.status for e in _escalations()] == ["acknowledged", "closed"]
@@ -211,7 +212,7 @@ def test_deadline_job_waits_for_a_close_in_progress_and_then_does_nothing(app, f
     _expire(e1)
     incident = db.session.get(Incident, incident.id)
     incident.status, incident.closed_at = "closed", utcnow()
-    flows.incident_closed(incident, staff.county)  # not committed yet
+    flows.on_incident_closed(incident, actor=staff.county)  # not committed yet
     results, errors = [], []
     thread = _in_thread(app, lambda: flows.escalate_if_overdue(e1.id), results, errors)
     time.sleep(0.5)
@@ -236,11 +237,11 @@ def test_acknowledgement_racing_the_close_one_of_them_wins(app, flows, tree, sta
         return reply
 
     def close():
-        from reporter import flows as reporter_flows
+        from reporter import review as reporter_review
 
         county, closing = db.session.get(Person, ids["county"]), db.session.get(Incident, ids["incident"])
         barrier.wait(timeout=20)
-        reporter_flows.close_incident(county, closing, None)
+        reporter_review.close_incident(county, closing, None)
         return "closed"
 
     results, errors = [], []

@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from core.exercises import Exercise
 from core.extensions import db
 from core.models import utcnow
-from dispatch.models import Escalation, OutboundSms
-from drills.models import Exercise
+from dispatch.models import Escalation
+from messaging.models import OutboundSms
 
 
 def sms_to(person):
@@ -204,7 +205,7 @@ def test_province_overdue_has_nobody_above(flows, tree, staff, report_in):
 
 def test_returned_report_tells_the_author(flows, tree, staff, report_in):
     report, _i, _e = report_in(tree.village, staff.officer_a, relocated=3)
-    flows.report_returned(report, "转移人数与乡镇核实不符")
+    flows.on_report_returned(report, reason="转移人数与乡镇核实不符")
     db.session.commit()
     assert sms_to(staff.officer_a) == [
         f"【退回】您的报告R{report.id}已被退回：转移人数与乡镇核实不符。请核实后重新报送或发送更正。"]
@@ -217,7 +218,7 @@ def test_returned_report_tells_the_author(flows, tree, staff, report_in):
                                     "'; DROP TABLE reports; --", "", "   \n\t "])
 def test_return_reason_bad_input_still_one_short_sms(flows, tree, staff, report_in, reason):
     report, _i, _e = report_in(tree.village, staff.officer_a, relocated=3)
-    flows.report_returned(report, reason)
+    flows.on_report_returned(report, reason=reason)
     db.session.commit()
     [text] = sms_to(staff.officer_a)
     assert len(text) <= 134 and text.startswith(f"【退回】您的报告R{report.id}已被退回：")

@@ -12,7 +12,8 @@ import redis
 from sqlalchemy import func, select
 
 from core.extensions import db
-from dispatch.models import Escalation, OutboundSms
+from dispatch.models import Escalation
+from messaging.models import OutboundSms
 from tests.conftest import wait_for
 
 

@@ -8,11 +8,11 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import utcnow
-from dispatch.models import OutboundSms
+from messaging.models import OutboundSms
 
 
 def test_retryable_errors_give_up_after_max_attempts(app, tree, staff, report_in, fake_twilio, monkeypatch):
-    from dispatch.jobs import send_sms
+    from messaging.jobs import send_sms
 
     monkeypatch.setitem(app.config, "SMS_MAX_ATTEMPTS", 2)
     fake_twilio.configure(fail_next=5, fail_status=503, fail_code=20503)
@@ -30,7 +30,7 @@ def test_retryable_errors_give_up_after_max_attempts(app, tree, staff, report_in
 
 
 def test_sent_row_is_never_sent_again(tree, staff, report_in, fake_twilio):
-    from dispatch.jobs import send_sms
+    from messaging.jobs import send_sms
 
     report_in(tree.village, staff.officer_a, relocated=3)
     sms_id = db.session.scalar(select(OutboundSms.id))
@@ -40,8 +40,8 @@ def test_sent_row_is_never_sent_again(tree, staff, report_in, fake_twilio):
 
 
 def test_stale_claim_is_recovered_as_ambiguous(tree, staff, report_in, fake_twilio):
-    from dispatch.jobs import send_sms
-    from dispatch.outbox import relay_sweep
+    from messaging.jobs import send_sms
+    from messaging.outbox import relay_sweep
 
     report_in(tree.village, staff.officer_a, relocated=3)
     row = db.session.scalar(select(OutboundSms))
@@ -59,7 +59,7 @@ def test_stale_claim_is_recovered_as_ambiguous(tree, staff, report_in, fake_twil
 def test_a_flood_alert_goes_out_before_a_backlog_of_noon_reminders(app, tree, staff, fake_twilio, fast_worker):
     """Reminders (E5, one per silent village) wait on their own queue, which workers take last:
     a township's alert queued after 25 of them is the first text the gateway sees."""
-    from dispatch.outbox import queue_sms
+    from messaging.outbox import queue_sms
     from tests.conftest import wait_for
 
     for n in range(25):
@@ -75,8 +75,8 @@ def test_a_flood_alert_goes_out_before_a_backlog_of_noon_reminders(app, tree, st
 
 def test_a_reminders_retry_stays_on_the_bulk_queue(app, tree, staff, fake_twilio):
     from core.queue import queue
-    from dispatch.jobs import send_sms
-    from dispatch.outbox import queue_sms, send_job_id
+    from messaging.jobs import send_sms
+    from messaging.outbox import queue_sms, send_job_id
 
     fake_twilio.configure(fail_next=1, fail_status=503, fail_code=20503)
     row = queue_sms("+8613900000001", "【零报告提醒】王庄村今天尚未报送灾情", purpose="reminder")

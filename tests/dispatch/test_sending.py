@@ -13,7 +13,7 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from core.extensions import db
-from dispatch.models import OutboundSms
+from messaging.models import OutboundSms
 from tests.conftest import wait_for
 
 

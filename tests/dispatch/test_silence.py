@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from core.extensions import db
-from dispatch.models import Escalation, OutboundSms
+from dispatch.models import Escalation
+from messaging.models import OutboundSms
 from reporter.models import Event, Incident, Report
 
 NOON = datetime(2026, 7, 30, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
@@ -88,8 +89,8 @@ def test_a_simulated_drill_reminds_on_its_own_clock(tree, staff, make_person):
     """A ×60 drill at 01:00 local: due as soon as its county office turns daily reporting on
     (not at 12:00), steps 30 scenario minutes = 30 wall seconds apart, and "today" is the
     exercise, even across local midnight."""
+    from core.exercises import Exercise
     from dispatch.silence import sweep_silence
-    from drills.models import Exercise
 
     start = datetime(2026, 7, 30, 15, 59, tzinfo=UTC)  # 23:59 local
     exercise = Exercise(name="推演", division_code=tree.county.code, scenario="flood", mode="simulated",

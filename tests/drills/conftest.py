@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from core.extensions import db
-from dispatch.models import Escalation, OutboundSms
+from dispatch.models import Escalation
+from messaging.models import OutboundSms
 from reporter.models import InboundMessage, Incident, Report
 
 

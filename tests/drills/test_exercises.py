@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from core.exercises import Exercise, running_exercise_for
 from core.extensions import db
 from core.models import AuditEntry
 from drills import flows, service
-from drills.models import Exercise, ExerciseVillage
+from drills.models import ExerciseVillage
 from tests.conftest import csrf_token
 
 
@@ -23,8 +24,8 @@ def test_cli_start_end_archive(app, tree):
     exercise_id = int(result.output.strip().splitlines()[-1].split()[1])
     exercise = service.get(exercise_id)
     assert exercise.status == "running" and exercise.mode == "live" and "涿州市" in exercise.name
-    assert service.running_exercise_for(tree.village) == exercise
-    assert service.running_exercise_for(tree.other_village) is None
+    assert running_exercise_for(tree.village) == exercise
+    assert running_exercise_for(tree.other_village) is None
     participants = db.session.scalars(select(ExerciseVillage.village_code).where(
         ExerciseVillage.exercise_id == exercise_id)).all()
     assert sorted(participants) == sorted([tree.village.code, tree.village2.code, tree.village3.code])
@@ -35,7 +36,7 @@ def test_cli_start_end_archive(app, tree):
 
     assert cli(app, "drill", "end", str(exercise_id)).exit_code == 0
     db.session.expire_all()
-    assert service.get(exercise_id).status == "ended" and service.running_exercise_for(tree.village) is None
+    assert service.get(exercise_id).status == "ended" and running_exercise_for(tree.village) is None
     assert cli(app, "drill", "end", str(exercise_id)).exit_code == 1
     assert cli(app, "drill", "archive", str(exercise_id)).exit_code == 0
     actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.exercise_id == exercise_id)
@@ -127,7 +128,7 @@ def test_a_province_drill_is_visible_to_the_county_taking_part(client, tree, mak
     exercise = flows.start_exercise(tree.province, "earthquake")
     items = client.get("/api/v1/exercises", headers=api_token(make_person("county", tree.county))).get_json()["items"]
     assert [i["id"] for i in items] == [exercise.id]
-    assert service.running_exercise_for(tree.other_village) == exercise
+    assert running_exercise_for(tree.other_village) == exercise
     # its report names every village of the province: for province staff only
     login(make_person("county", tree.county, phone="+8613912340000"))
     assert client.get(f"/drills/{exercise.id}/report").status_code == 404
@@ -139,8 +140,8 @@ def test_running_exercise_at_a_past_moment(tree):
     exercise = flows.start_exercise(tree.county, "flood")
     flows.end_exercise(exercise)
     during = exercise.started_at + (exercise.ended_at - exercise.started_at) / 2
-    assert service.running_exercise_for(tree.village) is None
-    assert service.running_exercise_for(tree.village, at=during) == exercise  # a replayed message
-    assert service.running_exercise_for(tree.village, at=exercise.started_at - timedelta(minutes=1)) is None
-    assert service.running_exercise_for(tree.village, at=exercise.ended_at + timedelta(seconds=1)) is None
-    assert service.running_exercise_for(tree.other_village, at=during) is None
+    assert running_exercise_for(tree.village) is None
+    assert running_exercise_for(tree.village, at=during) == exercise  # a replayed message
+    assert running_exercise_for(tree.village, at=exercise.started_at - timedelta(minutes=1)) is None
+    assert running_exercise_for(tree.village, at=exercise.ended_at + timedelta(seconds=1)) is None
+    assert running_exercise_for(tree.other_village, at=during) is None

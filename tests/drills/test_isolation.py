@@ -7,8 +7,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core.extensions import db
-from dispatch.models import Escalation, OutboundSms
+from dispatch.models import Escalation
 from drills import flows
+from messaging.models import OutboundSms
 from reporter.models import Event, InboundMessage
 from tests.conftest import csrf_token
 

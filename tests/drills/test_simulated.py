@@ -8,12 +8,13 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import func, select
 
+from core.exercises import Exercise, running_exercise_for
 from core.extensions import db
 from core.models import Person
 from dispatch.models import Escalation
 from drills import evaluation, metrics, service
 from drills.evaluation import HEADINGS
-from drills.models import Exercise, ExerciseVillage, SyntheticRecord
+from drills.models import ExerciseVillage, SyntheticRecord
 from reporter.models import Event, InboundMessage, Report
 from shelters.models import OccupancyRecord, Shelter
 from tests.conftest import _division
@@ -121,7 +122,7 @@ def test_seeded_simulated_drill(app, tree, live_server, start_worker, tmp_path):
     assert report.exit_code == 0, report.output
     html = out.read_text(encoding="utf-8")
     assert all(h in html for h in HEADINGS) and "模拟演练" in html
-    assert service.running_exercise_for(tree.village) is None
+    assert running_exercise_for(tree.village) is None
 
 
 def test_a_second_run_is_refused_and_leaves_the_running_drill_alone(app, tree, live_server, make_person):

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import AuditEntry
-from dispatch.models import OutboundSms
+from messaging.models import OutboundSms
 from reporter.models import InboundMessage
 from tests.reporter.conftest import reports, twiml_text
 
@@ -76,7 +76,7 @@ def test_scope_hides_other_counties(client, send_sms, officer, tree, make_person
 
 
 def test_exercise_filter(client, send_sms, officer, county_staff, api_token, tree):
-    from drills.models import Exercise
+    from core.exercises import Exercise
 
     exercise = Exercise(name="演练", division_code=tree.county.code, scenario="flood")
     db.session.add(exercise)
@@ -210,7 +210,7 @@ def test_openapi_lists_the_routes(client):
 def test_since_without_a_zone_is_local_time(client, officer, county_staff, api_token):
     from datetime import UTC, datetime
 
-    from reporter.flows import receive_sms
+    from reporter.intake import receive_sms
 
     at = datetime(2026, 7, 30, 17, 0, tzinfo=UTC)  # 2026-07-31 01:00 in Asia/Shanghai
     receive_sms({"MessageSid": "SM-since", "From": officer.phone, "Body": "初报 洪涝 转移3"}, received_at=at)

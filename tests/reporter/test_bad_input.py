@@ -10,8 +10,8 @@ import requests
 from sqlalchemy import func, select
 
 from core.extensions import db
-from core.gateway import segment_count, sign
 from core.indicators import MAX_VALUE
+from messaging.gateway import segment_count, sign
 from reporter.models import InboundMessage
 from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL
 from tests.reporter.conftest import message, reports, twiml_text

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from core.extensions import db
-from core.gateway import segment_count
-from dispatch.models import OutboundSms
+from messaging.gateway import segment_count
+from messaging.models import OutboundSms
 from reporter.models import InboundMessage, Incident
 from tests.reporter.conftest import message, reports, twiml_text
 
@@ -89,7 +89,7 @@ def test_drill_without_running_exercise_is_kept_and_answered(send_sms, officer):
 
 
 def test_drill_inside_running_exercise(send_sms, officer, tree):
-    from drills.models import Exercise
+    from core.exercises import Exercise
 
     exercise = Exercise(name="2026 汛期演练", division_code=tree.county.code, scenario="flood")
     db.session.add(exercise)

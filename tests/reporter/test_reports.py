@@ -16,10 +16,10 @@ from tests.reporter.conftest import message, reports, twiml_text
 
 def sms(person, body: str, at: datetime | None = None) -> str:
     """Handle one SMS as the webhook would, at a chosen time."""
-    from reporter import flows  # not at import time: importing core.db early shadows core's `db` name
+    from reporter import intake
 
     form = {"MessageSid": "SM" + uuid.uuid4().hex, "From": person.phone, "To": "+8610690000", "Body": body}
-    return flows.receive_sms(form, received_at=at)
+    return intake.receive_sms(form, received_at=at)
 
 
 def incidents() -> list[Incident]:

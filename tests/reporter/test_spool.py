@@ -16,8 +16,8 @@ import requests
 from sqlalchemy import func, select
 
 from core.extensions import db
-from core.gateway import sign
-from dispatch.models import OutboundSms
+from messaging.gateway import sign
+from messaging.models import OutboundSms
 from reporter.models import InboundMessage
 from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, ROOT, wait_for, worker_env
 from tests.reporter.conftest import reports
@@ -142,8 +142,8 @@ def test_drill_message_spooled_during_a_drill_counts_in_it_when_replayed_after(a
     was running when it arrived, not to "no drill running" at replay time."""
     from datetime import timedelta
 
+    from core.exercises import Exercise
     from core.models import utcnow
-    from drills.models import Exercise
     from reporter import spool
     from reporter.models import Report
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 from core.models import AuditEntry
-from reporter import flows
+from reporter import intake, review
 from reporter.attribution import village_named_in
 from tests.conftest import _division, csrf_token
 from tests.reporter.conftest import message, reports, twiml_text
@@ -75,10 +75,10 @@ def test_county_neither_sees_nor_handles_another_countys_stranger(client, send_s
                  {"village_code": tree.village.code, "text": "初报 洪涝 转移5"}).status_code == 404
     assert _post(ours, f"/board/messages/{stored.id}/dismiss", {"note": "不是我们县的"}).status_code == 404
     with pytest.raises(PermissionError, match="无权处理该短信"):
-        flows.convert_message(county_staff, message("SM-theirs"), village_code=tree.village.code,
+        review.convert_message(county_staff, message("SM-theirs"), village_code=tree.village.code,
                               text="初报 洪涝 转移5")
     with pytest.raises(PermissionError, match="无权处理该短信"):
-        flows.dismiss_message(county_staff, message("SM-theirs"), "x")
+        review.dismiss_message(county_staff, message("SM-theirs"), "x")
     assert message("SM-theirs").review_status == "pending" and reports() == []
     assert db.session.scalar(select(func.count()).select_from(AuditEntry)
                              .where(AuditEntry.action.like("message.%"))) == 0
@@ -158,10 +158,10 @@ def test_an_unplaced_message_is_for_the_province_only(client, send_sms, tree, ma
 def test_a_message_kept_after_a_failure_is_placed_by_its_sender(tree, officer):
     """A message whose handling failed is kept without a person; it is placed like the others."""
     form = {"From": officer.phone, "Body": "初报 洪涝", "To": "+8610690000"}
-    assert flows._keep_for_review(form, "SM-kept", {}, None) == flows.TROUBLE
+    assert intake._keep_for_review(form, "SM-kept", {}, None) == intake.TROUBLE
     kept = message("SM-kept")
     assert kept.review_status == "pending" and kept.person_id is None and kept.division_code == tree.village.code
-    flows._keep_for_review(form | {"From": STRANGER, "Body": "东河村 停电"}, "SM-kept2", {}, None)
+    intake._keep_for_review(form | {"From": STRANGER, "Body": "东河村 停电"}, "SM-kept2", {}, None)
     assert message("SM-kept2").division_code == tree.village3.code
 
 

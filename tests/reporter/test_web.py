@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from core.extensions import db
 from core.models import utcnow
-from dispatch.models import OutboundSms
+from messaging.models import OutboundSms
 from reporter.models import OneTimeCode
 from tests.conftest import csrf_token
 from tests.reporter.conftest import reports

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from core.extensions import db
-from dispatch.models import OutboundSms
+from messaging.models import OutboundSms
 from tests.reporter.conftest import reports
 
 pytestmark = pytest.mark.browser

@@ -8,9 +8,9 @@ import geojson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.exercises import Exercise
 from core.extensions import db
 from core.geo import haversine_m
-from drills.models import Exercise
 from shelters import service
 from shelters.models import Shelter, ShelterDrillState
 

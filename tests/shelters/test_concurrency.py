@@ -7,11 +7,11 @@ import threading
 
 from sqlalchemy import func, select
 
+from core.exercises import Exercise
 from core.extensions import db
 from core.models import Person
-from drills.models import Exercise
-from shelters.flows import sms_update
 from shelters.models import OccupancyRecord, ShelterDrillState
+from shelters.sms import sms_update
 
 
 def test_simultaneous_updates_are_all_recorded(app, tree, make_person, make_shelter):

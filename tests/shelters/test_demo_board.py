@@ -6,14 +6,14 @@ import geojson
 from sqlalchemy import select
 
 from core import demo
+from core.exercises import Exercise
 from core.extensions import db
 from core.geo import point_in_geometry
 from core.people import by_phone
-from drills.models import Exercise
 from shelters import service
-from shelters.flows import sms_query, sms_update
 from shelters.models import Shelter
 from shelters.service import board_layer
+from shelters.sms import sms_query, sms_update
 
 
 def test_demo_load_creates_findable_shelters():

@@ -8,9 +8,9 @@ import re
 from sqlalchemy import select
 
 from core.divisions import import_boundaries
+from core.exercises import Exercise
 from core.extensions import db
 from core.models import AuditEntry
-from drills.models import Exercise
 from shelters import service
 from shelters.models import Shelter
 from tests.conftest import csrf_token

@@ -8,9 +8,9 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from core.extensions import db
-from dispatch.models import OutboundSms
+from messaging.models import OutboundSms
 from reporter.models import Event, Incident
-from shelters.flows import PlanError, relocation_plan
+from shelters.plans import PlanError, relocation_plan
 from tests.conftest import csrf_token
 
 

@@ -1,6 +1,6 @@
 """SMS shelter commands through the exact functions the reporter calls:
-`shelters.flows.sms_query(person, people, exercise_id)` and
-`shelters.flows.sms_update(person, code, action, value, exercise_id)`."""
+`shelters.sms.sms_query(person, people, exercise_id)` and
+`shelters.sms.sms_update(person, code, action, value, exercise_id)`."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from core.exercises import Exercise
 from core.extensions import db
-from core.gateway import segment_count
 from core.models import AuditEntry, utcnow
-from drills.models import Exercise
+from messaging.gateway import segment_count
 from shelters import service
-from shelters.flows import sms_query, sms_update
 from shelters.models import OccupancyRecord, Shelter
+from shelters.sms import sms_query, sms_update
 
 
 def test_query_lists_three_nearest_with_free_places(tree, make_person, make_shelter):

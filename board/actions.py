@@ -11,15 +11,16 @@ from collections.abc import Callable
 
 from flask import abort, flash, redirect, request
 from flask_babel import gettext as _
-from sqlalchemy import func, select
 
+from board.blueprint import bp, current_view
+from board.review import can_see_message
 from core.auth import staff_required
 from core.extensions import db
-from core.scope import can_access, scope_clause
-from dispatch.board.query import BoardView
-from dispatch.board.review import can_see_message
-from dispatch.board.views import bp, current_view
-from dispatch.models import Escalation
+from core.scope import can_access
+from dispatch import flows as dispatch_flows
+from dispatch.models import Escalation, EscalationStatus
+from reporter import review
+from reporter.access import may_decide_event, may_see_event
 from reporter.models import Event, InboundMessage, Incident, Report
 
 MAX_REASON = 500
@@ -67,23 +68,15 @@ def _get_or_404(model, ident: int, visible: Callable[[object], bool]):
     return obj
 
 
-def _event_visible(view: BoardView, event: Event) -> bool:
-    """Visible when one of its incidents is in the viewer's scope (whatever board they act from)."""
-    return bool(db.session.scalar(select(func.count(Incident.id)).where(
-        Incident.event_id == event.id, scope_clause(view.person, Incident.village_code))))
-
-
 @bp.post("/board/escalations/<int:escalation_id>/ack")
 @staff_required
 def acknowledge(escalation_id: int):
     view = current_view()
     esc = _get_or_404(Escalation, escalation_id, lambda e: can_access(view.person, e.village_code)
                       or can_access(view.person, e.division_code))
-    from dispatch import flows
-
     def ack() -> None:
-        flows.acknowledge(view.person, esc, "web")
-        if esc.status == "closed":  # a stale page: its incident was closed meanwhile
+        dispatch_flows.acknowledge(view.person, esc, "web")
+        if esc.status == EscalationStatus.CLOSED:  # a stale page: its incident was closed meanwhile
             raise ValueError(_("E%(id)s 已关闭，无需确认。", id=esc.id))
 
     return _run(ack, _("已确认 E%(id)s。", id=esc.id))
@@ -101,10 +94,8 @@ def review_report(report_id: int):
     reason = _text("reason", required=(action == "return"))
     if reason is None:
         return redirect(_back())
-    from reporter import flows
-
     done = _("已采用 R%(id)s。", id=report.id) if action == "accept" else _("已退回 R%(id)s。", id=report.id)
-    return _run(lambda: flows.review_report(view.person, report, action, reason or None), done)
+    return _run(lambda: review.review_report(view.person, report, action, reason or None), done)
 
 
 @bp.post("/board/incidents/<int:incident_id>/close")
@@ -115,16 +106,14 @@ def close_incident(incident_id: int):
     note = _text("note")
     if note is None:
         return redirect(_back())
-    from reporter import flows
-
-    return _run(lambda: flows.close_incident(view.person, incident, note or None), _("灾情已结束。"))
+    return _run(lambda: review.close_incident(view.person, incident, note or None), _("灾情已结束。"))
 
 
 def _county_event(view, event_id: int) -> Event:
     """An event the viewer may decide on: a county office's (SPEC §4.1); a township sees the
     event on its board but may not set daily reporting or end it (403)."""
-    event = _get_or_404(Event, event_id, lambda e: _event_visible(view, e))
-    if not can_access(view.person, event.county_code):
+    event = _get_or_404(Event, event_id, lambda e: may_see_event(view.person, e))
+    if not may_decide_event(view.person, event):
         abort(403)
     return event
 
@@ -135,10 +124,8 @@ def daily_report(event_id: int):
     view = current_view()
     event = _county_event(view, event_id)
     on = request.form.get("on") == "1"
-    from reporter import flows
-
     done = _("已要求每日报告（含零报告）。") if on else _("已取消每日报告。")
-    return _run(lambda: flows.set_daily_report(view.person, event, on), done)
+    return _run(lambda: review.set_daily_report(view.person, event, on), done)
 
 
 @bp.post("/board/events/<int:event_id>/close")
@@ -149,9 +136,7 @@ def close_event(event_id: int):
     note = _text("note")
     if note is None:
         return redirect(_back())
-    from reporter import flows
-
-    return _run(lambda: flows.close_event(view.person, event, note or None), _("灾害过程已结束。"))
+    return _run(lambda: review.close_event(view.person, event, note or None), _("灾害过程已结束。"))
 
 
 @bp.post("/board/messages/<int:message_id>/convert")
@@ -166,9 +151,7 @@ def convert_message(message_id: int):
         return redirect(_back())
     if not can_access(view.person, village):
         abort(403)
-    from reporter import flows
-
-    return _run(lambda: flows.convert_message(view.person, message, village_code=village, text=text[:1600]),
+    return _run(lambda: review.convert_message(view.person, message, village_code=village, text=text[:1600]),
                 _("已转为报告。"))
 
 
@@ -180,6 +163,4 @@ def dismiss_message(message_id: int):
     note = _text("note", required=True)
     if note is None:
         return redirect(_back())
-    from reporter import flows
-
-    return _run(lambda: flows.dismiss_message(view.person, message, note), _("已忽略该短信（仍保留）。"))
+    return _run(lambda: review.dismiss_message(view.person, message, note), _("已忽略该短信（仍保留）。"))

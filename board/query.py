@@ -9,21 +9,20 @@ and `core.db.exercise_clause`: real and drill figures never mix.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import and_, func, or_, select
 
-from core.db import exercise_clause
 from core.divisions import below
+from core.exercises import Exercise, exercise_clause, watchable_exercise
 from core.extensions import db
 from core.indicators import INDICATOR_KEYS, INDICATORS
+from core.localtime import day_start
 from core.models import Division, Person, utcnow
-from core.scope import can_access, scope_clause
+from core.scope import scope_clause
 from dispatch.models import Escalation
 from dispatch.service import failed_sms_count, visible_clause
-from drills.models import Exercise
+from reporter.access import event_visible_clause
 from reporter.models import Event, Incident, Report
 
 
@@ -62,25 +61,16 @@ class BoardView:
 
     def today_start(self) -> datetime:
         """Midnight of today's calendar day in the deployment's zone, as UTC."""
-        zone = ZoneInfo(current_app.config["TIMEZONE"])
-        local = self.now.astimezone(zone)
-        return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+        return day_start(self.now)
 
 
 def resolve_exercise(person: Person, raw: str | None) -> Exercise | None:
-    """The exercise named by `?exercise=`, if the person may see it; LookupError otherwise.
-
-    A person may watch an exercise of their own division or below, or one that covers them
-    (a province-wide drill seen by a county office)."""
+    """The exercise named by `?exercise=`, if the person may watch it (`core.exercises`);
+    LookupError otherwise."""
     if raw in (None, ""):
         return None
-    if not str(raw).isdigit():
-        raise LookupError(raw)
-    exercise = db.session.get(Exercise, int(raw))
+    exercise = watchable_exercise(person, int(raw)) if str(raw).isdigit() and len(str(raw)) < 10 else None
     if exercise is None:
-        raise LookupError(raw)
-    covers = exercise.division_code in person.division.lineage_codes()
-    if not (covers or can_access(person, exercise.division)):
         raise LookupError(raw)
     return exercise
 
@@ -279,6 +269,5 @@ def townships_in_scope(view: BoardView) -> list[tuple[str, str]]:
 
 
 def events_in_scope_clause(view: BoardView):
-    """An event is visible when one of its incidents is."""
-    return and_(Event.id.in_(select(Incident.event_id).where(*view.incident_filter(active_only=False))),
-                exercise_clause(Event.exercise_id, view.exercise_id))
+    """The events the viewer may see (`reporter.access`), of the real world or the exercise chosen."""
+    return and_(event_visible_clause(view.person), exercise_clause(Event.exercise_id, view.exercise_id))

@@ -20,8 +20,9 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from core.exercises import DRILL_PREFIX
 from core.extensions import db
-from core.models import ConsoleSms
+from messaging.models import ConsoleSms
 
 log = logging.getLogger("zaibao.sms")
 
@@ -69,6 +70,14 @@ def fit(text: str, segments: int = MAX_SEGMENTS) -> str:
         return text
     mark = "…" if ucs2 else "..."
     return text[: limit - len(mark)] + mark
+
+
+def fit_reply(text: str, exercise_id: int | None) -> str:
+    """`fit`, leaving room for the 【演练】 prefix a drill's SMS will carry (added by the outbox
+    or the intake), so that the prefixed text still fits."""
+    if exercise_id is None:
+        return fit(text)
+    return fit(DRILL_PREFIX + text).removeprefix(DRILL_PREFIX)
 
 
 class ConsoleGateway:

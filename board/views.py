@@ -1,70 +1,22 @@
-"""Board routes: thin — resolve who is looking at what (scope, exercise), call query/export code, render.
-
-The actions (POST forms) live in `dispatch.board.actions` on the same blueprint.
+"""Board pages and exports: thin — resolve who is looking at what (scope, exercise), call query or
+export code, render. The POST forms are `board.actions`, on the same blueprint (`board.blueprint`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request
-from flask_babel import lazy_gettext as _l
-from flask_login import current_user
+from flask import Response, abort, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
+from board import cap, exports, incidents, query, review
+from board.blueprint import audit_export, bp, current_view
 from core import api
-from core.audit import record
 from core.auth import staff_required
 from core.extensions import db
-from core.indicators import INDICATORS
-from core.web import add_nav
-from dispatch.board import cap, exports, incidents, labels, models, query, review  # noqa: F401  (models: indexes)
+from core.localtime import local_text
 from drills import service as drill_service
 from reporter.models import Event
-
-bp = Blueprint("board", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/board-static")
-
-
-@bp.record_once
-def _nav(state) -> None:
-    add_nav(state.app, _l("灾情看板"), "/board", order=10)
-    add_nav(state.app, _l("待核短信"), "/board/review", order=12)
-
-
-@bp.app_template_filter("localtime")
-def localtime(dt: datetime | None, fmt: str = "%m-%d %H:%M") -> str:
-    """UTC in the database, Beijing time on the screen."""
-    if dt is None:
-        return ""
-    return dt.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(fmt)
-
-
-def current_view() -> query.BoardView:
-    """The viewer and the exercise chosen with `?exercise=` (404 when not theirs to see)."""
-    try:
-        exercise = query.resolve_exercise(current_user, request.values.get("exercise"))
-    except LookupError:
-        abort(404)
-    g.board_view = query.BoardView(current_user._get_current_object(), exercise)
-    return g.board_view
-
-
-@bp.context_processor
-def _board_context() -> dict:
-    view = g.get("board_view")
-    exercise = view.exercise if view is not None else None
-    return {"exercise_banner": f"{exercise.name} (#{exercise.id})" if exercise else None,
-            "xargs": {"exercise": exercise.id} if exercise else {},
-            "INDICATORS": INDICATORS, "L": labels.Resolved()}
-
-
-def audit_export(view: query.BoardView, what: str, entity_id, count: int | None = None) -> None:
-    """Exports leave the building: record who took what (same transaction, then commit)."""
-    record("export", what, entity_id, after={"format": what, "rows": count, "division": view.person.division_code},
-           actor=view.person, exercise_id=view.exercise_id)
-    db.session.commit()
 
 
 @bp.get("/board")
@@ -181,7 +133,7 @@ def export_cap(event_id: int):
 
 def _filename(view: query.BoardView, stem: str, ext: str) -> str:
     drill = f"-exercise{view.exercise_id}" if view.exercise else ""
-    return f"{stem}-{view.person.division_code}{drill}-{exports.local(view.now, '%Y%m%d-%H%M')}.{ext}"
+    return f"{stem}-{view.person.division_code}{drill}-{local_text(view.now, '%Y%m%d-%H%M')}.{ext}"
 
 
 def _download(body: bytes, mimetype: str, view: query.BoardView, ext: str) -> Response:
@@ -198,4 +150,3 @@ def review_queue():
                            villages=review.villages_in_scope(view), can_handle=review.may_handle(view.person))
 
 
-from dispatch.board import actions  # noqa: E402,F401  (registers the POST routes on bp)

@@ -11,8 +11,8 @@ from xml.etree import ElementTree
 import requests
 from flask import current_app
 
-from core.gateway import segment_count, sign
 from core.people import BadPhone, normalise_phone
+from messaging.gateway import segment_count, sign
 
 INBOUND_PATH = "/sms/inbound"
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import utcnow
-from dispatch.models import OutboundSms
+from messaging.models import OutboundSms
 
 # Twilio's statuses mapped onto ours, with their rank.
 _MAP = {"accepted": "queued", "scheduled": "queued", "queued": "queued", "sending": "sending", "sent": "sent",

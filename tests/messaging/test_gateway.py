@@ -8,7 +8,7 @@ from flask import request
 from sqlalchemy import select
 
 from core.extensions import db
-from core.gateway import (
+from messaging.gateway import (
     ConsoleGateway,
     GatewayError,
     TwilioGateway,
@@ -18,7 +18,7 @@ from core.gateway import (
     sign,
     signature_valid,
 )
-from core.models import ConsoleSms
+from messaging.models import ConsoleSms
 from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL
 from tests.core.conftest import free_port
 

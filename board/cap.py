@@ -8,16 +8,15 @@ as the escalation rules (SPEC §5), so the CAP severity agrees with what the boa
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from lxml import etree
 from sqlalchemy import func, select
 
+from board.query import BoardView, severity
 from core.extensions import db
 from core.indicators import HAZARDS, INDICATOR_KEYS, INDICATORS, format_figures
+from core.localtime import local
 from core.models import Division
-from dispatch.board.query import BoardView, severity
 from reporter.models import Event, Incident, Report
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -30,7 +29,7 @@ CIRCLE_KM = 2.0  # a village is drawn as a 2 km circle around its registered poi
 
 def cap_time(dt: datetime) -> str:
     """CAP wants `YYYY-MM-DDThh:mm:ss+08:00` (no `Z`, no fractions)."""
-    return dt.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).replace(microsecond=0).isoformat()
+    return local(dt).replace(microsecond=0).isoformat()
 
 
 def _el(parent, name: str, text=None):

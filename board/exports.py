@@ -9,29 +9,21 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from board.query import BoardView, figure_columns, figures_of, indicator_headers, severity, township_rollup
 from core.extensions import db
 from core.indicators import HAZARDS
+from core.localtime import local_text
 from core.models import Division
-from dispatch.board.query import BoardView, figure_columns, figures_of, indicator_headers, severity, township_rollup
 from reporter.models import Incident, Report
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def local(dt: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if dt is None:
-        return ""
-    return dt.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(fmt)
 
 
 def _safe_text(value: str) -> str:
@@ -51,7 +43,7 @@ def rollup_table(view: BoardView) -> tuple[list[str], list[list], list]:
         return ([name] + figures + [
             row["villages"], row["reported"] + row["silent"] if row.get("daily", True) else None,
             row["reported"], row["silent"], "、".join(row.get("silent_names", [])),
-            local(row["last_report_at"]), row["overdue"]])
+            local_text(row["last_report_at"]), row["overdue"]])
 
     rows = [line(r["name"], r) for r in data["rows"]]
     total = line("合计", {**data["total"], "silent_names": []})
@@ -87,7 +79,7 @@ def rollup_xlsx(view: BoardView) -> bytes:
     ws.cell(row=1, column=1).alignment = Alignment(horizontal="center")
     ws.cell(row=2, column=1, value=f"填报单位：{view.person.division.name}")
     ws.cell(row=2, column=5, value="计量单位：人、间、公顷、万元")
-    ws.cell(row=2, column=10, value=f"统计时间：{local(view.now)}（北京时间）")
+    ws.cell(row=2, column=10, value=f"统计时间：{local_text(view.now)}（北京时间）")
     for c, text in enumerate(header, start=1):
         cell = ws.cell(row=3, column=c, value=text)
         cell.font = Font(bold=True)

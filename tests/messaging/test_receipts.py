@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from core.extensions import db
-from core.gateway import sign
-from dispatch.models import OutboundSms
+from messaging.gateway import sign
+from messaging.models import OutboundSms
 from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL
 
 

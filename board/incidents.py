@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import String, cast, desc, func, nulls_last, or_, select
 from sqlalchemy.orm import aliased, lazyload, selectinload
 
+from board.labels import HAZARD_LABELS, INDICATOR_LABELS, KIND_LABELS
+from board.query import BoardView, figure_columns, severity
 from core.extensions import db
 from core.indicators import HAZARDS, INDICATOR_KEYS
 from core.models import Boundary, Division, Person
-from dispatch.board.labels import HAZARD_LABELS, INDICATOR_LABELS, KIND_LABELS
-from dispatch.board.query import BoardView, figure_columns, severity
 from dispatch.models import Escalation
 from reporter.models import Incident, Report
+from shelters.service import board_layer
 
 PER_PAGE = 50
 FLAGS = ("decrease", "implausible", "late")
@@ -188,10 +189,6 @@ def outlines(view: BoardView) -> list[dict]:
 
 def shelter_layer(view: BoardView) -> dict:
     """The shelters part's layer (fill, stale); an empty layer until that part is installed."""
-    try:
-        from shelters.service import board_layer
-    except ImportError:
-        return {"type": "FeatureCollection", "features": []}
     return board_layer(view.person, view.exercise_id)
 
 

@@ -4,7 +4,7 @@ A message from a registered officer belongs to that officer's village and is in 
 whoever sees the village. A message from an unknown number is scoped by the division the webhook
 could attribute it to (reporter.attribution), for county offices and above (the first reporting
 unit, SPEC §0), never townships; one nobody could place is shown to province-level staff only.
-The rule itself is `reporter.review.message_clause` / `message_in_scope`, shared with the API.
+The rule itself is `reporter.access.message_clause` / `message_in_scope`, shared with the API.
 """
 
 from __future__ import annotations
@@ -12,19 +12,20 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from core.db import exercise_clause
+from board.query import BoardView
+from core.exercises import exercise_clause
 from core.extensions import db
 from core.models import Division, Person
+from core.roles import COUNTY_ROLES
 from core.scope import scope_clause
-from dispatch.board.query import BoardView
-from reporter.models import InboundMessage
-from reporter.review import COUNTY_ROLES, message_clause, message_in_scope
+from reporter.access import message_clause, message_in_scope
+from reporter.models import InboundMessage, ReviewState
 
 LIMIT = 300
 
 
 def may_handle(person: Person) -> bool:
-    """County offices and above convert/dismiss messages and require daily reports (reporter.review)."""
+    """County offices and above convert/dismiss messages and decide events (core.roles)."""
     return person.role in COUNTY_ROLES
 
 
@@ -34,7 +35,7 @@ def message_filter(view: BoardView) -> list:
 
 def pending_messages(view: BoardView) -> list[InboundMessage]:
     return list(db.session.scalars(
-        select(InboundMessage).where(InboundMessage.review_status == "pending", *message_filter(view))
+        select(InboundMessage).where(InboundMessage.review_status == ReviewState.PENDING, *message_filter(view))
         .options(selectinload(InboundMessage.person), selectinload(InboundMessage.division))
         .order_by(InboundMessage.id.desc()).limit(LIMIT)))
 

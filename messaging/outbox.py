@@ -2,11 +2,9 @@
 
 Other parts call only `queue_sms`. Everything else here is the relay:
 
-- `install_relay()` hooks the SQLAlchemy session: rows and deadlines created in a transaction
-  are handed to RQ right after it commits. Redis being down must never break that commit (nor
-  the webhook answer that waits for it), so every Redis error is logged and swallowed; a
-  short circuit-breaker stops us paying a connection attempt on every commit during an outage.
-- `relay_sweep()` (a `core.queue.periodic` sweep, see dispatch.jobs) enqueues pending rows
+- `install_relay()` declares the hand-off (`core.queue.hand_off_after_commit`): rows created in a
+  transaction are handed to RQ right after it commits; Redis being down never breaks that commit.
+- `relay_sweep()` (a `core.queue.periodic` sweep, see messaging.jobs) enqueues pending rows
   older than a few seconds, and recovers rows a dead worker left in 'sending': a Redis outage
   or a lost job delays a notification but never loses it.
 
@@ -18,27 +16,22 @@ attempt twice; the job itself claims the row with a conditional UPDATE before se
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timedelta
 
 import redis
-from flask import current_app, has_app_context
+from flask import current_app
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import and_, case, event, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, or_, select, update
 
+from core.exercises import drill_text
 from core.extensions import db
 from core.models import Person, utcnow
-from core.queue import queue, redis_conn
-from dispatch.models import Escalation, OutboundSms
+from core.queue import hand_off_after_commit, queue, redis_conn
+from messaging.models import OutboundSms, SmsStatus
 
 log = logging.getLogger("zaibao.outbox")
-SEND_JOB = "dispatch.jobs.send_sms"
-DEADLINE_JOB = "dispatch.jobs.deadline"
-_BREAKER_SECONDS = 2.0
-_breaker_until = 0.0
-_INSTALLED = False
+SEND_JOB = "messaging.jobs.send_sms"
 
 
 def queue_sms(to_phone: str, body: str, *, purpose: str, person: Person | None = None,
@@ -48,11 +41,9 @@ def queue_sms(to_phone: str, body: str, *, purpose: str, person: Person | None =
 
     During an exercise the body is prefixed with 【演练】 (SPEC §7).
     """
-    if exercise_id is not None and not body.startswith("【演练】"):
-        body = "【演练】" + body
-    sms = OutboundSms(to_phone=to_phone, body=body, purpose=purpose,
+    sms = OutboundSms(to_phone=to_phone, body=drill_text(body, exercise_id), purpose=purpose,
                       person_id=person.id if person else None, report_id=report_id,
-                      escalation_id=escalation_id, exercise_id=exercise_id, status="pending",
+                      escalation_id=escalation_id, exercise_id=exercise_id, status=SmsStatus.PENDING,
                       attempts=0, ambiguous=False)
     db.session.add(sms)
     return sms
@@ -91,74 +82,18 @@ def enqueue_send(sms_id: int, attempts: int = 0, delay: float | None = None, pur
     return True
 
 
-def schedule_deadline(escalation_id: int, at: datetime) -> bool:
-    """`deadline-E<id>` at the deadline on queue "deadlines" (worker runs `--with-scheduler`)."""
-    q = queue("deadlines")
-    job = q.create_job(DEADLINE_JOB, args=(escalation_id,), job_id=f"deadline-E{escalation_id}",
-                       result_ttl=0, failure_ttl=7 * 86400, status=JobStatus.SCHEDULED)
-    try:
-        q.schedule_job(job, at + timedelta(seconds=1), unique=True)  # RQ rounds down to the second
-    except DuplicateJobError:
-        return False
-    return True
+def _pick(sms: OutboundSms) -> tuple[int, str] | None:
+    return (sms.id, sms.purpose) if sms.id is not None and sms.status == SmsStatus.PENDING else None
 
 
-def _redis_usable() -> bool:
-    return time.monotonic() >= _breaker_until
-
-
-def _trip_breaker(exc: Exception) -> None:
-    global _breaker_until
-    _breaker_until = time.monotonic() + _BREAKER_SECONDS
-    log.warning("Redis unavailable (%s); the outbox sweep will relay later", exc)
-
-
-def relay_now(sms_ids: list[tuple[int, str]], deadlines: list[tuple[int, datetime]]) -> None:
-    """Best effort, right after commit. Never raises: the rows are safe in the database."""
-    if not (sms_ids or deadlines) or not has_app_context() or not _redis_usable():
-        return
-    try:
-        for sms_id, purpose in sms_ids:
-            enqueue_send(sms_id, purpose=purpose)
-        for escalation_id, at in deadlines:
-            schedule_deadline(escalation_id, at)
-    except redis.exceptions.RedisError as exc:
-        _trip_breaker(exc)
-    except Exception:  # noqa: BLE001  (a relay bug must not turn a stored report into an error)
-        log.exception("outbox relay failed; the sweep will retry")
-
-
-# ---- the session hook ---------------------------------------------------------------------
-
-def _after_flush(session: Session, _ctx) -> None:
-    for obj in session.new:
-        if isinstance(obj, OutboundSms) and obj.id is not None and obj.status == "pending":
-            session.info.setdefault("zb_outbox", []).append((obj.id, obj.purpose))
-        elif isinstance(obj, Escalation) and obj.deadline_at is not None and obj.status == "open":
-            session.info.setdefault("zb_deadlines", []).append((obj.id, obj.deadline_at))
-
-
-def _after_commit(session: Session) -> None:
-    sms_ids = session.info.pop("zb_outbox", [])
-    deadlines = session.info.pop("zb_deadlines", [])
-    relay_now(sms_ids, deadlines)
-
-
-def _after_soft_rollback(session: Session, previous) -> None:
-    if not previous.nested and previous.parent is None:
-        session.info.pop("zb_outbox", None)
-        session.info.pop("zb_deadlines", None)
+def _hand_over(rows: list[tuple[int, str]]) -> None:
+    for sms_id, purpose in rows:
+        enqueue_send(sms_id, purpose=purpose)
 
 
 def install_relay() -> None:
-    """Listen on every ORM session (web, worker, CLI): one hook, installed once."""
-    global _INSTALLED
-    if _INSTALLED:
-        return
-    event.listen(Session, "after_flush", _after_flush)
-    event.listen(Session, "after_commit", _after_commit)
-    event.listen(Session, "after_soft_rollback", _after_soft_rollback)
-    _INSTALLED = True
+    """Outbox rows a transaction wrote are queued right after it commits (`core.queue`)."""
+    hand_off_after_commit("outbox", OutboundSms, _pick, _hand_over)
 
 
 # ---- the sweep ----------------------------------------------------------------------------
@@ -175,15 +110,15 @@ def recover_stale_claims(now: datetime | None = None) -> list[int]:
     stale_before = now - timedelta(seconds=cfg["SMS_STALE_SENDING_SECONDS"])
     rows = db.session.execute(select(OutboundSms.id, OutboundSms.attempts, OutboundSms.claimed_at,
                                      OutboundSms.purpose).where(
-        OutboundSms.status == "sending", OutboundSms.claimed_at < stale_before).limit(500)).all()
+        OutboundSms.status == SmsStatus.SENDING, OutboundSms.claimed_at < stale_before).limit(500)).all()
     recovered = []
     for sms_id, attempts, claimed_at, purpose in rows:
         give_up = attempts >= cfg["SMS_MAX_ATTEMPTS"]
         values = {"ambiguous": True, "last_error": "worker stopped during the gateway call; outcome unknown"}
-        values.update({"status": "failed"} if give_up else
-                      {"status": "pending", "next_attempt_at": now, "queued_at": None})
+        values.update({"status": SmsStatus.FAILED} if give_up else
+                      {"status": SmsStatus.PENDING, "next_attempt_at": now, "queued_at": None})
         result = db.session.execute(update(OutboundSms).where(
-            OutboundSms.id == sms_id, OutboundSms.status == "sending",
+            OutboundSms.id == sms_id, OutboundSms.status == SmsStatus.SENDING,
             OutboundSms.claimed_at == claimed_at).values(**values))
         if result.rowcount == 1 and not give_up:
             recovered.append((sms_id, attempts, purpose))
@@ -217,7 +152,7 @@ def relay_sweep(now: datetime | None = None, limit: int = 2000) -> int:
     requeue_after = now - timedelta(seconds=max(120.0, 4 * cfg["OUTBOX_GRACE_SECONDS"]))
     rows = db.session.execute(
         select(OutboundSms.id, OutboundSms.attempts, OutboundSms.purpose).where(
-            OutboundSms.status == "pending", OutboundSms.created_at < grace,
+            OutboundSms.status == SmsStatus.PENDING, OutboundSms.created_at < grace,
             or_(OutboundSms.next_attempt_at.is_(None), OutboundSms.next_attempt_at < grace),
             or_(OutboundSms.queued_at.is_(None), OutboundSms.queued_at < requeue_after))
         # alerts before reminders: after an outage a worker may start on the first job at once
@@ -234,6 +169,6 @@ def relay_sweep(now: datetime | None = None, limit: int = 2000) -> int:
         log.warning("outbox sweep: Redis unavailable (%s); %d rows wait", exc, len(rows) - len(handed))
     if handed:
         db.session.execute(update(OutboundSms).where(
-            and_(OutboundSms.id.in_(handed), OutboundSms.status == "pending")).values(queued_at=now))
+            and_(OutboundSms.id.in_(handed), OutboundSms.status == SmsStatus.PENDING)).values(queued_at=now))
     db.session.commit()
     return len(handed)

@@ -1,0 +1,140 @@
+"""Exercise scope (SPEC §7): which records belong to a drill, and what a drill changes.
+
+Every part stores an `exercise_id` on what it creates inside a drill and filters on it, so the
+rules of that separation live here, below all of them: the exercise record itself, the one
+isolation filter (`exercise_clause`), the `【演练】` prefix, the division a drill is confined to
+and its clock speed. The exercise's lifecycle, simulator and evaluation are the drills part's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, or_, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.extensions import db
+from core.models import Division, Person, UTCDateTime, utcnow
+from core.scope import can_access
+
+DRILL_PREFIX = "【演练】"
+
+
+class ExerciseStatus(StrEnum):
+    RUNNING = "running"
+    ENDED = "ended"
+    ARCHIVED = "archived"
+
+
+EXERCISE_STATUSES = tuple(ExerciseStatus)
+
+
+class Exercise(db.Model):
+    __tablename__ = "exercises"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    division_code: Mapped[str] = mapped_column(String(12), ForeignKey("divisions.code"), index=True)
+    scenario: Mapped[str] = mapped_column(String(40))
+    mode: Mapped[str] = mapped_column(String(10), default="live")  # live | simulated
+    status: Mapped[str] = mapped_column(String(10), default=ExerciseStatus.RUNNING, index=True)
+    seed: Mapped[int | None] = mapped_column(Integer)
+    settings: Mapped[dict | None] = mapped_column(JSON)
+    notes: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+
+    division: Mapped[Division] = relationship(lazy="joined")
+
+    @property
+    def clock_speed(self) -> float:
+        """Scenario seconds per wall-clock second: 1 for a live drill, `--speed` for a simulated one.
+
+        A simulated drill at ×60 plays an hour in a minute, so the service runs its own clocks
+        for the exercise (acknowledgement deadlines, E5 reminder steps) that much faster, and the
+        evaluation converts stored wall-clock intervals back to scenario time with it (SPEC §7:
+        "late acknowledgements, at any speed-up").
+        """
+        try:
+            return max(float((self.settings or {}).get("speed", 1.0)), 1e-9)
+        except (TypeError, ValueError):
+            return 1.0
+
+    @property
+    def simulated_clock(self) -> bool:
+        return self.clock_speed != 1.0
+
+
+def exercise_clause(column, exercise_id: int | None):
+    """Real records (exercise NULL) unless an exercise is chosen: the one drill-isolation filter."""
+    return column.is_(None) if exercise_id is None else column == exercise_id
+
+
+def drill_text(text: str, exercise_id: int | None) -> str:
+    """Every SMS of a drill starts with 【演练】 (SPEC §7), once."""
+    if exercise_id is None or text.startswith(DRILL_PREFIX):
+        return text
+    return DRILL_PREFIX + text
+
+
+def running_exercise_for(division: Division, at: datetime | None = None) -> Exercise | None:
+    """The running exercise covering `division` (its own or an ancestor's), newest first.
+
+    With `at`: the exercise that was running at that moment, even if it has ended since — for
+    a message received during a drill but handled later (replayed from the spool), which must
+    still count in that drill and not be answered "no drill running".
+    """
+    stmt = select(Exercise).where(Exercise.division_code.in_(division.lineage_codes()))
+    if at is None:
+        stmt = stmt.where(Exercise.status == ExerciseStatus.RUNNING)
+    else:
+        stmt = stmt.where(Exercise.started_at <= at, or_(Exercise.ended_at.is_(None), Exercise.ended_at > at))
+    return db.session.scalar(stmt.order_by(Exercise.id.desc()).limit(1))
+
+
+# An exercise that cannot be found confines its traffic to nothing at all: a drill must never
+# fall back to reaching real offices.
+NOWHERE: Division = object()  # type: ignore[assignment]  (a sentinel, compared by identity)
+
+
+def exercise_division(exercise_id: int | None, running_only: bool = False) -> Division | None:
+    """The division an exercise is confined to (None for real traffic; NOWHERE when the
+    exercise is unknown, or has ended and `running_only` is asked)."""
+    if exercise_id is None:
+        return None
+    exercise = db.session.get(Exercise, exercise_id)
+    if exercise is None or (running_only and exercise.status != ExerciseStatus.RUNNING):
+        return NOWHERE
+    return exercise.division
+
+
+def within(division: Division, scope: Division | None) -> bool:
+    """Is `division` inside an exercise's confinement (`exercise_division`)? Real traffic: always."""
+    if scope is NOWHERE:
+        return False
+    return scope is None or scope.code in division.lineage_codes()
+
+
+def exercise_clock_speed(exercise_id: int | None) -> float:
+    """Scenario seconds per wall second for traffic of this exercise (1 for real traffic and
+    live drills): a simulated drill's deadlines run on its scenario clock."""
+    if exercise_id is None:
+        return 1.0
+    exercise = db.session.get(Exercise, exercise_id)
+    return exercise.clock_speed if exercise is not None else 1.0
+
+
+def watchable_exercise(person: Person, exercise_id: int | None) -> Exercise | None:
+    """The exercise a viewer chose to look at, if it exists and they may: one of their own
+    division or below, or one covering them (a county office watching the province's drill)."""
+    if exercise_id is None:
+        return None
+    exercise = db.session.get(Exercise, exercise_id)
+    if exercise is None:
+        return None
+    if exercise.division_code in person.division.lineage_codes() or can_access(person, exercise.division):
+        return exercise
+    return None

@@ -1,0 +1,44 @@
+"""Acknowledgement deadlines in RQ: an escalation's deadline job is scheduled when it commits.
+
+`deadline-E<id>` runs on queue "deadlines" at the deadline (the worker runs `--with-scheduler`);
+the deadline sweep (`dispatch.jobs`) is the backstop when Redis lost it or was down.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from rq.exceptions import DuplicateJobError
+from rq.job import JobStatus
+
+from core.queue import hand_off_after_commit, queue
+from dispatch.models import Escalation, EscalationStatus
+
+DEADLINE_JOB = "dispatch.jobs.deadline"
+
+
+def schedule_deadline(escalation_id: int, at: datetime) -> bool:
+    """`deadline-E<id>` at the deadline; False when it is already scheduled."""
+    q = queue("deadlines")
+    job = q.create_job(DEADLINE_JOB, args=(escalation_id,), job_id=f"deadline-E{escalation_id}",
+                       result_ttl=0, failure_ttl=7 * 86400, status=JobStatus.SCHEDULED)
+    try:
+        q.schedule_job(job, at + timedelta(seconds=1), unique=True)  # RQ rounds down to the second
+    except DuplicateJobError:
+        return False
+    return True
+
+
+def _pick(esc: Escalation) -> tuple[int, datetime] | None:
+    if esc.deadline_at is None or esc.status != EscalationStatus.OPEN:
+        return None
+    return esc.id, esc.deadline_at
+
+
+def _hand_over(deadlines: list[tuple[int, datetime]]) -> None:
+    for escalation_id, at in deadlines:
+        schedule_deadline(escalation_id, at)
+
+
+def install_relay() -> None:
+    hand_off_after_commit("deadlines", Escalation, _pick, _hand_over)

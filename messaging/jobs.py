@@ -1,0 +1,93 @@
+"""The send job (one outbox row through the gateway) and the outbox sweep.
+
+Sending policy (SPEC §9, §10), decided from the gateway's two facts (retryable, ambiguous):
+- the row is claimed ('sending', attempts+1, claimed_at) and COMMITTED before the gateway is
+  called, so two workers never both send it and a crash leaves evidence;
+- success: gateway sid stored, status 'sent';
+- permanent error (21211 …): status 'failed' with the error code (shown to the county);
+- retryable error (429, 5xx, network): back to 'pending', retried with exponential backoff
+  up to SMS_MAX_ATTEMPTS, then 'failed';
+- ambiguous error (read timeout, connection dropped mid-request) or a worker killed during the
+  call: the text may have gone out. We retry anyway (a responder missing a disaster SMS is
+  worse than reading it twice) and mark the row `ambiguous`: each ambiguous attempt can cause
+  at most one duplicate, and only those rows can be duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import update
+
+from core.extensions import db
+from core.models import utcnow
+from core.queue import periodic, task
+from messaging import outbox, ratelimit
+from messaging.gateway import GatewayError, get_gateway
+from messaging.models import OutboundSms, SmsStatus
+
+log = logging.getLogger("zaibao.messaging.jobs")
+
+
+def _claim(sms_id: int) -> tuple[str, str, int, str] | None:
+    """Atomically take the row for this worker: (to, body, attempts, purpose), or None if it is gone,
+    sent, failed or taken. Committed before the gateway is called."""
+    row = db.session.execute(
+        update(OutboundSms)
+        .where(OutboundSms.id == sms_id, OutboundSms.status == SmsStatus.PENDING)
+        .values(status=SmsStatus.SENDING, attempts=OutboundSms.attempts + 1, claimed_at=utcnow())
+        .returning(OutboundSms.to_phone, OutboundSms.body, OutboundSms.attempts, OutboundSms.purpose)).first()
+    db.session.commit()
+    return tuple(row) if row is not None else None
+
+
+def backoff_seconds(attempts: int) -> float:
+    cfg = current_app.config
+    return min(cfg["SMS_RETRY_MAX_SECONDS"], cfg["SMS_RETRY_BASE_SECONDS"] * 2 ** max(0, attempts - 1))
+
+
+@task
+def send_sms(outbound_id: int) -> str:
+    """Send one outbox row through the gateway (see the module docstring for the policy)."""
+    claimed = _claim(outbound_id)
+    if claimed is None:
+        return "skipped"
+    to_phone, body, attempts, purpose = claimed
+    ratelimit.acquire()
+    try:
+        result = get_gateway().send(to_phone, body)
+    except GatewayError as exc:
+        return _failed_attempt(outbound_id, attempts, purpose, exc)
+    db.session.execute(update(OutboundSms).where(OutboundSms.id == outbound_id).values(
+        status=SmsStatus.SENT, gateway_sid=result.sid, sent_at=utcnow(), error_code=None))
+    db.session.commit()
+    return "sent"
+
+
+def _failed_attempt(sms_id: int, attempts: int, purpose: str, exc: GatewayError) -> str:
+    cfg = current_app.config
+    values = {"error_code": exc.code, "last_error": str(exc)[:1000]}
+    if exc.ambiguous:
+        values["ambiguous"] = True
+    if not exc.retryable or attempts >= cfg["SMS_MAX_ATTEMPTS"]:
+        db.session.execute(update(OutboundSms).where(OutboundSms.id == sms_id)
+                           .values(status=SmsStatus.FAILED, **values))
+        db.session.commit()
+        log.warning("SMS %s failed for good: %s", sms_id, exc)
+        return "failed"
+    delay = backoff_seconds(attempts)
+    db.session.execute(update(OutboundSms).where(OutboundSms.id == sms_id).values(
+        status=SmsStatus.PENDING, next_attempt_at=utcnow() + timedelta(seconds=delay), **values))
+    db.session.commit()
+    try:
+        outbox.enqueue_send(sms_id, attempts, delay=delay, purpose=purpose)
+    except Exception:  # noqa: BLE001  (the sweep picks the row up after next_attempt_at)
+        log.exception("could not schedule the retry of SMS %s", sms_id)
+    return "retry"
+
+
+@periodic("OUTBOX_SWEEP_SECONDS", name="messaging.outbox_sweep")
+def outbox_sweep() -> None:
+    outbox.relay_sweep()

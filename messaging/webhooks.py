@@ -1,0 +1,53 @@
+"""What every SMS webhook needs: the signed form as the gateway posted it, and a TwiML answer.
+
+Twilio signs its requests (`X-Twilio-Signature` over PUBLIC_BASE_URL + path and the POSTed
+form); a request that fails the check is refused and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
+
+from flask import Response, request
+from werkzeug.datastructures import MultiDict
+
+from messaging.gateway import fit, signature_valid
+
+log = logging.getLogger("zaibao.sms")
+SIGNATURE_FAILURES = {"count": 0}  # per process; every failure is also a WARNING log line
+
+
+def twiml(reply: str | None) -> Response:
+    body = f"<Message>{escape(fit(reply))}</Message>" if reply else ""
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>',
+                    mimetype="text/xml")
+
+
+MAX_WEBHOOK_BYTES = 64 * 1024
+
+
+def webhook_form() -> MultiDict:
+    """The POSTed form. A broken gateway may send bytes that are not UTF-8; Werkzeug then yields
+    an empty form, so we decode the body ourselves with replacement characters instead of
+    dropping the message (the signature is still checked over what we decoded)."""
+    raw = request.get_data(cache=True)
+    form = request.form
+    if not form and raw:
+        text = raw.decode("utf-8", errors="replace")
+        form = MultiDict(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace"))
+    return form
+
+
+def signed(form) -> bool:
+    query = request.query_string.decode("utf-8", errors="replace")  # part of the URL Twilio signed
+    if signature_valid(request.path, form, request.headers.get("X-Twilio-Signature"), query):
+        return True
+    SIGNATURE_FAILURES["count"] += 1
+    log.warning("rejected %s with a bad or missing signature from %s (MessageSid %r, failures so far %d)",
+                request.path, request.remote_addr, form.get("MessageSid", "")[:64],
+                SIGNATURE_FAILURES["count"])
+    return False
+
+
