@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: run test test-sqlite test-postgres lint bench-intake bench-dispatch bench-board bench-shelters bench-drill venv
+.PHONY: run test test-pure test-sqlite test-postgres lint bench-intake bench-dispatch bench-board bench-shelters bench-drill venv
 
 venv: $(VENV)/.installed
 
@@ -26,16 +26,17 @@ run: venv
 	@scripts/ensure-redis.sh
 	@scripts/run.sh
 
-# The whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set or a local server answers.
+# Lint and the layer contracts, the pure tier once (no app, no database), then the service tier
+# on SQLite and on PostgreSQL (when TEST_DATABASE_URL is set or a local server answers) side by side.
 test: venv
 	@REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} scripts/ensure-redis.sh
 	$(VENV)/bin/ruff check .
-	TEST_DATABASE_URL=sqlite $(PY) -m pytest -q $(PYTEST_ARGS)
-	@if [ -n "$$TEST_DATABASE_URL" ] && [ "$$TEST_DATABASE_URL" != sqlite ]; then \
-	  echo "== PostgreSQL: $$TEST_DATABASE_URL"; $(PY) -m pytest -q $(PYTEST_ARGS); \
-	elif pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
-	  echo "== PostgreSQL: $(PG_TEST_URL)"; TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -q $(PYTEST_ARGS); \
-	else echo "== PostgreSQL not available: SQLite run only"; fi
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q tests/pure $(PYTEST_ARGS)
+	@PY=$(PY) PYTEST_ARGS="$(PYTEST_ARGS)" scripts/test-tiers.sh
+
+test-pure: venv
+	$(PY) -m pytest -q tests/pure $(PYTEST_ARGS)
 
 test-sqlite: venv
 	TEST_DATABASE_URL=sqlite $(PY) -m pytest -q $(PYTEST_ARGS)
@@ -45,6 +46,7 @@ test-postgres: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 .PHONY: translations
 # Extract every _()/_l() string, merge into the English catalogue, compile the .mo (both committed).

@@ -3,7 +3,7 @@
 Builds a fresh database (BENCH_SHELTERS_DATABASE_URL, default a temporary SQLite file; give a
 PostgreSQL URL of a database you own: its public schema is DROPPED), loads a province-sized
 registry (20,000 shelters clustered around 200 townships across Hebei, every status, random
-occupancy), then times `shelters.service.nearest` (index token check + grid walk + database
+occupancy), then times `shelters.search.nearest` (index token check + grid walk + database
 check of the candidates' status and free places) and the HTTP route
 `GET /api/v1/shelters/nearest` through the Flask test client. Prints p50/p95/p99.
 """
@@ -52,7 +52,7 @@ def setup(url: str):
 
 
 def load(rng: random.Random) -> str:
-    from shelters import service
+    from shelters import search, service
     from shelters.models import Shelter
 
     base = dict(province_code=None, city_code=None, county_code=None, township_code=None)
@@ -84,7 +84,7 @@ def load(rng: random.Random) -> str:
     db.session.execute(Shelter.__table__.insert(), [{**r, "class": r.pop("shelter_class"),
                                                       "created_at": service.utcnow(),
                                                       "updated_at": service.utcnow()} for r in rows])
-    service.bump_index()
+    search.bump_index()
     admin = Person(name="bench", phone="+8613600009999", role="admin", division_code="130000000000")
     db.session.add(admin)
     db.session.commit()
@@ -92,7 +92,7 @@ def load(rng: random.Random) -> str:
 
 
 def main() -> None:
-    from shelters import service
+    from shelters import search
 
     url = os.environ.get("BENCH_SHELTERS_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench-shelters.db"
     url = database_url(url)
@@ -101,14 +101,14 @@ def main() -> None:
     with app.app_context():
         token = load(rng)
         started = time.perf_counter()
-        service.nearest(116.0, 39.5)  # cold: builds this process's index
+        search.nearest(116.0, 39.5)  # cold: builds this process's index
         cold_ms = (time.perf_counter() - started) * 1000
         queries = [(rng.uniform(BBOX[0], BBOX[2]), rng.uniform(BBOX[1], BBOX[3]), rng.choice([1, 1, 50, 200, 1000]))
                    for _ in range(QUERIES)]
         times, cpu = [], []
         for lon, lat, people in queries:
             t0, c0 = time.perf_counter(), time.process_time()
-            hits = service.nearest(lon, lat, people=people, limit=3)
+            hits = search.nearest(lon, lat, people=people, limit=3)
             times.append((time.perf_counter() - t0) * 1000)
             cpu.append((time.process_time() - c0) * 1000)
             assert hits, "every query should find a shelter"
@@ -128,7 +128,7 @@ def main() -> None:
     print(f"bench-shelters: {SHELTERS} shelters, {dialect}, python {sys.version.split()[0]}, "
           f"load average {load_avg} on {os.cpu_count()} cores")
     print(f"  index build (first query of a process): {cold_ms:.0f} ms")
-    print(f"  service.nearest, {QUERIES} queries (limit 3, people 1–1000): p50 {pct(times, 50):.2f} ms, "
+    print(f"  search.nearest, {QUERIES} queries (limit 3, people 1–1000): p50 {pct(times, 50):.2f} ms, "
           f"p95 {pct(times, 95):.2f} ms, p99 {pct(times, 99):.2f} ms, mean {statistics.mean(times):.2f} ms")
     print(f"    CPU time of this process per query (excludes the database server and time spent waiting "
           f"for a core): p50 {pct(cpu, 50):.2f} ms, p95 {pct(cpu, 95):.2f} ms")

@@ -17,7 +17,7 @@ from core.extensions import db
 from core.indicators import HAZARDS, INDICATOR_KEYS, INDICATORS, format_figures
 from core.localtime import local
 from core.models import Division
-from reporter.models import Event, Incident, Report
+from reporter.models import CaseStatus, Event, Incident, Report, ReportStatus
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
 CATEGORY = {"flood": "Met", "drought": "Met", "typhoon": "Met", "wind_hail": "Met", "cold": "Met", "snow": "Met",
@@ -51,7 +51,7 @@ def event_cap(view: BoardView, event: Event) -> bytes:
         for key, value in incident.indicators.items():
             totals[key] = totals.get(key, 0) + value
     accepted = db.session.scalar(select(func.count(Report.id)).where(
-        Report.event_id == event.id, Report.status == "accepted", *view.report_filter())) or 0
+        Report.event_id == event.id, Report.status == ReportStatus.ACCEPTED, *view.report_filter())) or 0
     county = db.session.get(Division, event.county_code)
     sender = f"zaibao.{event.county_code}"
     base_id = f"zaibao-{event.county_code}-event-{event.id}"
@@ -78,7 +78,7 @@ def event_cap(view: BoardView, event: Event) -> bytes:
     _el(info, "category", CATEGORY.get(event.hazard, "Other"))
     _el(info, "event", HAZARDS.get(event.hazard, event.hazard))
     _el(info, "responseType", "Evacuate" if totals.get("relocated") else "Monitor")
-    _el(info, "urgency", "Immediate" if event.status == "open" else "Past")
+    _el(info, "urgency", "Immediate" if event.status == CaseStatus.OPEN else "Past")
     _el(info, "severity", SEVERITY[severity(totals)])
     _el(info, "certainty", "Observed" if accepted else "Likely")
     _el(info, "eventCode")  # filled below (valueName/value pairs)

@@ -20,10 +20,10 @@ from core.indicators import INDICATOR_KEYS, INDICATORS
 from core.localtime import day_start
 from core.models import Division, Person, utcnow
 from core.scope import scope_clause
-from dispatch.models import Escalation
+from dispatch.models import Escalation, EscalationStatus
 from dispatch.service import failed_sms_count, visible_clause
 from reporter.access import event_visible_clause
-from reporter.models import Event, Incident, Report
+from reporter.models import CaseStatus, Event, Incident, Report
 
 
 @dataclass
@@ -43,14 +43,14 @@ class BoardView:
 
     # -- filters ---------------------------------------------------------------------------
     def open_event_ids(self):
-        return select(Event.id).where(Event.status == "open", exercise_clause(Event.exercise_id, self.exercise_id))
+        return select(Event.id).where(Event.status == CaseStatus.OPEN, exercise_clause(Event.exercise_id, self.exercise_id))
 
     def incident_filter(self, active_only: bool = True) -> list:
         """Scope + drill isolation (+ "part of an active event" when asked)."""
         conds = [scope_clause(self.person, Incident.village_code),
                  exercise_clause(Incident.exercise_id, self.exercise_id)]
         if active_only:
-            conds.append(or_(Incident.status == "open", Incident.event_id.in_(self.open_event_ids())))
+            conds.append(or_(Incident.status == CaseStatus.OPEN, Incident.event_id.in_(self.open_event_ids())))
         return conds
 
     def report_filter(self) -> list:
@@ -122,7 +122,7 @@ def summary(view: BoardView) -> dict:
             "escalations_open": rollup["escalations_open"], "escalations_overdue": rollup["escalations_overdue"],
             "sms_failed": failed_sms_count(view.person, view.exercise_id) or 0,
             "events": [{"id": e.id, "name": e.name, "hazard": e.hazard, "daily_report": e.daily_report,
-                        "county_code": e.county_code} for e in open_events(view) if e.status == "open"]}
+                        "county_code": e.county_code} for e in open_events(view) if e.status == CaseStatus.OPEN]}
 
 
 def daily_report_status(view: BoardView) -> dict[str, dict]:
@@ -146,7 +146,7 @@ def _cached_daily_status(view: BoardView) -> dict[str, dict]:
     report's id and time, so a restored or truncated database cannot hit an old entry); the key
     costs a few index look-ups. An open board re-renders on every change it sees."""
     daily_events = tuple(db.session.scalars(
-        select(Event.id).where(Event.status == "open", Event.daily_report.is_(True),
+        select(Event.id).where(Event.status == CaseStatus.OPEN, Event.daily_report.is_(True),
                                exercise_clause(Event.exercise_id, view.exercise_id)).order_by(Event.id)))
     if not daily_events:
         return {}
@@ -163,7 +163,7 @@ def _cached_daily_status(view: BoardView) -> dict[str, dict]:
 
 
 def _daily_report_status(view: BoardView) -> dict[str, dict]:
-    daily_events = select(Event.id).where(Event.status == "open", Event.daily_report.is_(True),
+    daily_events = select(Event.id).where(Event.status == CaseStatus.OPEN, Event.daily_report.is_(True),
                                           exercise_clause(Event.exercise_id, view.exercise_id))
     townships = select(func.distinct(Incident.township_code)).where(
         Incident.event_id.in_(daily_events), *view.incident_filter(active_only=False))
@@ -197,7 +197,7 @@ def township_rollup(view: BoardView) -> dict:
 def _township_rollup(view: BoardView) -> dict:
     agg = {r.township_code: r for r in db.session.execute(
         select(Incident.township_code, func.count(Incident.id).label("incidents"),
-               func.count(Incident.id).filter(Incident.status == "open").label("open_incidents"),
+               func.count(Incident.id).filter(Incident.status == CaseStatus.OPEN).label("open_incidents"),
                func.count(func.distinct(Incident.village_code)).label("villages"),
                func.max(Incident.last_report_at).label("last_report_at"), *_sums())
         .where(*view.incident_filter()).group_by(Incident.township_code))}
@@ -205,7 +205,7 @@ def _township_rollup(view: BoardView) -> dict:
         select(Division.township_code, func.count(Escalation.id),
                func.count(Escalation.id).filter(Escalation.deadline_at < view.now))
         .outerjoin(Division, Division.code == Escalation.village_code)
-        .where(Escalation.status == "open", *view.escalation_filter())
+        .where(Escalation.status == EscalationStatus.OPEN, *view.escalation_filter())
         .group_by(Division.township_code)).all()
     overdue = {t: n for t, _open, n in esc if t is not None}
     daily = daily_report_status(view)

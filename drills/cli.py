@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from core.divisions import descendants_clause
+from core.exercises import ExerciseStatus
 from core.extensions import db
 from core.models import Division, Person
 from drills import evaluation, flows, roster, service
@@ -19,6 +20,7 @@ from drills.scenario import Shelter, build_plan
 from drills.service import ExerciseError
 from drills.simulator import Runner
 from shelters.models import Shelter as ShelterRow
+from shelters.rules import ShelterStatus
 
 drill_cli = AppGroup("drill", help="Drills (应急演练): exercises, simulated drills, evaluation reports.")
 SCENARIO = click.Choice(list(service.SCENARIOS))
@@ -89,7 +91,7 @@ def _shelters_of(division: Division, book: roster.PhoneBook):
     township or county, whose scope holds it."""
     rows = list(db.session.scalars(db.select(ShelterRow).where(
         descendants_clause(ShelterRow.division_code, division), ShelterRow.capacity > 0,
-        ShelterRow.status != "closed").order_by(ShelterRow.code)))
+        ShelterRow.status != ShelterStatus.CLOSED).order_by(ShelterRow.code)))
     managers = set(db.session.scalars(db.select(Person.phone).where(
         Person.phone.in_([r.manager_phone for r in rows if r.manager_phone]), Person.active.is_(True))))
     shelters, phones = [], {}
@@ -158,7 +160,7 @@ def drill_run(county, province, division_code, scenario, seed, speed, base_url, 
                        shelter_phones=shelter_phones, progress=not no_progress).run()
     finally:
         db.session.rollback()
-        if not keep_running and exercise.status == "running":
+        if not keep_running and exercise.status == ExerciseStatus.RUNNING:
             flows.end_exercise(exercise)
         if not keep_running:
             roster.deactivate_synthetic_people()

@@ -22,7 +22,7 @@ import random
 from sqlalchemy import func, select, update
 
 from core.divisions import upsert
-from core.exercises import Exercise
+from core.exercises import Exercise, ExerciseStatus
 from core.extensions import db
 from core.models import Division, Person
 from drills import service
@@ -140,7 +140,7 @@ def prepare_people(villages: list[dict]) -> PhoneBook:
 def deactivate_synthetic_people() -> int:
     """After a drill: no real notification may go to a number nobody holds. Not while another
     simulated drill is running: its officers would turn into unknown senders mid-drill."""
-    if db.session.scalar(select(Exercise.id).where(Exercise.status == "running", Exercise.mode == "simulated")
+    if db.session.scalar(select(Exercise.id).where(Exercise.status == ExerciseStatus.RUNNING, Exercise.mode == "simulated")
                          .limit(1)) is not None:
         return 0
     count = db.session.execute(update(Person).where(Person.phone.in_(_synthetic_phones()), Person.active.is_(True))

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import aliased
 
-from core.exercises import Exercise, running_exercise_for
+from core.exercises import Exercise, ExerciseStatus, running_exercise_for
 from core.extensions import db
 from core.models import Division, Person, utcnow
 from core.refusals import Refusal
@@ -42,7 +42,7 @@ def overlapping_running(division: Division) -> Exercise | None:
         return None
     return db.session.scalar(
         select(Exercise).join(Division, Division.code == Exercise.division_code)
-        .where(Exercise.status == "running", field == division.code).limit(1))
+        .where(Exercise.status == ExerciseStatus.RUNNING, field == division.code).limit(1))
 
 
 def create(division: Division, scenario: str, *, name: str | None = None, mode: str = "live",
@@ -62,7 +62,7 @@ def create(division: Division, scenario: str, *, name: str | None = None, mode: 
     started = utcnow()
     exercise = Exercise(
         name=(name or "").strip()[:120] or default_name(division, scenario, started),
-        division_code=division.code, scenario=scenario, mode=mode, status="running", seed=seed,
+        division_code=division.code, scenario=scenario, mode=mode, status=ExerciseStatus.RUNNING, seed=seed,
         settings=settings or {}, started_at=started, created_by_id=actor.id if actor else None)
     exercise.division = division
     db.session.add(exercise)

@@ -38,7 +38,7 @@ from dispatch.models import Escalation
 from drills.roster import PhoneBook
 from drills.scenario import Action, Plan
 from messaging.gateway import sign
-from reporter.models import Event
+from reporter.models import CaseStatus, Event
 
 REPLY_RE = re.compile(r"<Message[^>]*>(.*?)</Message>", re.S)
 POLL_SECONDS = 0.5
@@ -199,7 +199,7 @@ class Runner:
         """Play the county office: turn on daily reporting for the drill's open events, through
         the API as a person at the board would (`POST /api/v1/events/<id>/daily-report`)."""
         events = db.session.execute(select(Event.id, Event.county_code).where(
-            Event.exercise_id == self.exercise.id, Event.status == "open", Event.daily_report.is_(False))).all()
+            Event.exercise_id == self.exercise.id, Event.status == CaseStatus.OPEN, Event.daily_report.is_(False))).all()
         for event_id, county_code in events:
             if event_id in self._daily_marked:
                 continue

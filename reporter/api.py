@@ -17,7 +17,7 @@ from core.exercises import exercise_clause
 from core.extensions import db
 from core.indicators import HAZARDS, REPORT_KINDS
 from core.scope import can_access, scope_clause
-from reporter import review, service
+from reporter import review, service, shapes
 from reporter.access import event_visible_clause, message_in_scope, review_queue_stmt
 from reporter.models import REPORT_STATUSES, Event, InboundMessage, Incident, Report
 
@@ -67,11 +67,11 @@ def _message(sid: str) -> InboundMessage:
 @bp.get("/messages/<sid>")
 @doc("One inbound SMS by its MessageSid", tag=TAG)
 def reporter_get_message(sid: str):
-    return jsonify(service.serialize_message(_message(sid)))
+    return jsonify(shapes.serialize_message(_message(sid)))
 
 
 def serialize_queued(message: InboundMessage) -> dict:
-    data = service.serialize_message(message)
+    data = shapes.serialize_message(message)
     data.update(review_status=message.review_status, reply=message.reply,
                 person_name=message.person.name if message.person else None,
                 village_code=message.person.division_code if message.person else None,
@@ -98,7 +98,7 @@ def reporter_convert_message(sid: str):
         raise ApiError(400, "village_code and text must be strings")
     report = _call(review.convert_message, api_person(), _message(sid), village_code=data["village_code"],
                    text=data["text"])
-    return jsonify(service.serialize_report(report)), 201
+    return jsonify(shapes.serialize_report(report)), 201
 
 
 @bp.post("/messages/<sid>/dismiss")
@@ -147,13 +147,13 @@ def reporter_list_reports():
     sid = request.args.get("message_sid")
     if sid:
         stmt = stmt.where(Report.message_id.in_(select(InboundMessage.id).where(InboundMessage.sid == sid[:64])))
-    return paginate(stmt, Report.id, service.serialize_report)
+    return paginate(stmt, Report.id, shapes.serialize_report)
 
 
 @bp.get("/reports/<report_id>")
 @doc("One report by id (R1203 or 1203)", tag=TAG)
 def reporter_get_report(report_id: str):
-    return jsonify(service.serialize_report(_report(report_id)))
+    return jsonify(shapes.serialize_report(_report(report_id)))
 
 
 @bp.post("/reports/<report_id>/review")
@@ -166,7 +166,7 @@ def reporter_review_report(report_id: str):
     if reason is not None and not isinstance(reason, str):
         raise ApiError(400, "reason must be a string")
     report = _call(review.review_report, api_person(), _report(report_id), data.get("action"), reason)
-    return jsonify(service.serialize_report(report))
+    return jsonify(shapes.serialize_report(report))
 
 
 # ---- incidents and events ---------------------------------------------------------------------
@@ -197,7 +197,7 @@ def reporter_list_incidents():
     since = since_arg()
     if since:
         stmt = stmt.where(Incident.last_report_at >= since)
-    return paginate(stmt, Incident.id, service.serialize_incident)
+    return paginate(stmt, Incident.id, shapes.serialize_incident)
 
 
 def _incident(incident_id: str) -> Incident:
@@ -210,7 +210,7 @@ def _incident(incident_id: str) -> Incident:
 @bp.get("/incidents/<incident_id>")
 @doc("One incident", tag=TAG)
 def reporter_get_incident(incident_id: str):
-    return jsonify(service.serialize_incident(_incident(incident_id)))
+    return jsonify(shapes.serialize_incident(_incident(incident_id)))
 
 
 @bp.post("/incidents/<incident_id>/close")
@@ -221,7 +221,7 @@ def reporter_close_incident(incident_id: str):
     note = data.get("note") if isinstance(data, dict) else None
     note = note if isinstance(note, str) else None
     incident = _call(review.close_incident, api_person(), _incident(incident_id), note)
-    return jsonify(service.serialize_incident(incident))
+    return jsonify(shapes.serialize_incident(incident))
 
 
 @bp.get("/events")
@@ -242,7 +242,7 @@ def reporter_list_events():
     since = since_arg()
     if since:
         stmt = stmt.where(Event.last_activity_at >= since)
-    return paginate(stmt, Event.id, service.serialize_event)
+    return paginate(stmt, Event.id, shapes.serialize_event)
 
 
 def _event(event_id: str) -> Event:
@@ -256,7 +256,7 @@ def _event(event_id: str) -> Event:
 @bp.get("/events/<event_id>")
 @doc("One event", tag=TAG)
 def reporter_get_event(event_id: str):
-    return jsonify(service.serialize_event(_event(event_id)))
+    return jsonify(shapes.serialize_event(_event(event_id)))
 
 
 @bp.post("/events/<event_id>/close")
@@ -266,7 +266,7 @@ def reporter_close_event(event_id: str):
     data = request.get_json(silent=True) or {}
     note = data.get("note") if isinstance(data, dict) else None
     event = _call(review.close_event, api_person(), _event(event_id), note if isinstance(note, str) else None)
-    return jsonify(service.serialize_event(event))
+    return jsonify(shapes.serialize_event(event))
 
 
 @bp.post("/events/<event_id>/daily-report")
@@ -277,4 +277,4 @@ def reporter_daily_report(event_id: str):
     if not isinstance(data.get("on"), bool):
         raise ApiError(400, "on must be true or false")
     event = _call(review.set_daily_report, api_person(), _event(event_id), data["on"])
-    return jsonify(service.serialize_event(event))
+    return jsonify(shapes.serialize_event(event))

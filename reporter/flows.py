@@ -15,7 +15,7 @@ from core.indicators import format_figures
 from core.models import Person, utcnow
 from core.roles import OFFICER_ROLES
 from core.scope import is_above
-from reporter import events, service
+from reporter import events, service, shapes
 from reporter.models import InboundMessage, Report, ReportStatus
 
 NOT_OFFICER = "只有村灾害信息员可以报送灾情。"
@@ -55,7 +55,7 @@ def submit_report(author: Person | None, command, *, channel: str, message: Inbo
                                 message=message, exercise_id=exercise_id, now=now)
     events.report_saved.send(saved.report, incident=saved.incident, previous=saved.previous)
     _audit_new(saved.report, actor)
-    return saved.report, service.confirmation_text(saved.report)
+    return saved.report, shapes.confirmation_text(saved.report)
 
 
 def _audit_new(report: Report, actor: Person | None) -> None:
@@ -64,7 +64,7 @@ def _audit_new(report: Report, actor: Person | None) -> None:
     db.session.flush()
     who = actor if actor is not None else "sms"
     audit.record("report.nil" if report.kind == "nil" else "report.create", "report", report.public_id,
-                 after=service.report_snapshot(report) | {"channel": report.channel, "received_at": report.received_at,
+                 after=shapes.report_snapshot(report) | {"channel": report.channel, "received_at": report.received_at,
                                                           "message_id": report.message_id},
                  actor=who, exercise_id=report.exercise_id)
 
@@ -86,7 +86,7 @@ def correct_report(person: Person, report_id: int | None, indicators: dict, narr
     values = service.check_indicators(indicators or {})
     if not values and not (narrative or "").strip():
         raise service.ReportRefused(f"请写明更正后的数字，例如: 更正 {report.public_id} 死亡1")
-    before = service.report_snapshot(report)
+    before = shapes.report_snapshot(report)
     incident = report.incident
     previous = incident.indicators if incident is not None else None
     report.set_indicators(values)
@@ -99,7 +99,7 @@ def correct_report(person: Person, report_id: int | None, indicators: dict, narr
         incident.set_indicators(values)
         events.report_saved.send(report, incident=incident, previous=previous)
     audit.record("report.correct", "report", report.public_id, before=before,
-                 after=service.report_snapshot(report) | {"incident_recomputed": latest},
+                 after=shapes.report_snapshot(report) | {"incident_recomputed": latest},
                  actor=person, exercise_id=exercise_id)
     return report, f"已更正{report.public_id}: {format_figures(report.indicators) or '说明已更新'}。"
 

@@ -12,11 +12,12 @@ from sqlalchemy import update
 
 from core import audit
 from core.extensions import db
+from core.localtime import local_date
 from core.models import Division, Person, utcnow
 from core.refusals import Refusal
 from core.roles import COUNTY_ROLES, STAFF_ROLES
 from core.scope import can_access
-from reporter import events, grammar, service
+from reporter import events, grammar, shapes
 from reporter.access import may_decide_event, message_in_scope
 from reporter.flows import submit_report
 from reporter.models import CaseStatus, Event, InboundMessage, Incident, Report, ReportStatus, ReviewState
@@ -39,7 +40,7 @@ def review_report(person: Person, report: Report, action: str, reason: str | Non
     if reason and len(reason) > 500:
         raise Refusal("原因不能超过500字。")
     _require(person, STAFF_ROLES, report.village, "审核该报告")
-    before = service.report_snapshot(report)
+    before = shapes.report_snapshot(report)
     report.status = ReportStatus.ACCEPTED if action == "accept" else ReportStatus.RETURNED
     report.review_note = reason
     report.reviewed_by_id = person.id
@@ -47,7 +48,7 @@ def review_report(person: Person, report: Report, action: str, reason: str | Non
     if action == "return":
         events.report_returned.send(report, reason=reason)
     audit.record(f"report.{action}", "report", report.public_id, before=before,
-                 after=service.report_snapshot(report), actor=person, exercise_id=report.exercise_id)
+                 after=shapes.report_snapshot(report), actor=person, exercise_id=report.exercise_id)
     db.session.commit()
     return report
 
@@ -103,7 +104,7 @@ def set_daily_report(person: Person, event: Event, on: bool) -> Event:
         raise Refusal("on 必须是 true 或 false。")
     before = {"daily_report": event.daily_report, "daily_report_since": event.daily_report_since}
     if on and not event.daily_report:
-        event.daily_report_since = service.local_date()
+        event.daily_report_since = local_date()
     if not on:
         event.daily_report_since = None
     event.daily_report = on

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from core.exercises import exercise_clause
 from core.extensions import db
-from core.indicators import HAZARDS, INDICATORS, MAX_VALUE, REPORT_KINDS, format_figures
+from core.indicators import HAZARDS, INDICATORS, MAX_VALUE
+from core.localtime import local_date
 from core.models import Division, Person, utcnow
 from core.refusals import Refusal
-from reporter.models import Event, InboundMessage, Incident, Report
+from reporter.models import CaseStatus, Event, InboundMessage, Incident, Report, ReportStatus
 
 EVENT_WINDOW = timedelta(days=3)
 LATE_AFTER = timedelta(hours=2)
@@ -49,12 +48,6 @@ class Saved:
 
 
 # ---- small helpers -----------------------------------------------------------------------
-
-def local_date(moment: datetime | None = None) -> date:
-    """The calendar day in the deployment's zone (Asia/Shanghai): nil reports and event names use it."""
-    zone = ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
-    return (moment or utcnow()).astimezone(zone).date()
-
 
 def parse_report_id(text: str | int) -> int | None:
     """`R1203`, `r1203` or `1203` → 1203; anything else → None."""
@@ -89,7 +82,7 @@ def hazard_name(hazard: str | None) -> str:
 
 def open_incidents(village_code: str, exercise_id: int | None, hazard: str | None = None) -> list[Incident]:
     stmt = select(Incident).options(joinedload(Incident.event)).where(
-        Incident.village_code == village_code, Incident.status == "open",
+        Incident.village_code == village_code, Incident.status == CaseStatus.OPEN,
         exercise_clause(Incident.exercise_id, exercise_id))
     if hazard is not None:
         stmt = stmt.where(Incident.hazard == hazard)
@@ -112,8 +105,8 @@ def lock_division(code: str) -> None:
 def _event_for(village: Division, hazard: str, exercise_id: int | None, now: datetime) -> tuple[Event, bool]:
     """The open event of the village's county and hazard active within 3 days, or a new one."""
     county_code = village.county_code or village.code
-    stmt = (select(Event).where(Event.county_code == county_code, Event.hazard == hazard, Event.status == "open",
-                                Event.last_activity_at >= now - EVENT_WINDOW,
+    stmt = (select(Event).where(Event.county_code == county_code, Event.hazard == hazard,
+                                Event.status == CaseStatus.OPEN, Event.last_activity_at >= now - EVENT_WINDOW,
                                 exercise_clause(Event.exercise_id, exercise_id))
             .order_by(Event.last_activity_at.desc()).limit(1))
     event = db.session.scalar(stmt)
@@ -125,7 +118,7 @@ def _event_for(village: Division, hazard: str, exercise_id: int | None, now: dat
     if event is not None:
         return event, False
     county = db.session.get(Division, county_code)
-    event = Event(county_code=county.code, hazard=hazard, status="open", started_at=now, last_activity_at=now,
+    event = Event(county_code=county.code, hazard=hazard, status=CaseStatus.OPEN, started_at=now, last_activity_at=now,
                   name=f"{local_date(now).isoformat()} {county.name} {hazard_name(hazard)}",
                   exercise_id=exercise_id)
     db.session.add(event)
@@ -209,7 +202,7 @@ def save_report(*, village: Division, author: Person | None, kind: str | None, h
     if incident is None:
         event, new_event = _event_for(village, hazard, exercise_id, now)
         incident = Incident(village_code=village.code, township_code=village.township_code,
-                            county_code=village.county_code, hazard=hazard, status="open", event_id=event.id,
+                            county_code=village.county_code, hazard=hazard, status=CaseStatus.OPEN, event_id=event.id,
                             opened_at=now, last_report_at=now, report_count=0, flags=[],
                             exercise_id=exercise_id)
         incident.village = village
@@ -231,7 +224,7 @@ def save_report(*, village: Division, author: Person | None, kind: str | None, h
     report = Report(kind=saved_kind, hazard=hazard, village_code=village.code, township_code=village.township_code,
                     county_code=village.county_code, author_id=author.id if author else None,
                     narrative=narrative, channel=channel, message_id=message.id if message else None,
-                    status="received", flags=flags, incident_id=incident.id, event_id=event.id,
+                    status=ReportStatus.RECEIVED, flags=flags, incident_id=incident.id, event_id=event.id,
                     exercise_id=exercise_id, received_at=now, report_date=local_date(now))
     report.set_indicators(values)
     report.village = village
@@ -274,79 +267,9 @@ def nil_report(*, village: Division, author: Person | None, hazard: str | None, 
     report = Report(kind="nil", hazard=hazard if hazard in HAZARDS else None, village_code=village.code,
                     township_code=village.township_code, county_code=village.county_code,
                     author_id=author.id if author else None, narrative=(narrative or "").strip()[:200] or None,
-                    channel=channel, message_id=message.id if message else None, status="received", flags=[],
+                    channel=channel, message_id=message.id if message else None, status=ReportStatus.RECEIVED, flags=[],
                     exercise_id=exercise_id, received_at=now, report_date=today)
     report.village = village
     db.session.add(report)
     db.session.flush()
     return report, True
-
-
-def report_snapshot(report: Report) -> dict:
-    """The audited state of a report (before/after)."""
-    return {"kind": report.kind, "hazard": report.hazard, "village_code": report.village_code,
-            "indicators": report.indicators, "narrative": report.narrative, "status": report.status,
-            "flags": list(report.flags or []), "incident_id": report.incident_id, "event_id": report.event_id,
-            "review_note": report.review_note}
-
-
-def confirmation_text(report: Report, *, flagged_note: str | None = None) -> str:
-    """`已收到初报R1203(洪涝 王庄村): 死亡0 失踪1 …。有误请回复: 更正 R1203 死亡1` (SPEC §3.3)."""
-    kind = REPORT_KINDS.get(report.kind, report.kind)
-    figures = format_figures(report.indicators) or "情况已记录"
-    text = f"已收到{kind}{report.public_id}({hazard_name(report.hazard)} {report.village.name}): {figures}。"
-    if report.flags:
-        text += f"{flagged_note or flag_text(report.flags)}，请核实；有误请回复: 更正 {report.public_id} 死亡1"
-    else:
-        text += f"有误请回复: 更正 {report.public_id} 死亡1"
-    if report.incident is not None and report.kind == "final":
-        text = text.replace("。有误", "。事件已结案。有误", 1)
-    return text
-
-
-def flag_text(flags: list[str]) -> str:
-    names = {"decrease": "数字比上次减少且无说明", "implausible": "数字异常", "late": "初报超过2小时"}
-    return "、".join(names.get(f, f) for f in flags)
-
-
-# ---- JSON shapes (SPEC §8.3); the board reuses them ------------------------------------------
-
-def _iso(value: datetime | date | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def serialize_report(report: Report) -> dict:
-    return {"id": report.public_id, "kind": report.kind, "hazard": report.hazard,
-            "village_code": report.village_code, "village_name": report.village.name if report.village else None,
-            "author_phone": report.author.phone if report.author else None,
-            "indicators": report.indicators, "narrative": report.narrative, "status": report.status,
-            "flags": list(report.flags or []), "incident_id": report.incident_id, "event_id": report.event_id,
-            "exercise_id": report.exercise_id, "received_at": _iso(report.received_at)}
-
-
-def serialize_incident(incident: Incident) -> dict:
-    return {"id": incident.id, "village_code": incident.village_code,
-            "village_name": incident.village.name if incident.village else None,
-            "township_code": incident.township_code, "county_code": incident.county_code,
-            "hazard": incident.hazard, "status": incident.status, "indicators": incident.indicators,
-            "flags": list(incident.flags or []), "event_id": incident.event_id,
-            "report_count": incident.report_count,
-            "latest_report_id": f"R{incident.latest_report_id}" if incident.latest_report_id else None,
-            "opened_at": _iso(incident.opened_at), "last_report_at": _iso(incident.last_report_at),
-            "closed_at": _iso(incident.closed_at), "exercise_id": incident.exercise_id}
-
-
-def serialize_event(event: Event) -> dict:
-    return {"id": event.id, "name": event.name, "county_code": event.county_code,
-            "county_name": event.county.name if event.county else None, "hazard": event.hazard,
-            "status": event.status, "started_at": _iso(event.started_at),
-            "last_activity_at": _iso(event.last_activity_at), "closed_at": _iso(event.closed_at),
-            "daily_report": bool(event.daily_report), "daily_report_since": _iso(event.daily_report_since),
-            "exercise_id": event.exercise_id}
-
-
-def serialize_message(message: InboundMessage) -> dict:
-    return {"sid": message.sid, "from": message.from_phone, "body": message.body,
-            "received_at": _iso(message.received_at), "outcome": message.outcome,
-            "report_id": f"R{message.report_id}" if message.report_id else None,
-            "exercise_id": message.exercise_id}

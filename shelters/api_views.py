@@ -16,7 +16,7 @@ from core.extensions import db
 from core.geo import in_china
 from core.models import Division
 from core.scope import can_access
-from shelters import rules, service
+from shelters import rules, search, service
 from shelters.models import CLASSES, STATUSES, TYPES
 from shelters.sms import may_update
 
@@ -92,7 +92,7 @@ def api_nearest():
     people = int_arg("people", 1, 1, MAX_PEOPLE)
     limit = int_arg("limit", 3, 1, 50)
     exercise_id = _exercise()
-    hits = service.nearest(lon, lat, people=people, limit=limit, within=_scope_code(person),
+    hits = search.nearest(lon, lat, people=people, limit=limit, within=_scope_code(person),
                            exercise_id=exercise_id)
     return jsonify(service.collection(
         [service.feature(h.shelter, h.state, exercise_id, distance_m=round(h.distance_m, 1)) for h in hits],

@@ -15,8 +15,9 @@ from core.divisions import children
 from core.extensions import db
 from core.geo import point_in_geometry
 from core.models import Boundary, Division, Person, utcnow
-from shelters import rules, service
+from shelters import rules, search, service
 from shelters.models import Shelter
+from shelters.rules import ShelterStatus
 
 # (name suffix, class, type, facilities, effective area m²)
 KINDS = [
@@ -63,14 +64,14 @@ def load_shelters(county: Division) -> list[str]:
         shelter = Shelter(code=code, name=f"{name}{suffix}", level="township", shelter_class=klass, type=kind,
                           division_code=township.code, address=f"{county.name}{township.name}", lon=lon, lat=lat,
                           effective_area_m2=float(area), capacity=capacity, occupancy=occupancy,
-                          status="open" if occupancy else "standby", facilities=facilities,
+                          status=ShelterStatus.OPEN if occupancy else ShelterStatus.STANDBY, facilities=facilities,
                           manager_name=f"{name}{suffix}管理员", manager_phone=phone,
                           occupancy_updated_at=utcnow() if occupancy else None)
         db.session.add(shelter)
         created.append(shelter)
     if created:
         db.session.flush()
-        service.bump_index()
+        search.bump_index()
     lines = [f"shelters: {len(created)} demo shelters (S1…S{len(KINDS)}) at /shelters/ and /shelters/map"]
     if created:
         first = created[0]

@@ -22,7 +22,7 @@ from core.geo import in_china, point_in_geometry, to_wgs84
 from core.importing import ImportProblems, read_csv, read_text
 from core.models import Boundary, Division, Person, utcnow
 from core.people import try_normalise_phone
-from shelters import rules, service
+from shelters import rules, search, service
 from shelters.models import (
     CLASS_NAMES,
     FACILITY_NAMES,
@@ -32,6 +32,7 @@ from shelters.models import (
     OccupancyRecord,
     Shelter,
 )
+from shelters.rules import ShelterStatus
 
 REQUIRED = ("code", "name", "level", "class", "type", "division_code", "lon", "lat")
 OPTIONAL = ("effective_area_m2", "capacity", "address", "occupancy", "status", "facilities",
@@ -252,7 +253,7 @@ def import_shelters(path: str | Path, datum: str = "wgs84", actor: Person | str 
         occupancy, status = row.pop("occupancy"), row.pop("status")
         shelter = ctx.existing.get(row["code"])
         if shelter is None:
-            shelter = Shelter(**row, occupancy=0, status="standby", created_at=now, updated_at=now)
+            shelter = Shelter(**row, occupancy=0, status=ShelterStatus.STANDBY, created_at=now, updated_at=now)
             db.session.add(shelter)
             created += 1
             moved = True
@@ -278,7 +279,7 @@ def import_shelters(path: str | Path, datum: str = "wgs84", actor: Person | str 
                                            status_before=before[1], status_after=new_status,
                                            note=path.name))
     if moved:
-        service.bump_index()
+        search.bump_index()
     audit.record("shelters.import", "shelter_file", path.name,
                  after={"created": created, "updated": updated, "codes": [r["code"] for r in clean][:200]},
                  actor=actor)

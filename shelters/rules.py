@@ -7,12 +7,21 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class ShelterStatus(StrEnum):
+    STANDBY = "standby"   # ready, nobody in it yet
+    OPEN = "open"
+    FULL = "full"
+    CLOSED = "closed"
+
 
 M2_PER_PERSON = 1.5  # GB 21734: effective area per person
 STALE_AFTER = timedelta(hours=6)
 # An occupancy figure above capacity × this factor is refused as a probable typo.
 IMPLAUSIBLE_FACTOR = 1.5
-SEARCHABLE = ("open", "standby")
+SEARCHABLE = (ShelterStatus.OPEN, ShelterStatus.STANDBY)
 
 
 def default_capacity(effective_area_m2: float | None) -> int | None:
@@ -32,19 +41,19 @@ def status_after_occupancy(status: str, occupancy: int, capacity: int) -> str:
     A closed shelter stays closed (its manager reopens it explicitly); a standby shelter that
     receives people is open.
     """
-    if status == "closed":
-        return "closed"
+    if status == ShelterStatus.CLOSED:
+        return ShelterStatus.CLOSED
     if occupancy >= capacity:
-        return "full"
-    if status == "full" or (status == "standby" and occupancy > 0):
-        return "open"
+        return ShelterStatus.FULL
+    if status == ShelterStatus.FULL or (status == ShelterStatus.STANDBY and occupancy > 0):
+        return ShelterStatus.OPEN
     return status
 
 
 def status_after_command(requested: str, occupancy: int, capacity: int) -> str:
     """The status a manager's `开放` / `满` / `关闭` leads to: `open` at capacity stays `full`."""
-    if requested == "open" and occupancy >= capacity:
-        return "full"
+    if requested == ShelterStatus.OPEN and occupancy >= capacity:
+        return ShelterStatus.FULL
     return requested
 
 
@@ -63,7 +72,7 @@ def next_state(status: str, occupancy: int, capacity: int, new_occupancy: int | 
 def is_stale(status: str, occupancy_updated_at: datetime | None, updated_at: datetime | None,
              now: datetime) -> bool:
     """An open shelter whose occupancy figure is older than 6 hours (or was never given)."""
-    if status != "open":
+    if status != ShelterStatus.OPEN:
         return False
     reference = occupancy_updated_at or updated_at
     return reference is None or now - reference > STALE_AFTER

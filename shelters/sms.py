@@ -14,8 +14,9 @@ from messaging.gateway import fit_reply
 from reporter.commands import Handled
 from reporter.grammar import Command
 from reporter.models import InboundMessage, Outcome
-from shelters import rules, service
+from shelters import rules, search, service
 from shelters.models import STATUS_NAMES, Shelter
+from shelters.rules import ShelterStatus
 
 ACTIONS = ("occupancy", "full", "closed", "open")
 
@@ -35,7 +36,7 @@ def sms_query(person: Person, people: int | None, exercise_id: int | None) -> st
     if division is None:
         return fit_reply(f"{person.division.name}未登记坐标，无法查找附近避难场所，请联系乡镇应急办。", exercise_id)
     need = max(1, people or 1)
-    hits = service.nearest(division.lon, division.lat, people=need, limit=3,
+    hits = search.nearest(division.lon, division.lat, people=need, limit=3,
                            within=sms_area(person).code, exercise_id=exercise_id)
     if not hits:
         wanted = f"空位≥{need}的" if people else "有空位的"
@@ -83,11 +84,11 @@ def sms_update(person: Person, code: str, action: str, value: int | None,
             return False, fit_reply(f"{problem}，{shelter.code}未更新。请核对后重发。", exercise_id)
         state = service.change_state(shelter, person=person, channel="sms", exercise_id=exercise_id,
                                      occupancy=value)
-        extra = "已满员，不再推荐给新转移人员。" if state.status == "full" else ""
+        extra = "已满员，不再推荐给新转移人员。" if state.status == ShelterStatus.FULL else ""
     else:
         state = service.change_state(shelter, person=person, channel="sms", exercise_id=exercise_id,
                                      status=action)
-        extra = "仍满员。" if action == "open" and state.status == "full" else ""
+        extra = "仍满员。" if action == ShelterStatus.OPEN and state.status == ShelterStatus.FULL else ""
     return True, fit_reply(f"已更新{_summary(shelter, state)}。{extra}", exercise_id)
 
 

@@ -14,15 +14,15 @@ from sqlalchemy import or_, select
 
 from core import audit
 from core.auth import staff_required
-from core.exercises import watchable_exercise
+from core.exercises import exercise_clause, watchable_exercise
 from core.extensions import db
 from core.models import Boundary, Division
 from core.scope import can_access, scope_clause
-from reporter.models import Event
-from shelters import importer, rules, service
+from reporter.models import CaseStatus, Event
+from shelters import importer, rules, search, service
 from shelters.forms import ShelterForm, StateForm
 from shelters.models import CLASS_LABELS, FACILITY_LABELS, LEVEL_LABELS, STATUS_LABELS, TYPE_LABELS, Shelter
-from shelters.service import exercise_clause
+from shelters.rules import ShelterStatus
 
 bp = Blueprint("shelters", __name__, url_prefix="/shelters", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -75,7 +75,7 @@ def open_events(exercise_id: int | None) -> list:
     """Open disaster events the viewer may plan relocation for (links to /shelters/plan/<id>)."""
     person = current_user
     return list(db.session.scalars(
-        select(Event).where(Event.status == "open", exercise_clause(Event.exercise_id, exercise_id),
+        select(Event).where(Event.status == CaseStatus.OPEN, exercise_clause(Event.exercise_id, exercise_id),
                             or_(Event.county_code.in_(person.division.lineage_codes()),
                                 scope_clause(person, Event.county_code)))
         .order_by(Event.id.desc()).limit(20)))
@@ -158,7 +158,7 @@ def _save(form: ShelterForm, shelter: Shelter | None):
     row.pop("status")
     before = None
     if shelter is None:
-        shelter = Shelter(**row, occupancy=0, status="standby")
+        shelter = Shelter(**row, occupancy=0, status=ShelterStatus.STANDBY)
         db.session.add(shelter)
         moved = True
     else:
@@ -172,7 +172,7 @@ def _save(form: ShelterForm, shelter: Shelter | None):
             shelter.status = rules.status_after_occupancy(shelter.status, shelter.occupancy, shelter.capacity)
     db.session.flush()
     if moved:
-        service.bump_index()
+        search.bump_index()
     audit.record("shelter.create" if before is None else "shelter.edit", "shelter", shelter.code,
                  before=before, after=row, actor=current_user)
     db.session.commit()

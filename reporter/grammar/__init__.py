@@ -19,14 +19,16 @@ How it works:
 5. Whatever was not used becomes the narrative (separators collapsed to one space, ≤ 200 chars).
 
 The code is split by step: ``lexicon`` (word tables), ``numbers`` (normalising, numerals, units),
-``tokens`` (the tokeniser), ``pairing`` (keyword/number pairing and indicator values) and
-``commands`` (``parse``, :class:`Command` and the per-command readers). This package re-exports
-the public API, so ``from reporter.grammar import parse, Command`` is all callers need.
+``tokens`` (the tokeniser), ``pairing`` (keyword/number pairing and indicator values), ``body``
+(a report's body and its narrative) and ``commands`` (``parse``, :class:`Command` and the
+per-command readers). This package re-exports the public API, so
+``from reporter.grammar import parse, Command`` is all callers need.
 """
 
 from __future__ import annotations
 
-from reporter.grammar.commands import NARRATIVE_MAX, Command, parse
+from reporter.grammar.body import NARRATIVE_MAX
+from reporter.grammar.commands import Command, parse
 from reporter.grammar.lexicon import (
     COMMAND_WORDS,
     FILLER_WORDS,

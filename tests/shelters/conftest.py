@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.extensions import db
-from shelters import service
+from shelters import search, service
 from shelters.models import Shelter
 
 
@@ -26,7 +26,7 @@ def make_shelter():
                           occupancy_updated_at=fields.pop("occupancy_updated_at", service.utcnow()), **fields)
         db.session.add(shelter)
         db.session.flush()
-        service.bump_index()
+        search.bump_index()
         db.session.commit()
         return shelter
     return make

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from core.exercises import Exercise
 from core.extensions import db
 from core.geo import haversine_m
-from shelters import service
+from shelters import search, service
 from shelters.models import Shelter, ShelterDrillState
 
 
@@ -131,7 +131,7 @@ def test_nearest_matches_brute_force_on_random_registry(tree, make_person):
         overlay[s.id] = (rng.randint(0, s.capacity), rng.choice(statuses))
         db.session.add(ShelterDrillState(shelter_id=s.id, exercise_id=exercise.id, occupancy=overlay[s.id][0],
                                          status=overlay[s.id][1]))
-    service.bump_index()
+    search.bump_index()
     db.session.commit()
 
     @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
@@ -139,7 +139,7 @@ def test_nearest_matches_brute_force_on_random_registry(tree, make_person):
            limit=st.integers(1, 20), drill=st.booleans(),
            within=st.sampled_from([None, tree.township2.code, tree.township.code]))
     def check(lon, lat, people, limit, drill, within):
-        got = [h.shelter.code for h in service.nearest(lon, lat, people=people, limit=limit, within=within,
+        got = [h.shelter.code for h in search.nearest(lon, lat, people=people, limit=limit, within=within,
                                                         exercise_id=exercise.id if drill else None)]
         assert got == brute(shelters, lon, lat, people, limit, within, overlay if drill else None)
 
@@ -148,13 +148,13 @@ def test_nearest_matches_brute_force_on_random_registry(tree, make_person):
 
 def test_index_follows_changes_from_any_path(tree, make_shelter):
     s1 = make_shelter(tree.township, code="S1", lon=115.9, lat=39.4)
-    assert [h.shelter.code for h in service.nearest(115.9, 39.4)] == ["S1"]
+    assert [h.shelter.code for h in search.nearest(115.9, 39.4)] == ["S1"]
     s2 = make_shelter(tree.township, code="S2", lon=115.9001, lat=39.4)
-    assert [h.shelter.code for h in service.nearest(115.9001, 39.4, limit=1)] == ["S2"]
+    assert [h.shelter.code for h in search.nearest(115.9001, 39.4, limit=1)] == ["S2"]
     s2.lon, s1.lon = 116.5, 116.6  # moved by an edit that renews the index token
-    service.bump_index()
+    search.bump_index()
     db.session.commit()
-    assert [h.shelter.code for h in service.nearest(116.6, 39.4, limit=2)] == ["S1", "S2"]
+    assert [h.shelter.code for h in search.nearest(116.6, 39.4, limit=2)] == ["S1", "S2"]
 
 
 def test_state_update_by_api(client, tree, make_person, api_token, make_shelter):

@@ -12,7 +12,7 @@ from core.exercises import Exercise
 from core.extensions import db
 from core.models import AuditEntry, utcnow
 from messaging.gateway import segment_count
-from shelters import service
+from shelters import search, service
 from shelters.models import OccupancyRecord, Shelter
 from shelters.sms import sms_query, sms_update
 
@@ -98,16 +98,16 @@ def test_unknown_code_implausible_and_full(tree, make_person, make_shelter):
     done, reply = sms_update(manager, "S12", "occupancy", 120, None)
     assert done and "已满" in reply and "空位0" in reply
     db.session.commit()
-    assert service.nearest(shelter.lon, shelter.lat) == []  # full: out of search results
+    assert search.nearest(shelter.lon, shelter.lat) == []  # full: out of search results
     done, reply = sms_update(manager, "S12", "open", None, None)
     assert done and "仍满员" in reply
     done, reply = sms_update(manager, "S12", "occupancy", 80, None)  # room again → open, searchable
     db.session.commit()
     assert done and "开放" in reply
-    assert [h.shelter.code for h in service.nearest(shelter.lon, shelter.lat)] == ["S12"]
+    assert [h.shelter.code for h in search.nearest(shelter.lon, shelter.lat)] == ["S12"]
     done, reply = sms_update(manager, "S12", "full", None, None)
     db.session.commit()
-    assert done and service.nearest(shelter.lon, shelter.lat) == []
+    assert done and search.nearest(shelter.lon, shelter.lat) == []
 
 
 def test_stale_after_six_hours(tree, make_shelter, make_person, api_token, client):
@@ -130,8 +130,8 @@ def test_drill_updates_never_touch_real_occupancy(tree, make_person, make_shelte
     assert done and "已满" in reply and len("【演练】" + reply) <= 134
     db.session.refresh(shelter)
     assert (shelter.occupancy, shelter.status) == (10, "open")  # real data untouched
-    assert service.nearest(shelter.lon, shelter.lat, exercise_id=exercise.id) == []
-    assert [h.shelter.code for h in service.nearest(shelter.lon, shelter.lat)] == ["S12"]
+    assert search.nearest(shelter.lon, shelter.lat, exercise_id=exercise.id) == []
+    assert [h.shelter.code for h in search.nearest(shelter.lon, shelter.lat)] == ["S12"]
     assert "没有" in sms_query(manager, None, exercise.id)
     assert [r.exercise_id for r in service.history(shelter, None)] == []
     assert [r.occupancy_after for r in service.history(shelter, exercise.id)] == [100]
