@@ -43,7 +43,8 @@ class BoardView:
 
     # -- filters ---------------------------------------------------------------------------
     def open_event_ids(self):
-        return select(Event.id).where(Event.status == CaseStatus.OPEN, exercise_clause(Event.exercise_id, self.exercise_id))
+        return select(Event.id).where(Event.status == CaseStatus.OPEN,
+                                      exercise_clause(Event.exercise_id, self.exercise_id))
 
     def incident_filter(self, active_only: bool = True) -> list:
         """Scope + drill isolation (+ "part of an active event" when asked)."""

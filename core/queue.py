@@ -29,7 +29,6 @@ from core.extensions import db
 
 log = logging.getLogger("zaibao.queue")
 _PERIODIC: list[tuple[str, float | str, Callable[[], object]]] = []
-_APP: Flask | None = None
 
 
 def redis_conn() -> redis.Redis:
@@ -59,27 +58,20 @@ def queue_names() -> list[str]:
 
 
 def task(fn: Callable) -> Callable:
-    """Run an RQ job function inside an app context with a fresh session, whoever started it.
+    """An RQ job function: runs in `flask worker`'s app context, with a fresh session each time.
 
-    `flask worker` already has an app; a bare `rq worker` does not, so one is created once.
+    Jobs are run by `flask worker` only (SPEC §8.1), whose RQ worker works inside the app; a job
+    started anywhere else says so instead of building a second app of its own.
     """
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        global _APP
-        if has_app_context():
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                db.session.remove()
-        if _APP is None:
-            from core import create_app
-
-            _APP = create_app()
-        with _APP.app_context():
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                db.session.remove()
+        if not has_app_context():
+            raise RuntimeError(f"{fn.__module__}.{fn.__name__} runs inside `flask --app wsgi worker`, "
+                               "not a bare `rq worker`")
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            db.session.remove()
     return wrapper
 
 

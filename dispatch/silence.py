@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.exercises import Exercise, exercise_clause
 from core.extensions import db
+from core.localtime import zone
 from core.models import Division, Person, utcnow
 from core.roles import OFFICER_ROLES, Role
 from dispatch import service
@@ -84,7 +85,7 @@ def sweep_silence(now: datetime | None = None) -> int:
     """
     now = now or utcnow()
     cfg = current_app.config
-    tz = ZoneInfo(cfg["TIMEZONE"])
+    tz = zone()
     hour, minute = (int(x) for x in str(cfg["SILENCE_DEADLINE"]).split(":"))
     taken = 0
     events = db.session.scalars(select(Event).where(Event.daily_report.is_(True), Event.status == CaseStatus.OPEN)

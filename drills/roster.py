@@ -25,6 +25,7 @@ from core.divisions import upsert
 from core.exercises import Exercise, ExerciseStatus
 from core.extensions import db
 from core.models import Division, Person
+from core.roles import OFFICER_ROLES, Role
 from drills import service
 from drills.models import SyntheticRecord
 from drills.scenario import Village
@@ -110,7 +111,7 @@ def prepare_people(villages: list[dict]) -> PhoneBook:
         people += list(db.session.execute(select(Person.division_code, Person.role, Person.phone).where(
             Person.division_code.in_(chunk), Person.active.is_(True), Person.on_duty.is_(True))))
     for division_code, role, phone in sorted(people):
-        if role in ("officer_a", "officer_b"):
+        if role in OFFICER_ROLES:
             book.officers.setdefault(division_code, {}).setdefault(role, phone)
         elif role in ("township", "county"):
             book.responders.setdefault(division_code, []).append(phone)
@@ -118,11 +119,11 @@ def prepare_people(villages: list[dict]) -> PhoneBook:
     names = {v["code"]: v["name"] for v in villages}
     new_people = []
     for code in codes:
-        if "officer_a" not in book.officers.get(code, {}):
+        if Role.OFFICER_A not in book.officers.get(code, {}):
             phone = next_phone()
-            new_people.append(Person(name=f"模拟信息员·{names[code]}", phone=phone, role="officer_a",
+            new_people.append(Person(name=f"模拟信息员·{names[code]}", phone=phone, role=Role.OFFICER_A,
                                      division_code=code, on_duty=True))
-            book.officers.setdefault(code, {})["officer_a"] = phone
+            book.officers.setdefault(code, {})[Role.OFFICER_A] = phone
     for code, role in [(t, "township") for t in townships] + [(c, "county") for c in counties]:
         if not book.responders.get(code):
             phone = next_phone()
@@ -140,8 +141,8 @@ def prepare_people(villages: list[dict]) -> PhoneBook:
 def deactivate_synthetic_people() -> int:
     """After a drill: no real notification may go to a number nobody holds. Not while another
     simulated drill is running: its officers would turn into unknown senders mid-drill."""
-    if db.session.scalar(select(Exercise.id).where(Exercise.status == ExerciseStatus.RUNNING, Exercise.mode == "simulated")
-                         .limit(1)) is not None:
+    if db.session.scalar(select(Exercise.id).where(Exercise.status == ExerciseStatus.RUNNING,
+                                                   Exercise.mode == "simulated").limit(1)) is not None:
         return 0
     count = db.session.execute(update(Person).where(Person.phone.in_(_synthetic_phones()), Person.active.is_(True))
                                .values(active=False), execution_options={"synchronize_session": False}).rowcount
@@ -151,4 +152,4 @@ def deactivate_synthetic_people() -> int:
 
 def as_villages(rows: list[dict], book: PhoneBook) -> list[Village]:
     return [Village(r["code"], r["name"], r["township_code"] or "", r["county_code"] or "",
-                    has_backup="officer_b" in book.officers.get(r["code"], {})) for r in rows]
+                    has_backup=Role.OFFICER_B in book.officers.get(r["code"], {})) for r in rows]

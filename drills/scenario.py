@@ -22,6 +22,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from core.roles import Role
+
 HOUR = 3600.0
 MINUTE = 60.0
 
@@ -167,7 +169,7 @@ def _village_actions(rng: random.Random, spec: dict, village: Village, behaviour
     else:  # reminded: the delay after the reminder reaches the officer
         first_at = rng.uniform(4 * MINUTE, 25 * MINUTE)
     on_reminder = behaviour == "reminded"
-    actor = "officer_b" if village.has_backup and rng.random() < 0.15 else "officer_a"
+    actor = Role.OFFICER_B if village.has_backup and rng.random() < 0.15 else Role.OFFICER_A
     if rng.random() < spec["nil_share"]:
         body = _prefix(rng) + rng.choice(("零报告", "平安", "无灾情", "零报告 " + spec["hazard"]))
         actions.append(Action(round(first_at, 1), actor, village.code, body, "nil", on_reminder=on_reminder))
@@ -189,7 +191,7 @@ def _village_actions(rng: random.Random, spec: dict, village: Village, behaviour
         affected = int(affected * rng.uniform(1.1, 1.8))  # the water rises
         figures = _figures(rng, spec, affected, False)
         body = _prefix(rng) + _report_text(rng, rng.choice(("续报", "续报", "XB")), hazard, figures, "", "")
-        actions.append(Action(round(at, 1), "officer_a", village.code, body, "update", on_reminder=on_reminder))
+        actions.append(Action(round(at, 1), Role.OFFICER_A, village.code, body, "update", on_reminder=on_reminder))
     return actions
 
 

@@ -34,6 +34,7 @@ from core.exercises import Exercise
 from core.extensions import db
 from core.models import ApiToken, utcnow
 from core.people import _token_hash, by_phone, create_token
+from core.roles import OFFICER_ROLES
 from dispatch.models import Escalation
 from drills.roster import PhoneBook
 from drills.scenario import Action, Plan
@@ -119,7 +120,7 @@ class Runner:
         return session
 
     def phone_for(self, action: Action) -> str | None:
-        if action.actor in ("officer_a", "officer_b"):
+        if action.actor in OFFICER_ROLES:
             phones = self.book.officers.get(action.ref, {})
             return phones.get(action.actor) or phones.get("officer_a")
         if action.actor == "responder":
@@ -199,7 +200,8 @@ class Runner:
         """Play the county office: turn on daily reporting for the drill's open events, through
         the API as a person at the board would (`POST /api/v1/events/<id>/daily-report`)."""
         events = db.session.execute(select(Event.id, Event.county_code).where(
-            Event.exercise_id == self.exercise.id, Event.status == CaseStatus.OPEN, Event.daily_report.is_(False))).all()
+            Event.exercise_id == self.exercise.id, Event.status == CaseStatus.OPEN,
+            Event.daily_report.is_(False))).all()
         for event_id, county_code in events:
             if event_id in self._daily_marked:
                 continue

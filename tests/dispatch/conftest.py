@@ -10,6 +10,8 @@ import pytest
 from core.extensions import db
 from core.indicators import INDICATOR_KEYS
 from core.models import Division, Person
+from dispatch import flows
+from reporter import events
 from reporter.models import Incident, Report
 
 # Worker environment: sweeps every second, short backoff, a dead claim noticed after 5 s.
@@ -42,12 +44,11 @@ def staff(tree, make_person) -> Staff:
 
 @pytest.fixture
 def report_in():
-    """Save a report the way the reporter does (flushed Report + Incident), call
-    `after_report_saved` in the same transaction and commit. Returns (report, incident, escalations)."""
+    """Save a report the way the reporter does (flushed Report + Incident), announce it
+    (`reporter.events.report_saved`, which dispatch receives) in the same transaction and commit.
+    Returns (report, incident, the escalations dispatch opened)."""
     def make(village: Division, author: Person | None = None, *, kind: str = "initial", hazard: str = "flood",
              incident: Incident | None = None, exercise_id: int | None = None, commit: bool = True, **figures):
-        from dispatch import flows
-
         previous = None
         if incident is None:
             incident = Incident(village_code=village.code, township_code=village.township_code,
@@ -67,7 +68,8 @@ def report_in():
         report.incident_id = incident.id
         incident.latest_report_id = report.id
         db.session.flush()
-        escalations = flows.on_report_saved(report, incident=incident, previous=previous)
+        answers = dict(events.report_saved.send(report, incident=incident, previous=previous))
+        escalations = answers[flows.on_report_saved]
         if commit:
             db.session.commit()
         return report, incident, escalations
@@ -87,19 +89,3 @@ def fast_worker(start_worker):
     yield start
     for worker in started:
         worker.kill()
-
-
-# dispatch.flows/service import core.db; importing it before create_app() shadows the `db`
-# extension inside core/__init__ (reported to the lead), so test modules get them lazily.
-@pytest.fixture
-def flows():
-    from dispatch import flows as module
-
-    return module
-
-
-@pytest.fixture
-def service():
-    from dispatch import service as module
-
-    return module

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import AuditEntry, Person, utcnow
+from dispatch import flows
 from dispatch.models import Escalation
 from messaging.models import OutboundSms
 from reporter.models import Event, Incident, Report
@@ -47,7 +48,7 @@ def _escalations(**where) -> list[Escalation]:
 
 # ---- the workflow ------------------------------------------------------------------------
 
-def test_closing_settles_the_open_e1_and_its_deadline_does_nothing(flows, tree, staff, report_in):
+def test_closing_settles_the_open_e1_and_its_deadline_does_nothing(tree, staff, report_in):
     _r, incident, [e1] = report_in(tree.village, staff.officer_a, relocated=3)
     _close(staff.county, incident)
     [esc] = _escalations()
@@ -62,7 +63,7 @@ def test_closing_settles_the_open_e1_and_its_deadline_does_nothing(flows, tree, 
     assert _escalations()[0].status == "closed"
 
 
-def test_acknowledged_stays_acknowledged_and_the_other_level_closes(flows, tree, staff, report_in):
+def test_acknowledged_stays_acknowledged_and_the_other_level_closes(tree, staff, report_in):
     _r, incident, [town, county] = report_in(tree.village, staff.officer_a, missing=1)
     flows.acknowledge_by_sms(staff.township, town.id, None)
     db.session.commit()
@@ -74,7 +75,7 @@ def test_acknowledged_stays_acknowledged_and_the_other_level_closes(flows, tree,
     assert _audit("escalations.close")[0].after["escalations"] == [f"E{county.id}"]
 
 
-def test_escalated_keeps_its_outcome_and_its_e4_closes(flows, tree, staff, report_in):
+def test_escalated_keeps_its_outcome_and_its_e4_closes(tree, staff, report_in):
     _r, incident, [e1] = report_in(tree.village, staff.officer_a, relocated=3)
     _expire(e1)
     child = flows.escalate_if_overdue(e1.id)
@@ -87,7 +88,7 @@ def test_escalated_keeps_its_outcome_and_its_e4_closes(flows, tree, staff, repor
     assert len(sms_to(staff.county)) == 1  # the E4 sent before the close, nothing since
 
 
-def test_overdue_with_nobody_above_closes_keeping_why_it_was_overdue(flows, tree, staff, report_in):
+def test_overdue_with_nobody_above_closes_keeping_why_it_was_overdue(tree, staff, report_in):
     _r, incident, escalations = report_in(tree.village, staff.officer_a, relocated=20000)
     province = escalations[-1]
     _expire(province)
@@ -99,7 +100,7 @@ def test_overdue_with_nobody_above_closes_keeping_why_it_was_overdue(flows, tree
     assert after.note == "超时未确认，无更高一级；事件已关闭（河北应急厅）"
 
 
-def test_acknowledging_after_the_close_changes_nothing(flows, tree, staff, report_in):
+def test_acknowledging_after_the_close_changes_nothing(tree, staff, report_in):
     _r, incident, [e1] = report_in(tree.village, staff.officer_a, relocated=3)
     _close(staff.township, incident)
     assert flows.acknowledge_by_sms(staff.township, e1.id, None) == f"E{e1.id}无需确认。"
@@ -126,7 +127,7 @@ def test_final_report_closes_the_incident_but_leaves_escalations_waiting(client,
     assert [e.status for e in _escalations()] == ["open"] and _audit("escalations.close") == []
 
 
-def test_closing_an_event_settles_its_incidents_escalations(flows, tree, staff, send_sms, make_person):
+def test_closing_an_event_settles_its_incidents_escalations(tree, staff, send_sms, make_person):
     """Nothing closes an event yet (no route); the dispatch side is ready for whatever will."""
     neighbour = make_person("officer_a", tree.village2, name="李A")
     for phone in (staff.officer_a.phone, neighbour.phone):
@@ -206,7 +207,7 @@ def _in_thread(app, fn, results: list, errors: list) -> threading.Thread:
     return thread
 
 
-def test_deadline_job_waits_for_a_close_in_progress_and_then_does_nothing(app, flows, tree, staff, report_in):
+def test_deadline_job_waits_for_a_close_in_progress_and_then_does_nothing(app, tree, staff, report_in):
     _postgres_only()
     _r, incident, [e1] = report_in(tree.village, staff.officer_a, relocated=3)
     _expire(e1)
@@ -223,7 +224,7 @@ def test_deadline_job_waits_for_a_close_in_progress_and_then_does_nothing(app, f
     assert [e.status for e in _escalations()] == ["closed"] and sms_to(staff.county) == []
 
 
-def test_acknowledgement_racing_the_close_one_of_them_wins(app, flows, tree, staff, report_in):
+def test_acknowledgement_racing_the_close_one_of_them_wins(app, tree, staff, report_in):
     _postgres_only()
     _r, incident, [e1] = report_in(tree.village, staff.officer_a, relocated=3)
     ids = {"township": staff.township.id, "county": staff.county.id, "esc": e1.id, "incident": incident.id}
@@ -258,7 +259,7 @@ def test_acknowledgement_racing_the_close_one_of_them_wins(app, flows, tree, sta
         assert esc.status == "closed" and acks == [] and len(closes) == 1 and reply == f"E{esc.id}无需确认。"
 
 
-def test_close_during_an_e4_in_progress_also_closes_the_new_e4(app, flows, tree, staff, report_in):
+def test_close_during_an_e4_in_progress_also_closes_the_new_e4(app, tree, staff, report_in):
     """The E4 job has claimed the escalation and written its E4 (not yet committed) when a
     responder closes the incident: the close waits for it (the incident's row lock, taken first
     by both) and then closes the new E4 as well, so no deadline is left running. The job is

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from core.exercises import Exercise
 from core.extensions import db
 from core.models import utcnow
+from dispatch import flows
 from dispatch.models import Escalation
 from messaging.models import OutboundSms
 
@@ -124,7 +125,7 @@ def test_long_names_keep_the_text_within_two_segments(tree, staff, report_in):
 
 # ---- acknowledgement ---------------------------------------------------------------------------
 
-def test_ack_by_sms_with_and_without_id(flows, tree, staff, report_in):
+def test_ack_by_sms_with_and_without_id(tree, staff, report_in):
     _r, incident, [e1] = report_in(tree.village, staff.officer_a, relocated=3)
     _r, _i, [e2] = report_in(tree.village2, staff.officer_a, relocated=4)
     assert flows.acknowledge_by_sms(staff.township, None, None) == f"已确认E{e2.id}（李庄村），谢谢。"
@@ -136,7 +137,7 @@ def test_ack_by_sms_with_and_without_id(flows, tree, staff, report_in):
     assert flows.acknowledge_by_sms(staff.township, None, None).startswith("暂无待确认的通知")
 
 
-def test_ack_unknown_id_and_wrong_context(flows, tree, staff, report_in):
+def test_ack_unknown_id_and_wrong_context(tree, staff, report_in):
     assert flows.acknowledge_by_sms(staff.township, 99999, None).startswith("未找到通知E99999")
     _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
     exercise = Exercise(name="演练", division_code=tree.county.code, scenario="flood")
@@ -146,7 +147,7 @@ def test_ack_unknown_id_and_wrong_context(flows, tree, staff, report_in):
     assert esc.status == "open"
 
 
-def test_only_recipient_or_above_may_acknowledge(flows, tree, staff, report_in, make_person):
+def test_only_recipient_or_above_may_acknowledge(tree, staff, report_in, make_person):
     _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
     neighbour = make_person("township", tree.township2, name="邻镇")
     other_county = make_person("county", tree.other_county, name="定州")
@@ -167,7 +168,7 @@ def _expire(esc):
     db.session.commit()
 
 
-def test_overdue_escalation_goes_one_level_up_once(flows, tree, staff, report_in):
+def test_overdue_escalation_goes_one_level_up_once(tree, staff, report_in):
     report, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
     _expire(esc)
     child = flows.escalate_if_overdue(esc.id)
@@ -179,7 +180,7 @@ def test_overdue_escalation_goes_one_level_up_once(flows, tree, staff, report_in
                                     f'E{esc.id}。回复"收到 E{child.id}"确认。']
 
 
-def test_acknowledged_before_the_deadline_job_runs_means_no_e4(flows, tree, staff, report_in):
+def test_acknowledged_before_the_deadline_job_runs_means_no_e4(tree, staff, report_in):
     _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
     _expire(esc)  # deadline passed, the job has not run yet
     flows.acknowledge_by_sms(staff.township, esc.id, None)
@@ -189,7 +190,7 @@ def test_acknowledged_before_the_deadline_job_runs_means_no_e4(flows, tree, staf
     assert sms_to(staff.county) == []
 
 
-def test_province_overdue_has_nobody_above(flows, tree, staff, report_in):
+def test_province_overdue_has_nobody_above(tree, staff, report_in):
     _r, _i, escalations = report_in(tree.village, staff.officer_a, relocated=20000)
     province = escalations[-1]
     _expire(province)
@@ -203,7 +204,7 @@ def test_province_overdue_has_nobody_above(flows, tree, staff, report_in):
 
 # ---- E6 ---------------------------------------------------------------------------------------
 
-def test_returned_report_tells_the_author(flows, tree, staff, report_in):
+def test_returned_report_tells_the_author(tree, staff, report_in):
     report, _i, _e = report_in(tree.village, staff.officer_a, relocated=3)
     flows.on_report_returned(report, reason="转移人数与乡镇核实不符")
     db.session.commit()
@@ -216,7 +217,7 @@ def test_returned_report_tells_the_author(flows, tree, staff, report_in):
 
 @pytest.mark.parametrize("reason", ["原因" * 800, "<script>alert(1)</script>", "🙂🌊 水位上涨",
                                     "'; DROP TABLE reports; --", "", "   \n\t "])
-def test_return_reason_bad_input_still_one_short_sms(flows, tree, staff, report_in, reason):
+def test_return_reason_bad_input_still_one_short_sms(tree, staff, report_in, reason):
     report, _i, _e = report_in(tree.village, staff.officer_a, relocated=3)
     flows.on_report_returned(report, reason=reason)
     db.session.commit()
@@ -227,7 +228,7 @@ def test_return_reason_bad_input_still_one_short_sms(flows, tree, staff, report_
         assert "未说明原因" in text
 
 
-def test_drill_deadline_at_the_edge_of_the_exercise_goes_no_higher(flows, tree, staff, report_in):
+def test_drill_deadline_at_the_edge_of_the_exercise_goes_no_higher(tree, staff, report_in):
     exercise = Exercise(name="演练", division_code=tree.county.code, scenario="flood")
     db.session.add(exercise)
     db.session.commit()
@@ -241,7 +242,7 @@ def test_drill_deadline_at_the_edge_of_the_exercise_goes_no_higher(flows, tree, 
     assert sms_to(staff.city) == []
 
 
-def test_no_e4_after_the_drill_ended(flows, tree, staff, report_in):
+def test_no_e4_after_the_drill_ended(tree, staff, report_in):
     exercise = Exercise(name="演练", division_code=tree.county.code, scenario="flood")
     db.session.add(exercise)
     db.session.commit()

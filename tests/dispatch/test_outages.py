@@ -12,6 +12,7 @@ import redis
 from sqlalchemy import func, select
 
 from core.extensions import db
+from dispatch import flows
 from dispatch.models import Escalation
 from messaging.models import OutboundSms
 from tests.conftest import wait_for
@@ -116,7 +117,7 @@ def test_lost_deadline_is_caught_by_the_sweep(app, tree, staff, report_in, fake_
     assert len(fake_twilio.bodies_to(staff.county.phone)) == 1
 
 
-def test_ack_racing_the_deadline_never_both(app, tree, staff, report_in, fast_worker, flows, monkeypatch):
+def test_ack_racing_the_deadline_never_both(app, tree, staff, report_in, fast_worker, monkeypatch):
     """Acknowledge 12 escalations right around their deadline while the worker escalates: for
     each, either the ack won (no E4) or the E4 was claimed first (the ack came later)."""
     monkeypatch.setitem(app.config, "ESCALATION_ACK_MINUTES", 0.04)  # 2.4 s

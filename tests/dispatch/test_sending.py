@@ -13,6 +13,7 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from core.extensions import db
+from dispatch import service
 from messaging.models import OutboundSms
 from tests.conftest import wait_for
 
@@ -87,7 +88,7 @@ def test_gateway_429_then_201_all_sent_and_rate_kept(tree, staff, report_in, mak
 
 
 def test_invalid_number_fails_visibly_others_sent(tree, staff, report_in, fake_twilio, fast_worker, client,
-                                                  api_token, service):
+                                                  api_token):
     fake_twilio.configure(bad_numbers={staff.county.phone: 21211})
     report_in(tree.village, staff.officer_a, deaths=1)
     fast_worker()
