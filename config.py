@@ -48,6 +48,7 @@ class Config:
 
     SPOOL_DIR = os.environ.get("SPOOL_DIR", str(INSTANCE_DIR / "spool"))
     TILE_URL = os.environ.get("TILE_URL", "")
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")  # GET /metrics: bearer token, or loopback only
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -62,7 +63,7 @@ class Config:
     # The parts above the kernel, bottom to top (ARCHITECTURE.md): `core.create_app` loads each
     # by name and calls its `init_app`, as Django loads INSTALLED_APPS. A part imports only the
     # parts before it in this list (checked by `lint-imports`, see pyproject.toml).
-    PARTS = ("messaging", "reporter", "shelters", "dispatch", "drills", "board")
+    PARTS = ("messaging", "reporter", "shelters", "dispatch", "drills", "board", "ops")
 
 
 class TestConfig(Config):

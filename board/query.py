@@ -24,6 +24,7 @@ from dispatch.models import Escalation, EscalationStatus
 from dispatch.service import failed_sms_count, visible_clause
 from reporter.access import event_visible_clause
 from reporter.models import CaseStatus, Event, Incident, Report
+from reporter.service import intake_backlog
 
 
 @dataclass
@@ -122,8 +123,16 @@ def summary(view: BoardView) -> dict:
             "daily_townships": sum(1 for r in rollup["rows"] if r["daily"]),
             "escalations_open": rollup["escalations_open"], "escalations_overdue": rollup["escalations_overdue"],
             "sms_failed": failed_sms_count(view.person, view.exercise_id) or 0,
+            "intake": intake_status(view.now),
             "events": [{"id": e.id, "name": e.name, "hazard": e.hazard, "daily_report": e.daily_report,
                         "county_code": e.county_code} for e in open_events(view) if e.status == CaseStatus.OPEN]}
+
+
+def intake_status(now: datetime) -> dict:
+    """How far the processing of inbound SMS is behind (the whole service, not one county): the
+    board's figures lag by that much, and a county office should know it."""
+    count, oldest = intake_backlog()
+    return {"backlog": count, "oldest_seconds": (now - oldest).total_seconds() if oldest is not None else 0.0}
 
 
 def daily_report_status(view: BoardView) -> dict[str, dict]:

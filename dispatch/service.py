@@ -18,7 +18,7 @@ from dispatch.rules import next_level
 from messaging.gateway import MAX_SEGMENTS
 from messaging.models import FAILED_STATUSES, OutboundSms
 from messaging.outbox import queue_sms
-from reporter.models import Incident
+from reporter.models import Incident, Report
 
 LEVEL_NAMES = {"village": "村", "township": "乡镇", "county": "县", "city": "市", "province": "省"}
 KEY_FIGURES = ("deaths", "missing", "relocated", "houses_collapsed")
@@ -53,7 +53,7 @@ def place_label(village: Division) -> str:
     return f"{village.name}({parent.name})" if parent is not None and village.level == "village" else village.name
 
 
-def key_figures(incident) -> str:
+def key_figures(incident: Incident) -> str:
     """Deaths and missing always (a responder must see "0"), the others when known."""
     values = {k: getattr(incident, k, None) for k in KEY_FIGURES}
     for k in ("deaths", "missing"):
@@ -69,7 +69,8 @@ def compose(head: str, tail: str, exercise_id: int | None) -> str:
     return head + tail
 
 
-def alert_text(esc: Escalation, village: Division, incident, report, overdue: Escalation | None = None) -> str:
+def alert_text(esc: Escalation, village: Division, incident: Incident | None, report: Report | None,
+               overdue: Escalation | None = None) -> str:
     """SPEC §5: `【灾情】王庄村(码头镇) 洪涝 死亡0 失踪1 转移120 R1203。回复"收到 E17"确认。`"""
     hazard = HAZARDS.get(getattr(incident, "hazard", None) or "", getattr(incident, "hazard", "") or "")
     head = f"【灾情】{place_label(village)} {hazard} {key_figures(incident)}"
@@ -108,8 +109,8 @@ def new_escalation(*, rule: str, level: str, division_code: str, village: Divisi
     return esc
 
 
-def open_chain(rule: str, level: str, village: Division, *, incident, report, exercise_id: int | None,
-               deadline_minutes: float | None, parent: Escalation | None = None,
+def open_chain(rule: str, level: str, village: Division, *, incident: Incident | None, report: Report | None,
+               exercise_id: int | None, deadline_minutes: float | None, parent: Escalation | None = None,
                stop_levels: frozenset[str] = frozenset()) -> list[Escalation]:
     """Open `rule` at `level`; a level with nobody on duty is recorded and skipped at once.
 

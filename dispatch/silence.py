@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -37,7 +37,7 @@ def _key(day, exercise_id: int | None, village_code: str, step: str) -> str:
     return f"E5:{day.isoformat()}:{exercise_id or 0}:{village_code}:{step}"
 
 
-def _record(village: Division, step: str, key: str, event, recipients: list[Person], note: str,
+def _record(village: Division, step: str, key: str, event: Event, recipients: list[Person], note: str,
             now: datetime) -> Escalation | None:
     """Insert one step's record; None when another sweep already did it (unique key)."""
     level = "township" if step == "township" else "village"
@@ -56,7 +56,7 @@ def _record(village: Division, step: str, key: str, event, recipients: list[Pers
     return esc
 
 
-def _day(event, now: datetime, tz: ZoneInfo, deadline: time, step_minutes: float):
+def _day(event: Event, now: datetime, tz: ZoneInfo, deadline: time, step_minutes: float):
     """(day, day start, step) of this event's daily report; None while nothing is due yet.
 
     Real traffic and live drills: the local calendar day, due from SILENCE_DEADLINE, one step
@@ -99,7 +99,7 @@ def sweep_silence(now: datetime | None = None) -> int:
     return taken
 
 
-def _sweep_event(event, today, day_start: datetime, step: timedelta, now: datetime) -> int:
+def _sweep_event(event: Event, today: date, day_start: datetime, step: timedelta, now: datetime) -> int:
     """One event's due steps, with a handful of queries whatever the number of villages."""
     townships = set(db.session.scalars(select(Incident.township_code).where(
         Incident.event_id == event.id, Incident.township_code.is_not(None)).distinct()))
@@ -147,7 +147,7 @@ def _sweep_event(event, today, day_start: datetime, step: timedelta, now: dateti
     return taken
 
 
-def _remind_officer(village: Division, step: str, key: str, event, today, now: datetime,
+def _remind_officer(village: Division, step: str, key: str, event: Event, today: date, now: datetime,
                     people: list[Person]) -> int:
     note = "已提醒信息员A" if step == "a" else ("已提醒信息员B" if people else "无B岗信息员")
     esc = _record(village, step, key, event, people, note, now)
@@ -161,7 +161,8 @@ def _remind_officer(village: Division, step: str, key: str, event, today, now: d
     return 1
 
 
-def _tell_township(township_code: str, items: list[tuple[Division, Escalation]], event, today) -> None:
+def _tell_township(township_code: str, items: list[tuple[Division, Escalation]], event: Event,
+                   today: date) -> None:
     township = db.session.get(Division, township_code)
     names = "、".join(v.name for v, _e in items)
     text = service.compose(f"【零报告提醒】{township.name if township else ''}今天({today.month}月{today.day}日)"

@@ -19,7 +19,7 @@ from core.indicators import HAZARDS, INDICATORS, MAX_VALUE
 from core.localtime import local_date
 from core.models import Division, Person, utcnow
 from core.refusals import Refusal
-from reporter.models import CaseStatus, Event, InboundMessage, Incident, Report, ReportStatus
+from reporter.models import CaseStatus, Event, InboundMessage, Incident, Outcome, Report, ReportStatus
 
 EVENT_WINDOW = timedelta(days=3)
 LATE_AFTER = timedelta(hours=2)
@@ -74,6 +74,13 @@ def check_indicators(values: dict[str, float | int]) -> dict[str, float | int]:
             raise ReportRefused(f"{label}数字过大({value})，请核实后重报。")
         clean[key] = int(round(number)) if INDICATORS[key][2] else number
     return clean
+
+
+def intake_backlog() -> tuple[int, datetime | None]:
+    """Inbound messages stored and not yet handled: (how many, when the oldest arrived)."""
+    count, oldest = db.session.execute(select(func.count(InboundMessage.id), func.min(InboundMessage.received_at))
+                                       .where(InboundMessage.outcome == Outcome.PENDING)).one()
+    return count or 0, oldest
 
 
 def hazard_name(hazard: str | None) -> str:

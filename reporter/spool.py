@@ -62,13 +62,13 @@ def append(form: dict, headers: dict, path: str) -> None:
 def pending_count() -> int:
     """Lines waiting in the spool (active and claimed files)."""
     total = 0
-    for file in _pending_files():
+    for file in pending_files():
         with open(file, encoding="utf-8", errors="replace") as handle:
             total += sum(1 for line in handle if line.strip())
     return total
 
 
-def _pending_files() -> list[Path]:
+def pending_files() -> list[Path]:
     base = spool_dir()
     return sorted(base.glob("replay-*.jsonl")) + ([base / ACTIVE] if (base / ACTIVE).exists() else [])
 
@@ -134,7 +134,7 @@ def replay() -> dict[str, int]:
 
 @periodic(30, name="reporter.spool_replay")
 def replay_sweep() -> None:
-    if _pending_files():
+    if pending_files():
         counts = replay()
         if counts["replayed"] or counts["bad_lines"]:
             log.info("spool replay: %s", counts)
