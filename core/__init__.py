@@ -62,11 +62,14 @@ def create_app(config: type | dict | None = None, overrides: dict | None = None)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
 
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+    postgresql = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+    if postgresql:
         # A database host that does not answer must fail fast, so the webhook spools instead of hanging.
         options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
         options["connect_args"] = {"connect_timeout": 3, **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    if app.config.get("WEBHOOK_STORE_SECONDS") is None:
+        app.config["WEBHOOK_STORE_SECONDS"] = 1.0 if postgresql else 0.0
     extensions.db.init_app(app)
     migrations = Path(__file__).resolve().parent.parent / "migrations"
     extensions.migrate.init_app(app, extensions.db, directory=str(migrations))

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from core.extensions import db
 from core.models import Person, utcnow
 from core.people import by_phone, try_normalise_phone
+from core.roles import OFFICER_ROLES
 from messaging.outbox import queue_sms
 from reporter.models import OneTimeCode
 
@@ -25,7 +26,6 @@ LIFETIME = timedelta(minutes=10)
 MAX_TRIES = 5
 PER_PHONE = (3, timedelta(minutes=10))
 PER_IP = (10, timedelta(hours=1))
-OFFICER_ROLES = ("officer_a", "officer_b")
 
 
 class TooMany(Exception):

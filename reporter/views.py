@@ -14,6 +14,8 @@ from sqlalchemy.exc import OperationalError
 
 from core.extensions import csrf, db, limiter
 from core.indicators import HAZARDS, INDICATORS, REPORT_KINDS
+from core.roles import OFFICER_ROLES
+from core.timelimit import TooSlow, time_limit
 from messaging.webhooks import MAX_WEBHOOK_BYTES, signed, twiml, webhook_form
 from reporter import flows, otp, spool
 from reporter.intake import receive_sms
@@ -37,13 +39,13 @@ def sms_inbound():
         return Response("invalid signature", status=403, mimetype="text/plain")
     form = signed_form.to_dict()
     try:
-        reply = receive_sms(form)
-    except OperationalError:
-        log.exception("database unreachable; spooling MessageSid %r", form.get("MessageSid"))
-        try:
-            db.session.rollback()
-        except Exception:
-            pass
+        with time_limit(current_app.config["WEBHOOK_STORE_SECONDS"]):
+            reply = receive_sms(form)
+    except (OperationalError, TooSlow) as exc:
+        # Unreachable or hung: the connection's state is unknown, so it is dropped without
+        # another word to the server (a ROLLBACK would hang too), and the request is spooled.
+        log.error("database unreachable or hung (%s); spooling MessageSid %r", exc, form.get("MessageSid"))
+        db.session().invalidate()
         spool.append(form, {"X-Twilio-Signature": request.headers.get("X-Twilio-Signature", "")}, request.path)
         reply = SPOOLED_REPLY
     return twiml(reply)
@@ -52,7 +54,7 @@ def sms_inbound():
 # ---- the officers' web form ----------------------------------------------------------------
 
 def _officer():
-    if current_user.is_authenticated and current_user.role in otp.OFFICER_ROLES:
+    if current_user.is_authenticated and current_user.role in OFFICER_ROLES:
         return current_user._get_current_object()
     return None
 
