@@ -64,9 +64,12 @@ bench-board: venv
 bench-drill: venv
 	BENCH_DATABASE_URL=$${DRILL_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/zb_drills_bench} $(PY) bench/drill.py
 
-# SPEC §9: inbound webhook throughput, gunicorn on PostgreSQL (the database is WIPED; see bench/README.md).
+# SPEC §9: inbound webhook throughput with wrk: bare app, one-INSERT app and the service in one run,
+# gunicorn on PostgreSQL (the database is WIPED; see bench/README.md).
 BENCH_INTAKE_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/zb_reporter
 bench-intake: venv
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get install -y -qq wrk >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)); } || { echo "install wrk (apt-get install wrk)" >&2; exit 1; }
 	BENCH_DATABASE_URL=$(BENCH_INTAKE_DATABASE_URL) $(PY) bench/intake.py
 
 # The whole Hebei division list into a fresh SQLite file and into PostgreSQL (wiped!): bench/README.md.

@@ -1,24 +1,27 @@
-"""bench-intake: signed Twilio webhooks from 2,000 registered officers against gunicorn (2 workers)
-on PostgreSQL, beside a bare Flask endpoint under the same gunicorn as the ceiling (SPEC §9).
+"""bench-intake: signed Twilio webhooks against gunicorn on PostgreSQL, driven by wrk, in one run:
+a bare Flask endpoint, a bare Flask endpoint doing one INSERT (the ceiling), and the service.
 
-    make bench-intake                       # defaults below
-    .venv/bin/python bench/intake.py --seconds 20 --rate 500 --concurrency 32
+    make bench-intake                               # 15 s per phase, wrk -t1 -c16, sync workers
+    .venv/bin/python bench/intake.py --seconds 15 --connections 16 --workers 2
 
-Phases: (1) bare endpoint, closed loop; (2) /sms/inbound closed loop (as fast as it answers);
-(3) /sms/inbound open loop at --rate msg/s (latency measured from the scheduled send time, so
-queueing counts). After the run every 200 answer must have a stored message.
-The database (BENCH_DATABASE_URL, default zb_reporter) is WIPED and rebuilt from the migrations.
+For each phase: requests answered per second, p50/p99, errors, the CPU the server and wrk spent
+per request (wrk must cost far less than the server, or it measures itself), the load average.
+For the service also: every message answered 200 is stored; the rate sustained end to end
+(from the first request until nothing waits to be processed); and how long the township alerts
+of the reports sent in the burst took to reach the gateway (a `flask worker` runs beside it,
+console backend). The database (BENCH_DATABASE_URL, default zb_reporter) is WIPED.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import platform
+import re
+import resource
+import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +29,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -55,6 +59,9 @@ def setup(env: dict, officers: int) -> list[str]:
         with db.engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public;"))
         upgrade(revision="heads")
+        with db.engine.begin() as conn:  # the one-INSERT app's table
+            conn.execute(text("CREATE TABLE bench_insert (id serial PRIMARY KEY, sid varchar(64), body text, "
+                              "at timestamptz DEFAULT now())"))
         prov, city = "130000000000", "130600000000"
         rows = [dict(code=prov, parent_code=None, name="河北省", level="province"),
                 dict(code=city, parent_code=prov, name="保定市", level="city", province_code=prov)]
@@ -87,11 +94,11 @@ def setup(env: dict, officers: int) -> list[str]:
     return phones
 
 
-def start_gunicorn(env: dict, app_spec: str, port: int, chdir: Path, threads: int) -> subprocess.Popen:
-    worker = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else ["-k", "sync"]
-    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-w", "2", *worker, "-b", f"127.0.0.1:{port}",
-                             "--chdir", str(chdir), "--log-level", "warning", app_spec],
-                            env=env, start_new_session=True)
+def start_gunicorn(env: dict, app_spec: str, port: int, chdir: Path, workers: int) -> subprocess.Popen:
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-w", str(workers), "-k", "sync",
+                             "-b", f"127.0.0.1:{port}", "--chdir", str(chdir), "--log-level", "warning",
+                             "--graceful-timeout", "3", app_spec],
+                            env=env | {"PYTHONPATH": str(ROOT)}, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -103,172 +110,193 @@ def start_gunicorn(env: dict, app_spec: str, port: int, chdir: Path, threads: in
 
 
 def stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
+    """SIGTERM the whole group; what is still there after 5 s is killed (gunicorn's graceful
+    timeout is 3 s here, so a stop never waits 30 s)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+    except ProcessLookupError:
+        pass
 
 
-def make_requests(phones: list[str], count: int, public: str, tag: str) -> list[tuple[dict, str]]:
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every process of a process group, from /proc."""
+    total = 0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 of stat (pgrp), counted after the command name
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def write_requests(phones: list[str], count: int, public: str, tag: str, path: Path) -> list[str]:
+    """Pre-signed webhooks for wrk (signing is not timed); returns their MessageSids in order."""
     from messaging.gateway import sign
 
-    out = []
-    for n in range(count):
-        phone = phones[n % len(phones)]
-        round_ = n // len(phones)
-        body = BODIES[min(round_, len(BODIES) - 1)].format(a=n % 7, b=10 + round_ * 5 + n % 13)
-        form = {"MessageSid": f"SM{tag}{n:09d}", "AccountSid": "AC" + "0" * 32, "From": phone,
-                "To": "+8610690000", "Body": body, "NumSegments": "1"}
-        out.append((form, sign(public + "/sms/inbound", form, TOKEN)))
-    return out
+    sids = []
+    with open(path, "w", encoding="utf-8") as out:
+        for n in range(count):
+            phone = phones[n % len(phones)]
+            round_ = n // len(phones)
+            body = BODIES[min(round_, len(BODIES) - 1)].format(a=n % 7, b=10 + round_ * 5 + n % 13)
+            form = {"MessageSid": f"SM{tag}{n:09d}", "AccountSid": "AC" + "0" * 32, "From": phone,
+                    "To": "+8610690000", "Body": body, "NumSegments": "1"}
+            out.write(sign(public + "/sms/inbound", form, TOKEN) + "\t" + urlencode(form) + "\n")
+            sids.append(form["MessageSid"])
+    return sids
 
 
-async def run_phase(url: str, reqs: list[tuple[dict, str]], seconds: float, concurrency: int,
-                    rate: float | None) -> dict:
-    import aiohttp
-
-    latencies: list[float] = []
-    codes: dict[int | str, int] = {}
-    sent_ok: list[str] = []
-    connector = aiohttp.TCPConnector(limit=concurrency if rate is None else 512, force_close=True)
-    timeout = aiohttp.ClientTimeout(total=30)
-    started = time.perf_counter()
-    stop_at = started + seconds
-
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        async def one(i: int, scheduled: float) -> None:
-            form, sig = reqs[i]
-            try:
-                async with session.post(url, data=form, headers={"X-Twilio-Signature": sig}) as response:
-                    await response.read()
-                    status = response.status
-            except Exception as exc:  # connection refused, timeout: an error, counted
-                status = type(exc).__name__
-            latencies.append(time.perf_counter() - scheduled)
-            codes[status] = codes.get(status, 0) + 1
-            if status == 200:
-                sent_ok.append(form["MessageSid"])
-
-        if rate is None:
-            counter = iter(range(len(reqs)))
-
-            async def loop() -> None:
-                while time.perf_counter() < stop_at:
-                    i = next(counter, None)
-                    if i is None:
-                        return
-                    await one(i, time.perf_counter())
-
-            await asyncio.gather(*(loop() for _ in range(concurrency)))
-        else:
-            tasks = []
-            total = min(len(reqs), int(rate * seconds))
-            for i in range(total):
-                scheduled = started + i / rate
-                delay = scheduled - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(i, scheduled)))
-            await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    q = statistics.quantiles(latencies, n=100) if len(latencies) > 2 else [0] * 99
-    return {"requests": len(latencies), "ok": codes.get(200, 0), "errors": len(latencies) - codes.get(200, 0),
-            "codes": codes, "throughput": codes.get(200, 0) / elapsed, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000,
-            "max_ms": latencies[-1] * 1000 if latencies else 0, "sids": sent_ok}
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def stored(env: dict, sids: list[str]) -> tuple[int, int]:
-    from sqlalchemy import create_engine, text
+def run_wrk(url: str, requests: Path, seconds: float, connections: int, pgid: int) -> dict:
+    """wrk -t1 -cN --latency; the server's and wrk's CPU per request; load average."""
+    before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before = group_cpu_seconds(pgid)
+    load = os.getloadavg()[0]
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s",
+                          "-s", str(ROOT / "bench/wrk_requests.lua"), url],
+                         env=dict(os.environ, WRK_REQUESTS=str(requests)), capture_output=True, text=True, check=True)
+    server_cpu = group_cpu_seconds(pgid) - server_before
+    after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = (after_children.ru_utime - before_children.ru_utime
+               + after_children.ru_stime - before_children.ru_stime)
+    text = out.stdout
+    total = int(re.search(r"(\d+) requests in", text).group(1))
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", text)) else 0
+    sock = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
+    return {"requests": total, "rate": rate, "p50_ms": _ms(re.search(r"50%\s+(\S+)", text).group(1)),
+            "p99_ms": _ms(re.search(r"99%\s+(\S+)", text).group(1)), "errors": non2xx + sock,
+            "server_cpu_ms": 1000 * server_cpu / max(total, 1), "wrk_cpu_ms": 1000 * wrk_cpu / max(total, 1),
+            "load": load}
+
+
+def row(name: str, r: dict, ceiling: float | None = None) -> str:
+    share = f"{r['rate'] / ceiling:.2f}×" if ceiling else ""
+    return (f"| {name} | {r['requests']} | {r['rate']:.0f} | {share} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+            f"{r['errors']} | {r['server_cpu_ms']:.2f} | {r['wrk_cpu_ms']:.3f} | {r['load']:.1f} |")
+
+
+def engine_for(env: dict):
+    from sqlalchemy import create_engine
 
     from config import database_url
 
-    engine = create_engine(database_url(env["DATABASE_URL"]))
+    return create_engine(database_url(env["DATABASE_URL"]))
+
+
+def drain(env: dict, started: float, sids: list[str], timeout: float = 180.0) -> dict:
+    """Wait until nothing of the burst waits (intake backlog 0, outbox empty); then the rate
+    sustained from the first request to that moment, and how long the alerts took."""
+    from sqlalchemy import text
+
+    engine = engine_for(env)
     with engine.connect() as conn:
-        found = conn.execute(text("SELECT count(*) FROM inbound_messages WHERE sid = ANY(:s)"), {"s": sids}).scalar()
-        reports = conn.execute(text("SELECT count(*) FROM reports")).scalar()
-    return found, reports
+        backlog_zero = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            waiting = conn.execute(text("SELECT count(*) FROM inbound_messages WHERE outcome = 'pending'")).scalar()
+            if waiting == 0 and backlog_zero is None:
+                backlog_zero = time.perf_counter()
+            unsent = conn.execute(text("SELECT count(*) FROM outbound_sms WHERE status IN ('pending', 'sending') "
+                                       "AND purpose = 'escalation'")).scalar()
+            conn.rollback()
+            if waiting == 0 and unsent == 0:
+                break
+            time.sleep(0.2)
+        delays = [row[0] for row in conn.execute(text(
+            "SELECT EXTRACT(EPOCH FROM o.sent_at - m.received_at) FROM outbound_sms o "
+            "JOIN reports r ON r.id = o.report_id JOIN inbound_messages m ON m.id = r.message_id "
+            "WHERE o.purpose = 'escalation' AND o.sent_at IS NOT NULL AND m.sid = ANY(:s) ORDER BY 1"), {"s": sids})]
+        unsent = conn.execute(text("SELECT count(*) FROM outbound_sms WHERE status IN ('pending', 'sending')")).scalar()
+        stored = conn.execute(text("SELECT count(*) FROM inbound_messages WHERE sid = ANY(:s)"), {"s": sids}).scalar()
+        processed = conn.execute(text("SELECT count(*) FROM inbound_messages WHERE sid = ANY(:s) "
+                                      "AND outcome <> 'pending'"), {"s": sids}).scalar()
+    engine.dispose()
+    elapsed = (backlog_zero or time.perf_counter()) - started
 
-
-def commit_latency(env: dict, n: int = 50) -> tuple[float, float]:
-    """Median and p90 ms of one tiny durable commit: the floor under every webhook (WAL fsync)."""
-    from sqlalchemy import create_engine, text
-
-    from config import database_url
-
-    engine = create_engine(database_url(env["DATABASE_URL"]))
-    times = []
-    with engine.connect() as conn:
-        conn.execute(text("CREATE TABLE IF NOT EXISTS bench_commit_probe (id serial primary key, at float)"))
-        conn.commit()
-        for _ in range(n):
-            started = time.perf_counter()
-            conn.execute(text("INSERT INTO bench_commit_probe (at) VALUES (:t)"), {"t": started})
-            conn.commit()
-            times.append((time.perf_counter() - started) * 1000)
-        conn.execute(text("DROP TABLE bench_commit_probe"))
-        conn.commit()
-    times.sort()
-    return times[n // 2], times[int(n * 0.9)]
-
-
-def row(name: str, r: dict) -> str:
-    return (f"| {name} | {r['requests']} | {r['throughput']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-            f"{r['max_ms']:.0f} | {r['errors']} |")
+    def pct(p: float) -> float | None:
+        return float(delays[min(len(delays) - 1, int(p * len(delays)))]) if delays else None
+    return {"stored": stored, "processed": processed, "sustained": processed / elapsed, "alerts": len(delays),
+            "alert_p50_s": pct(0.5), "alert_p95_s": pct(0.95), "unsent": unsent}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=15, help="per phase; 4 phases")
-    parser.add_argument("--rate", type=float, default=500)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=15, help="per phase; 3 phases")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers, the same for every phase")
     parser.add_argument("--officers", type=int, default=2000)
-    parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker (1: sync workers)")
+    parser.add_argument("--requests", type=int, default=150_000, help="pre-signed webhooks in the wrk file")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
     port = free_port()
     public = f"http://127.0.0.1:{port}"
-    spool = tempfile.mkdtemp(prefix="zb-bench-spool-")
+    scratch = Path(tempfile.mkdtemp(prefix="zb-bench-intake-"))
     env = dict(os.environ, DATABASE_URL=os.environ.get("BENCH_DATABASE_URL",
                                                       "postgresql://postgres@127.0.0.1/zb_reporter"),
                REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2"), SMS_BACKEND="console",
-               TWILIO_AUTH_TOKEN=TOKEN, PUBLIC_BASE_URL=public, SPOOL_DIR=spool, LOG_LEVEL="WARNING",
-               SECRET_KEY="bench", ZAIBAO_INSTANCE=tempfile.mkdtemp(prefix="zb-bench-inst-"))
+               TWILIO_AUTH_TOKEN=TOKEN, PUBLIC_BASE_URL=public, SPOOL_DIR=str(scratch / "spool"),
+               LOG_LEVEL="WARNING", SECRET_KEY="bench", ZAIBAO_INSTANCE=str(scratch / "instance"),
+               SMS_RATE_PER_SECOND="1000")
     print(f"setting up {args.officers} officers in {env['DATABASE_URL']} ...", flush=True)
     phones = setup(env, args.officers)
-    n = int(max(args.rate, 3000) * args.seconds * 2) + 1000
-    tag = uuid.uuid4().hex[:6]
-    closed_reqs = make_requests(phones, n, public, tag + "c")
-    open_reqs = make_requests(phones, n, public, tag + "o")
+    subprocess.run(["redis-cli", "-u", env["REDIS_URL"], "flushdb"], capture_output=True)
+    requests = scratch / "requests.tsv"
+    sids = write_requests(phones, args.requests, public, uuid.uuid4().hex[:6], requests)
+    url = public + "/sms/inbound"
 
-    bare = start_gunicorn(env, "bare_app:app", port, ROOT / "bench", args.threads)
+    results = {}
+    for name, spec, chdir in (("bare", "bare_app:app", ROOT / "bench"), ("insert", "insert_app:app", ROOT / "bench")):
+        server = start_gunicorn(env, spec, port, chdir, args.workers)
+        try:
+            results[name] = run_wrk(url, requests, args.seconds, args.connections, server.pid)
+        finally:
+            stop(server)
+    worker = subprocess.Popen([str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "worker"], cwd=ROOT,
+                              env=env | {"PYTHONPATH": str(ROOT)}, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_gunicorn(env, "wsgi:app", port, ROOT, args.workers)
     try:
-        bare_closed = asyncio.run(run_phase(public + "/sms/inbound", closed_reqs, args.seconds, args.concurrency, None))
-        bare_open = asyncio.run(run_phase(public + "/sms/inbound", open_reqs, args.seconds, args.concurrency,
-                                          args.rate))
+        started = time.perf_counter()
+        results["ours"] = run_wrk(url, requests, args.seconds, args.connections, server.pid)
+        end = drain(env, started, sids)  # wrk stops with requests in flight: count the whole file
     finally:
-        stop(bare)
-    app = start_gunicorn(env, "wsgi:app", port, ROOT, args.threads)
-    try:
-        closed = asyncio.run(run_phase(public + "/sms/inbound", closed_reqs, args.seconds, args.concurrency, None))
-        paced = asyncio.run(run_phase(public + "/sms/inbound", open_reqs, args.seconds, args.concurrency, args.rate))
-    finally:
-        stop(app)
-    sids = closed["sids"] + paced["sids"]
-    commit_p50, commit_p90 = commit_latency(env)
-    found, reports = stored(env, sids)
+        stop(server)
+        stop(worker)
+    shutil.rmtree(scratch, ignore_errors=True)
+
+    ceiling = results["insert"]["rate"]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    print(f"\n{when}, {platform.node()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; "
-          f"{args.officers} officers, gunicorn -w 2 " + (f"-k gthread --threads {args.threads}" if args.threads > 1
-                                                           else "-k sync"))
-    print("| phase | requests | answered 200 per s | p50 ms | p99 ms | max ms | errors |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    print(row(f"bare Flask, closed loop c={args.concurrency}", bare_closed))
-    print(row(f"bare Flask, open loop {args.rate:.0f}/s", bare_open))
-    print(row(f"/sms/inbound, closed loop c={args.concurrency}", closed))
-    print(row(f"/sms/inbound, open loop {args.rate:.0f}/s", paced))
-    print(f"\nanswered 200: {len(sids)}; stored messages with those sids: {found}; reports stored: {reports}; "
-          f"other answers: {closed['codes'] | paced['codes']}")
-    print(f"one durable INSERT+COMMIT on this server right after the run: p50 {commit_p50:.1f} ms, "
-          f"p90 {commit_p90:.1f} ms (sequential)")
-    if found != len(sids):
+    print(f"\n{when}, {platform.node()}, {os.cpu_count()} cores; {args.officers} officers; gunicorn -w "
+          f"{args.workers} -k sync; wrk -t1 -c{args.connections} -d{args.seconds:g}s; load average "
+          f"{os.getloadavg()[0]:.1f} at the end")
+    print("| phase | requests | answered/s | share of the one-INSERT app | p50 ms | p99 ms | errors | "
+          "server CPU ms/req | wrk CPU ms/req | load before |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(row("bare Flask (TwiML only)", results["bare"], ceiling))
+    print(row("bare Flask + one INSERT (the ceiling)", results["insert"], ceiling))
+    print(row("POST /sms/inbound", results["ours"], ceiling))
+    alerts = (f"p50 {end['alert_p50_s']:.2f} s, p95 {end['alert_p95_s']:.2f} s over {end['alerts']} township alerts"
+              if end["alerts"] else "no alerts sent")
+    print(f"\nstored {end['stored']} messages for {results['ours']['requests']} answers; "
+          f"processed {end['processed']}; sustained end to end {end['sustained']:.0f} msg/s "
+          f"({end['sustained'] / ceiling:.2f}× the one-INSERT app); alert latency (SMS received → handed to the "
+          f"gateway) {alerts}; SMS still unsent after the drain: {end['unsent']}")
+    if end["stored"] < results["ours"]["requests"] - results["ours"]["errors"]:
         print("MISMATCH: answered messages that were not stored", file=sys.stderr)
         raise SystemExit(1)
 
