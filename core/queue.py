@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 import redis
 from flask import Flask, current_app, has_app_context
-from rq import Queue
+from rq import Queue, SimpleWorker
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -144,11 +145,28 @@ def run_sweeps_forever(app: Flask, stop: threading.Event, holder: str) -> None:
 
 
 def start_worker(app: Flask, burst: bool = False, name: str | None = None) -> None:
-    """RQ worker with scheduler on all queues, plus the sweep thread."""
-    from rq import SimpleWorker
+    """RQ worker with scheduler on all queues, plus the sweep thread; until SIGTERM or SIGINT.
 
+    RQ's own loop also quits by itself (a job it cannot read, Redis gone): then it is started
+    again, since a worker that silently stops sends no SMS. A stop signal ends it for good,
+    whether a job was running (it finishes first) or not.
+    """
     stop = threading.Event()
     holder = f"{name or socket.gethostname()}:{os.getpid()}"
+
+    class Worker(SimpleWorker):
+        """SimpleWorker (jobs run in this process: no fork, so the app context and its pools stay
+        valid) that remembers a stop signal: idle, RQ raises StopRequested and forgets it, and
+        the loop below took the stop for a failure and started RQ again."""
+
+        def request_stop(self, signum, frame):
+            stop.set()
+            super().request_stop(signum, frame)
+
+    def stop_between_loops(_signum, _frame) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, stop_between_loops) for sig in (signal.SIGTERM, signal.SIGINT)}
     sweeper = threading.Thread(target=run_sweeps_forever, args=(app, stop, holder), daemon=True,
                                name="zaibao-sweeps")
     sweeper.start()
@@ -156,22 +174,29 @@ def start_worker(app: Flask, burst: bool = False, name: str | None = None) -> No
         while not stop.is_set():
             try:
                 with app.app_context():
-                    # SimpleWorker runs jobs in this process: no fork, so the app context and
-                    # its connection pool stay valid.
-                    worker = SimpleWorker([queue(n) for n in queue_names()],
-                                          connection=redis_conn(), name=name)
+                    connection = worker_connection(app)
+                    worker = Worker([Queue(n, connection=connection) for n in queue_names()],
+                                    connection=connection, name=name)
                     worker.work(with_scheduler=True, burst=burst)
-                if burst or getattr(worker, "_stop_requested", True):
-                    break  # asked to (burst done, SIGTERM/SIGINT)
-                # RQ's loop also quits by itself, on a Redis timeout (a slow connect on a loaded
-                # machine) or a job it cannot read; a worker that silently stops sends no SMS.
+                for sig in (signal.SIGTERM, signal.SIGINT):  # RQ left its own handlers installed
+                    signal.signal(sig, stop_between_loops)
+                if burst or stop.is_set():
+                    break
                 log.warning("the RQ worker loop stopped by itself (see above); restarting it in 2 s")
                 stop.wait(2)
             except redis.exceptions.ConnectionError:
                 log.warning("Redis unreachable; the worker retries in 2 s (sweeps keep running)")
-                time.sleep(2)
+                stop.wait(2)
     finally:
         stop.set()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def worker_connection(app: Flask) -> redis.Redis:
+    """The RQ worker's own client: no socket timeout of ours, so RQ sets the one its blocking
+    dequeue needs (the app's 3 s timeout made an idle worker quit and restart every few seconds)."""
+    return redis.Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=1, health_check_interval=10)
 
 
 # ---- hand-off after commit ------------------------------------------------------------------

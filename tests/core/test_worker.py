@@ -3,6 +3,12 @@ gateway (here the real twilio client talking to the fake Twilio server)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
+import pytest
+
 from core.queue import queue, redis_ok
 from tests.conftest import wait_for
 from tests.core.jobs import send_and_count
@@ -28,8 +34,6 @@ def test_the_worker_outlives_what_makes_rq_quit(start_worker, fake_twilio, redis
     """RQ's work loop quits on a Redis timeout (a slow connect on a loaded machine did it during
     a drill) or on a job it cannot even read; `flask worker` must start it again, or no SMS and
     no E4 goes out until somebody notices. A job record with an unreadable date is the fault."""
-    import time
-
     redis_client.hset("rq:job:broken", mapping={"created_at": "not a date", "status": "queued", "data": b"?",
                                                 "origin": "sms", "description": "broken"})
     redis_client.rpush("rq:queue:sms", "broken")
@@ -41,8 +45,6 @@ def test_the_worker_outlives_what_makes_rq_quit(start_worker, fake_twilio, redis
 
 
 def test_a_sweep_lease_is_held_by_one_worker_until_its_interval_passes():
-    import time
-
     from core.queue import sweep_done, sweep_lease
 
     assert sweep_lease("test.lease", 0.2, "worker-a") is True
@@ -81,3 +83,30 @@ def test_two_workers_share_each_sweep_instead_of_both_running_it(app):
             loop.join(30)
         q._PERIODIC[:] = [p for p in q._PERIODIC if p[0] != "test.count"]
     assert 2 <= len(runs) <= 5, runs  # without the lease: about 10 (5 each)
+
+
+def _registered(redis_client, worker) -> bytes | None:
+    """When RQ's loop in this worker registered itself (a restarted loop registers again)."""
+    return redis_client.hget(f"rq:worker:{worker.name}", "birth")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_an_idle_worker_stops_on_a_signal(start_worker, redis_client, sig):
+    """A service manager's SIGTERM, a terminal's Ctrl-C: an idle worker used to take RQ's
+    StopRequested for a failure and start its loop again, so it never stopped (and `make run`
+    hung on Ctrl-C, or left an orphan taking jobs)."""
+    worker = start_worker()
+    wait_for(lambda: _registered(redis_client, worker), timeout=30, message="the worker's RQ loop")
+    time.sleep(0.5)
+    os.kill(worker.proc.pid, sig)  # the main process only, as a service manager does
+    assert worker.proc.wait(timeout=10) is not None
+
+
+def test_an_idle_worker_does_not_restart_itself(start_worker, redis_client):
+    """RQ blocks on Redis for minutes when idle; the app's 3 s socket timeout broke that wait, so
+    an idle worker quit and restarted its loop every few seconds (73 times in 10 minutes)."""
+    worker = start_worker()
+    birth = wait_for(lambda: _registered(redis_client, worker), timeout=30, message="the worker's RQ loop")
+    time.sleep(12)
+    assert worker.proc.poll() is None
+    assert _registered(redis_client, worker) == birth
