@@ -3,7 +3,7 @@
 Everything is summed in SQL so that a county with 5,000 open incidents is a handful of
 grouped queries, not 5,000 objects. Every query goes through `BoardView.incident_filter()` (or
 the matching helpers for reports, escalations, SMS), which applies `core.scope.scope_clause`
-and `core.db.exercise_clause`: real and drill figures never mix.
+and `core.exercises.exercise_clause`: real and drill figures never mix.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Lists are keyset-paginated (`core.api.paginate`) and scoped (`core.scope.scope_clause`); a record
 outside the caller's scope answers 404 exactly like one that does not exist. `?exercise=<id>`
-selects that exercise's records, real ones otherwise (`core.db.exercise_clause`).
+selects that exercise's records, real ones otherwise (`core.exercises.exercise_clause`).
 """
 
 from __future__ import annotations

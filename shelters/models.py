@@ -4,7 +4,7 @@ Drill isolation: a shelter is real infrastructure and exists once; what a drill 
 occupancy and status. Those go to a `ShelterDrillState` overlay row (one per shelter and
 exercise), never to the `shelters` row. Reading a shelter "inside exercise X" takes the overlay
 when there is one and the real values otherwise (a drill starts from the real situation). The
-occupancy history carries `exercise_id` and is filtered with `core.db.exercise_clause`, like
+occupancy history carries `exercise_id` and is filtered with `core.exercises.exercise_clause`, like
 every other drill-aware table.
 """
 

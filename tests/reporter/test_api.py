@@ -187,7 +187,7 @@ def test_closing_an_event_closes_its_incidents_and_settles_what_waits(client, se
 
 
 def test_return_queues_sms_to_the_author_when_dispatch_does(client, send_sms, officer, township_staff, api_token):
-    """The return is handed to dispatch.flows.report_returned (E6); the outbox row is dispatch's."""
+    """The return is announced (reporter.events.report_returned); dispatch answers with the E6 SMS."""
     twiml_text(send_sms(officer.phone, "初报 洪涝 转移3", sid="SM-e6"))
     [report] = reports()
     client.post(f"/api/v1/reports/R{report.id}/review", json={"action": "return", "reason": "请补充受灾人口"},
