@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from flask_login import current_user
 from sqlalchemy import Select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from core.extensions import csrf, db
@@ -71,15 +72,29 @@ def _handle_api_error(exc: ApiError):
 
 def _handle_http_error(exc: HTTPException):
     if request.path.startswith("/api/"):
-        return error_response(exc.code or 500, exc.description or exc.name)
+        response, status = error_response(exc.code or 500, exc.description or exc.name)
+        for name, value in exc.get_headers():  # Allow on a 405, WWW-Authenticate, Retry-After …
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
     return exc
 
 
 def _handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return _handle_http_error(exc)
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        db.session().invalidate()
+    if isinstance(exc, OperationalError):  # the database is down: the client may retry, nothing is lost
+        current_app.logger.error("database unavailable on %s: %s", request.path, exc)
+        if request.path.startswith("/api/"):
+            response, status = error_response(503, "the database is unavailable; try again shortly", "unavailable")
+            response.headers["Retry-After"] = "5"
+            return response, status
+        return "服务暂时不可用，请稍后重试。Service temporarily unavailable.", 503, {"Retry-After": "5"}
     current_app.logger.exception("unhandled error on %s", request.path)
-    db.session.rollback()
     if request.path.startswith("/api/"):
         return error_response(500, "internal error; it has been logged", "internal")
     return "Internal error; it has been logged.", 500
