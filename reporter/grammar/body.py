@@ -22,6 +22,7 @@ class _Body:
     hazard: str | None = None
     indicators: dict[str, float | int] = field(default_factory=dict)
     attempted: int = 0  # keyword/number pairs found, including refused ones
+    refused: set[int] = field(default_factory=set)  # tokens of pairs whose number is no usable figure
     nonzero: bool = False
     nil_word: bool = False
     used: set[int] = field(default_factory=set)
@@ -46,11 +47,12 @@ def _read_body(toks: list[_Tok], indices: list[int], problems: _Problems) -> _Bo
     rest = [k for k in indices if k not in body.used]
     parts: dict[str, int | float] = {}  # 重伤3人 轻伤2人: parts of the injured count, added up
     for kw, num, fillers in _pair_up(toks, rest):
-        body.used.update((kw, num, *fillers))
         body.attempted += 1
         got = _indicator_value(toks[kw].value, toks[num], toks[kw], problems)
-        if got is None:
+        if got is None:  # refused (the problem says why): its words stay in the narrative
+            body.refused.update((kw, num))
             continue
+        body.used.update((kw, num, *fillers))
         key, value = got
         body.nonzero = body.nonzero or bool(value)
         word = toks[kw].text

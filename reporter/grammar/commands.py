@@ -126,6 +126,8 @@ def _correction(toks: list[_Tok], idx: list[int], problems: _Problems, done: _Do
         return done("unparsed", idx)
     rest = idx[1:]
     body = _read_body(toks, rest, problems)
+    if body.refused:  # a figure it could not read: correct nothing rather than half of it
+        return done("unparsed", idx, target_id=target)
     keep = [k for k in rest if k not in body.used]
     cmd = done("correction", keep, target_id=target, hazard=body.hazard, report_kind=body.report_kind,
                indicators=body.indicators)
@@ -222,7 +224,8 @@ def _report(toks: list[_Tok], idx: list[int], problems: _Problems, done: _Done, 
         # 本村无灾情 / 今日平安: only a nil word to go on; a nil report, not an incident.
         nil_keep = [k for k in idx if not (toks[k].type == _HAZ and k in body.used)]
         return done("nil", nil_keep, hazard=body.hazard)
-    probe = _narrative(text, toks, keep, _Problems())
+    # refused figures stay in the narrative, but do not make one: a message of nothing else is unparsed
+    probe = _narrative(text, toks, [k for k in keep if k not in body.refused], _Problems())
     has_narrative = _meaningful(probe)
     if body.hazard is None and body.report_kind is None and not body.indicators:
         if body.attempted == 0:

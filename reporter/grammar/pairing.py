@@ -98,6 +98,9 @@ def _indicator_value(key: str, num: _Tok, kw: _Tok, problems: _Problems) -> tupl
     written = f"{kw.text}{num.text}" if kw.start < num.start else f"{num.text}{kw.text}"
     if len(written) > 24:  # replies are short; a 70-digit figure need not be quoted in full
         written = written[:22] + "…"
+    if num.unreadable:
+        problems.add(f"“{written}”: 不是可用的数字，已忽略，请用普通数字重发")
+        return None
     if num.negative:
         problems.add(f"“{written}”: 数字不能为负，已忽略")
         return None

@@ -45,10 +45,12 @@ class _Tok:
     unit_cat: str | None = None  # people | house | area | money | other | None
     big: bool = False  # written with 万/亿 (money: an amount in 元)
     chinese_only: bool = False  # written with Chinese numerals only
+    unreadable: bool = False  # looks like a number but is no figure we store (1e308, ∞)
 
 
 _RE_CODE = re.compile(r"[A-Za-z]{1,8}-?\d{1,12}(?:-[A-Za-z0-9]{1,12})*(?![0-9])")
 _RE_LETTERS = re.compile(r"[A-Za-z]+")
+_RE_EXPONENT = re.compile(r"[eE][+-]?\d+")
 
 
 def _scan_number(text: str, i: int) -> _Tok | None:
@@ -65,6 +67,10 @@ def _scan_number(text: str, i: int) -> _Tok | None:
     elif ch not in _NUM_START:
         return None
     run_end = _number_run_end(text, i)
+    exponent = _RE_EXPONENT.match(text, run_end) if text[run_end - 1].isdigit() else None
+    if exponent is not None:  # 1e308: scientific notation is no way to count people
+        return _Tok(_NUM, text[i:exponent.end()], start, exponent.end(), text[start:exponent.end()],
+                    negative=negative, unreadable=True)
     for end in range(run_end, i, -1):
         core = text[i:end]
         value = _core_value(core)
@@ -120,7 +126,9 @@ def _tokenise(text: str) -> list[_Tok]:
                 toks.append(_Tok(_TEXT, "", i, i + len(word), word))
             i += len(word)
             continue
-        if ch == "?":
+        if ch == "∞":
+            toks.append(_Tok(_NUM, ch, i, i + 1, ch, unreadable=True))
+        elif ch == "?":
             toks.append(_Tok(_CMD, "help", i, i + 1, ch))
         else:
             toks.append(_Tok(_TEXT, "", i, i + 1, ch))

@@ -1073,3 +1073,22 @@ def test_property_well_formed_report_parses_back(case):
     assert cmd.hazard == hazard, body
     assert cmd.indicators == expected, body
     assert cmd.narrative == "", body
+
+
+@pytest.mark.parametrize("written", ["1e308", "1E5", "2e3", "1e+9", "∞", "1" * 30])
+def test_absurd_numbers_are_never_another_figure(written):
+    """`转移1e308` used to be stored as 转移1 (the exponent left as text) without a word."""
+    cmd = parse(f"初报 洪涝 转移{written} 死亡1")
+    assert cmd.kind == "report" and cmd.indicators == {"deaths": 1}
+    assert f"转移{written}"[:20] in cmd.narrative  # the words are kept
+    assert any(f"转移{written}"[:20] in p for p in cmd.problems)  # and the reply says so
+
+
+def test_a_message_of_nothing_but_an_absurd_figure_is_unparsed():
+    cmd = parse("初报 洪涝 转移1e308")
+    assert cmd.kind == "unparsed" and cmd.indicators == {} and cmd.problems
+
+
+def test_a_correction_with_an_unreadable_figure_corrects_nothing():
+    cmd = parse("更正 R3 死亡1e3 转移20")
+    assert cmd.kind == "unparsed" and cmd.indicators == {}

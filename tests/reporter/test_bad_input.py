@@ -242,3 +242,10 @@ def test_webhook_url_with_a_query_string(client, officer):
     assert client.post("/sms/inbound?county=zz", data=form, headers={"X-Twilio-Signature": good}).status_code == 200
     bare = sign(PUBLIC_BASE_URL + "/sms/inbound", form, AUTH_TOKEN)
     assert client.post("/sms/inbound?county=yy", data=form, headers={"X-Twilio-Signature": bare}).status_code == 403
+
+
+def test_an_absurd_figure_is_refused_kept_and_named_in_the_reply(send_sms, officer):
+    reply = twiml_text(send_sms(officer.phone, "初报 洪涝 死亡1e308 转移30"))
+    report = reports()[-1]
+    assert report.indicators == {"relocated": 30}  # never 死亡1
+    assert "死亡1e308" in report.narrative and "死亡1e308" in reply
