@@ -2,8 +2,9 @@
 
 The outbox (`outbox.queue_sms`, written in the caller's transaction) and its relay, the send
 job and its retry policy (`jobs`), the shared send rate (`ratelimit`), the gateway adapters
-(`gateway`: console, twilio), webhook plumbing (`webhooks`), delivery receipts (`receipts`,
-`POST /sms/status`) and `flask sms send` (`cli`, `sms_client`). Every part above uses it; it
+(`gateway`: console, twilio), webhook plumbing (`webhooks`: signatures, TwiML, store or spool),
+the spool of pushes kept while the database is down (`spool`, `flask spool`), delivery receipts
+(`receipts`, `POST /sms/status`) and `flask sms send` (`cli`, `sms_client`). Every part above uses it; it
 knows nothing of reports, escalations, shelters or drills.
 """
 
@@ -12,8 +13,9 @@ from __future__ import annotations
 from flask import Flask
 
 from core.settings import load_settings
-from messaging import jobs, outbox, views  # noqa: F401  (jobs: the send job and the outbox sweep)
+from messaging import jobs, outbox, receipts, spool, views  # noqa: F401  (jobs, spool: their sweeps)
 from messaging.cli import sms_cli
+from messaging.spool_cli import spool_cli
 
 # Settings of this part (environment variable = config key) with their defaults.
 DEFAULTS: dict[str, tuple[type, object]] = {
@@ -32,3 +34,5 @@ def init_app(app: Flask) -> None:
     outbox.install_relay()
     app.register_blueprint(views.bp)
     app.cli.add_command(sms_cli)
+    app.cli.add_command(spool_cli)
+    spool.register_replay(app, "/sms/status", receipts.apply)

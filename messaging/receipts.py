@@ -40,3 +40,8 @@ def record(gateway_sid: str, twilio_status: str, error_code: str | None) -> bool
         sms.error_code = int(error_code)
     db.session.commit()
     return True
+
+
+def apply(form: dict, _received_at: object = None) -> bool:
+    """A Twilio status callback's form (the webhook, or its spooled copy replayed)."""
+    return record(form.get("MessageSid", ""), form.get("MessageStatus", ""), form.get("ErrorCode"))

@@ -1,4 +1,5 @@
-"""messaging routes: the gateway's delivery-status callbacks for the SMS we sent."""
+"""messaging routes: the gateway's delivery-status callbacks for the SMS we sent (kept in the spool
+while the database is down or hung, applied once when it returns)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from flask import Blueprint, Response
 
 from core.extensions import csrf
 from messaging import receipts
-from messaging.webhooks import signed, twiml, webhook_form
+from messaging.webhooks import signed, store_or_spool, twiml, webhook_form
 
 bp = Blueprint("messaging", __name__)
 
@@ -18,5 +19,6 @@ def sms_status():
     form = webhook_form()
     if not signed(form):
         return Response("invalid signature", status=403, mimetype="text/plain")
-    receipts.record(form.get("MessageSid", ""), form.get("MessageStatus", ""), form.get("ErrorCode"))
+    fields = form.to_dict()
+    store_or_spool(lambda: receipts.apply(fields), fields)  # Twilio does not retry a callback: never lose one
     return twiml(None)

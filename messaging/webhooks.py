@@ -7,13 +7,21 @@ form); a request that fails the check is refused and logged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from flask import Response, request
+from flask import Response, current_app, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.datastructures import MultiDict
 
+from core.extensions import db
+from core.timelimit import TooSlow, time_limit
+from messaging import spool
 from messaging.gateway import fit, signature_valid
+
+T = TypeVar("T")
 
 log = logging.getLogger("zaibao.sms")
 SIGNATURE_FAILURES = {"count": 0}  # per process; every failure is also a WARNING log line
@@ -51,3 +59,18 @@ def signed(form) -> bool:
     return False
 
 
+def store_or_spool(store: Callable[[], T], form: dict) -> T | None:
+    """Run `store` (one transaction that keeps what the provider pushed) within
+    WEBHOOK_STORE_SECONDS. If the database is down or hung, spool the request instead and
+    return None: the caller still answers the provider, and the spool replays it once later.
+
+    The connection's state is unknown then, so it is dropped without another word to the
+    server (a ROLLBACK would hang too)."""
+    try:
+        with time_limit(current_app.config["WEBHOOK_STORE_SECONDS"]):
+            return store()
+    except (OperationalError, TooSlow) as exc:
+        log.error("database unreachable or hung (%s); spooling %s %r", exc, request.path, form.get("MessageSid"))
+        db.session().invalidate()
+        spool.append(form, {"X-Twilio-Signature": request.headers.get("X-Twilio-Signature", "")}, request.path)
+        return None

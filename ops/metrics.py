@@ -21,8 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.extensions import csrf, db
 from core.models import utcnow
 from core.queue import queue, queue_names
+from messaging import spool
 from messaging.models import FAILED_STATUSES, OutboundSms, SmsStatus
-from reporter import spool
 from reporter.service import intake_backlog
 
 bp = Blueprint("ops", __name__)

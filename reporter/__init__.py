@@ -3,7 +3,7 @@
 views.py (the webhook and the officers' form), api.py (JSON API), intake.py (one SMS end to end,
 its command routing through commands.py), flows.py (saving and correcting reports), review.py
 (accept/return, closing, the review queue's actions), access.py (who may see and decide what),
-service.py (database work), events.py (what dispatch subscribes to), spool.py, attribution.py.
+service.py (database work), events.py (what dispatch subscribes to), attribution.py.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 from flask import Flask
 
 from core.indicators import format_figures
-from reporter import api, cli, intake, spool, views  # noqa: F401  (api and spool register routes, sweeps)
+from messaging.spool import register_replay
+from reporter import api, intake, views  # noqa: F401  (api registers its routes)
 
 
 def init_app(app: Flask) -> None:
     intake.register_commands(app)
     app.register_blueprint(views.bp)
     app.jinja_env.filters.setdefault("figures", format_figures)
-    app.cli.add_command(cli.spool_cli)
+    register_replay(app, "/sms/inbound", intake.replay_spooled)

@@ -92,6 +92,12 @@ def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None,
         return _keep_for_review(form, sid, raw, received_at)
 
 
+def replay_spooled(form: dict, received_at: datetime) -> None:
+    """A webhook kept in the spool while the database was down: handled as it arrived, and the
+    officer, who was only told "稍后处理", gets the reply by SMS."""
+    receive_sms(form, received_at=received_at, replayed=True)
+
+
 def _keep_for_review(form: Mapping[str, str], sid: str, raw: dict, received_at: datetime | None) -> str:
     phone, body = _clean(form.get("From"), 40), _clean(form.get("Body"))
     message = InboundMessage(sid=sid, from_phone=phone, to_phone=_clean(form.get("To"), 40), body=body, raw=raw,

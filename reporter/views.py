@@ -10,14 +10,12 @@ import logging
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
 from core.extensions import csrf, db, limiter
 from core.indicators import HAZARDS, INDICATORS, REPORT_KINDS
 from core.roles import OFFICER_ROLES
-from core.timelimit import TooSlow, time_limit
-from messaging.webhooks import MAX_WEBHOOK_BYTES, signed, twiml, webhook_form
-from reporter import flows, otp, spool
+from messaging.webhooks import MAX_WEBHOOK_BYTES, signed, store_or_spool, twiml, webhook_form
+from reporter import flows, otp
 from reporter.intake import receive_sms
 from reporter.models import Report
 from reporter.service import ReportRefused
@@ -31,22 +29,15 @@ SPOOLED_REPLY = "已收到，稍后处理。"
 @bp.post("/sms/inbound")
 @csrf.exempt
 def sms_inbound():
-    """Twilio webhook: store first, answer one TwiML reply; spool when the database is down."""
+    """Twilio webhook: store first, answer one TwiML reply; spooled when the database is down or hung."""
     if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
         return Response("request too large", status=413, mimetype="text/plain")
     signed_form = webhook_form()
     if not signed(signed_form):
         return Response("invalid signature", status=403, mimetype="text/plain")
     form = signed_form.to_dict()
-    try:
-        with time_limit(current_app.config["WEBHOOK_STORE_SECONDS"]):
-            reply = receive_sms(form)
-    except (OperationalError, TooSlow) as exc:
-        # Unreachable or hung: the connection's state is unknown, so it is dropped without
-        # another word to the server (a ROLLBACK would hang too), and the request is spooled.
-        log.error("database unreachable or hung (%s); spooling MessageSid %r", exc, form.get("MessageSid"))
-        db.session().invalidate()
-        spool.append(form, {"X-Twilio-Signature": request.headers.get("X-Twilio-Signature", "")}, request.path)
+    reply = store_or_spool(lambda: receive_sms(form), form)
+    if reply is None:
         reply = SPOOLED_REPLY
     return twiml(reply)
 

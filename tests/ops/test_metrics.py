@@ -8,8 +8,8 @@ from datetime import timedelta
 from core.extensions import db
 from core.models import utcnow
 from core.queue import queue
+from messaging import spool
 from messaging.models import OutboundSms, SmsStatus
-from reporter import spool
 from reporter.models import InboundMessage, Outcome
 
 

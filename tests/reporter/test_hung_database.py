@@ -23,8 +23,8 @@ from config import TestConfig
 from core import create_app
 from core.extensions import db
 from core.models import Division, Person
+from messaging import spool
 from messaging.gateway import sign
-from reporter import spool
 from reporter.models import InboundMessage
 from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL
 from tests.private_postgres import signal_all

@@ -120,7 +120,7 @@ def test_database_down_spools_then_replays_exactly_once(app, app_config, down_se
 
 
 def test_replay_of_an_already_stored_message_changes_nothing(app, app_config, send_sms, officer):
-    from reporter import spool
+    from messaging import spool
 
     form = {"MessageSid": "SM-both", "From": officer.phone, "To": "+8610690000", "Body": "初报 洪涝 转移5"}
     assert send_sms(officer.phone, form["Body"], sid="SM-both").status_code == 200
@@ -134,7 +134,7 @@ def test_sweep_is_registered_with_the_worker():
     from core.queue import periodic_tasks
 
     names = [name for name, _s, _f in periodic_tasks()]
-    assert "reporter.spool_replay" in names and "core.audit.chain" in names
+    assert "messaging.spool_replay" in names and "core.audit.chain" in names
 
 
 def test_drill_message_spooled_during_a_drill_counts_in_it_when_replayed_after(app, officer, county_staff):
@@ -144,7 +144,7 @@ def test_drill_message_spooled_during_a_drill_counts_in_it_when_replayed_after(a
 
     from core.exercises import Exercise
     from core.models import utcnow
-    from reporter import spool
+    from messaging import spool
     from reporter.models import Report
 
     started = utcnow() - timedelta(minutes=30)

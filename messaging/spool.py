@@ -1,12 +1,14 @@
-"""The durable local spool: inbound webhooks that arrived while the database was down (SPEC §9).
+"""The durable local spool: provider pushes that arrived while the database was down or hung
+(SPEC §9) — inbound SMS and delivery receipts alike.
 
-The webhook appends one JSON line per request to `SPOOL_DIR/inbound.jsonl` (write, flush,
-fsync, under an exclusive file lock so several gunicorn workers never interleave). Replaying
-claims the file by renaming it under the same lock (new requests then start a fresh file),
-hands each line to `receive_sms` — which is idempotent by MessageSid, so a line replayed twice
-changes nothing — and moves the claimed file to `done/` only after every line committed. A
-replay that stops half-way (database down again, process killed) leaves the claimed file where
-the next replay picks it up.
+A webhook appends one JSON line per request to `SPOOL_DIR/inbound.jsonl` (write, flush, fsync,
+under an exclusive file lock so several gunicorn workers never interleave). Replaying claims the
+file by renaming it under the same lock (new requests then start a fresh file), hands each line
+to the handler registered for its path (`register_replay`: the reporter's intake for
+`/sms/inbound`, the receipts for `/sms/status`; each is idempotent, so a line replayed twice
+changes nothing) and moves the claimed file to `done/` only after every line committed. A replay
+that stops half-way (database down again, process killed) leaves the claimed file where the next
+replay picks it up.
 """
 
 from __future__ import annotations
@@ -16,19 +18,26 @@ import json
 import logging
 import os
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy.exc import OperationalError
 
 from core.extensions import db
 from core.models import utcnow
 from core.queue import periodic
-from reporter.intake import receive_sms
 
 log = logging.getLogger("zaibao.spool")
 ACTIVE = "inbound.jsonl"
+# (the request's form, when it arrived) → nothing; idempotent; OperationalError: try again later
+ReplayHandler = Callable[[dict, datetime], None]
+
+
+def register_replay(app: Flask, path: str, handler: ReplayHandler) -> None:
+    """Who replays the spooled requests of `path` (each part for its own webhooks)."""
+    app.extensions.setdefault("zaibao_spool_handlers", {})[path] = handler
 
 
 def spool_dir() -> Path:
@@ -95,6 +104,7 @@ def _claim() -> None:
 def replay() -> dict[str, int]:
     """Replay every spooled request exactly once; returns counts. Safe to run concurrently."""
     _claim()
+    handlers = current_app.extensions.get("zaibao_spool_handlers", {})
     counts = {"replayed": 0, "files": 0, "bad_lines": 0}
     base = spool_dir()
     (base / "done").mkdir(exist_ok=True)
@@ -114,12 +124,13 @@ def replay() -> dict[str, int]:
                     entry = json.loads(line)
                     form = {str(k): str(v) for k, v in entry["form"].items()}
                     received_at = datetime.fromisoformat(entry["received_at"])
+                    handler = handlers[entry.get("path") or "/sms/inbound"]
                 except (ValueError, KeyError, TypeError, AttributeError):
                     log.error("spool %s line %d is not a spooled request; kept in done/ for a person", file, number)
                     counts["bad_lines"] += 1
                     continue
                 try:
-                    receive_sms(form, received_at=received_at, replayed=True)
+                    handler(form, received_at)
                 except OperationalError:
                     db.session.rollback()
                     log.warning("database still unreachable; spool %s kept for the next replay", file.name)
@@ -132,7 +143,7 @@ def replay() -> dict[str, int]:
     return counts
 
 
-@periodic(30, name="reporter.spool_replay")
+@periodic(30, name="messaging.spool_replay")
 def replay_sweep() -> None:
     if pending_files():
         counts = replay()

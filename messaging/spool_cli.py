@@ -1,13 +1,13 @@
-"""`flask spool replay|status`: the webhook spool kept while the database was down (SPEC §9)."""
+"""`flask spool replay|status`: the webhook spool kept while the database was down or hung (SPEC §9)."""
 
 from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
 
-from reporter import spool
+from messaging import spool
 
-spool_cli = AppGroup("spool", help="Inbound SMS spooled while the database was down.")
+spool_cli = AppGroup("spool", help="Webhooks (SMS, delivery receipts) spooled while the database was down.")
 
 
 @spool_cli.command("replay")
