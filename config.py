@@ -68,6 +68,9 @@ class Config:
     TIMEZONE = os.environ.get("TIMEZONE", "Asia/Shanghai")
     # Listening order is priority: alerts to responders first, reminders (E5, bulk) last.
     RQ_QUEUES = ("sms", "deadlines", "default", "bulk")
+    # Prefix of every Redis key, queue, lock and job id (letters, digits, - and _). Unset: derived
+    # from the database URL, so two deployments on one Redis never share a job.
+    REDIS_NAMESPACE = os.environ.get("REDIS_NAMESPACE", "")
     # The parts above the kernel, bottom to top (ARCHITECTURE.md): `core.create_app` loads each
     # by name and calls its `init_app`, as Django loads INSTALLED_APPS. A part imports only the
     # parts before it in this list (checked by `lint-imports`, see pyproject.toml).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 from pathlib import Path
 
 from flask import Flask, has_request_context, request, session
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from config import INSTANCE_DIR, Config
 from core import api, auth, cli, extensions, health, localtime, security, web
+from core.queue import namespace_for
 
 
 def _locale() -> str:
@@ -68,6 +70,11 @@ def create_app(config: type | dict | None = None, overrides: dict | None = None)
         options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
         options["connect_args"] = {"connect_timeout": 3, **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    if not app.config.get("REDIS_NAMESPACE"):
+        app.config["REDIS_NAMESPACE"] = namespace_for(app.config["SQLALCHEMY_DATABASE_URI"])
+    namespace = app.config["REDIS_NAMESPACE"]
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", namespace):
+        raise RuntimeError(f"REDIS_NAMESPACE must be 1-40 letters, digits, - or _, not {namespace!r}")
     if app.config.get("WEBHOOK_STORE_SECONDS") is None:
         app.config["WEBHOOK_STORE_SECONDS"] = 1.0 if postgresql else 0.0
     extensions.db.init_app(app)

@@ -11,6 +11,7 @@ sweep, two may run at once.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import signal
@@ -50,11 +51,41 @@ def redis_ok() -> bool:
         return False
 
 
+# ---- one deployment's names on a shared Redis --------------------------------------------------
+# Every key, queue, lock and job id of a deployment carries its REDIS_NAMESPACE, so two deployments
+# on one Redis (two `make run`s, staging beside production) never run each other's jobs against
+# the wrong database. The default is derived from the database URL (`namespace_for`).
+
+def namespace_for(database_url: str) -> str:
+    """`zb` + 8 hex digits of the database URL: stable for a deployment, distinct between them."""
+    return "zb" + hashlib.sha256(database_url.encode()).hexdigest()[:8]
+
+
+def namespace() -> str:
+    return current_app.config["REDIS_NAMESPACE"]
+
+
+def key(*parts: str) -> str:
+    """A Redis key of this deployment: `<namespace>:<part>:…`."""
+    return ":".join((namespace(), *parts))
+
+
+def job_id(name: str) -> str:
+    """An RQ job id of this deployment (RQ allows letters, digits, - and _ only)."""
+    return f"{namespace()}-{name}"
+
+
+def queue_name(name: str) -> str:
+    """The RQ queue `name` of this deployment."""
+    return f"{namespace()}-{name}"
+
+
 def queue(name: str = "default") -> Queue:
-    return Queue(name, connection=redis_conn())
+    return Queue(queue_name(name), connection=redis_conn())
 
 
 def queue_names() -> list[str]:
+    """The service's queues, by their short names (sms, deadlines, default, bulk)."""
     return list(current_app.config["RQ_QUEUES"])
 
 
@@ -104,18 +135,18 @@ def sweep_lease(name: str, seconds: float, holder: str) -> bool:
     Redis unreachable: True (the sweeps that need only the database must go on)."""
     try:
         ms = int(1000 * max(seconds * 2, RUNNING_LEASE_SECONDS))
-        return bool(redis_conn().set(f"zaibao:sweep:{name}", holder, nx=True, px=ms))
+        return bool(redis_conn().set(key("sweep", name), holder, nx=True, px=ms))
     except redis.exceptions.RedisError:
         return True
 
 
 def sweep_done(name: str, seconds: float, holder: str) -> None:
     """Keep the lease one interval from now: the next run, by any worker, comes after it."""
-    key = f"zaibao:sweep:{name}"
+    lease = key("sweep", name)
     try:
         conn = redis_conn()
-        if conn.get(key) == holder.encode():
-            conn.pexpire(key, max(int(seconds * 1000), 1))
+        if conn.get(lease) == holder.encode():
+            conn.pexpire(lease, max(int(seconds * 1000), 1))
     except redis.exceptions.RedisError:
         pass
 
@@ -175,7 +206,7 @@ def start_worker(app: Flask, burst: bool = False, name: str | None = None) -> No
             try:
                 with app.app_context():
                     connection = worker_connection(app)
-                    worker = Worker([Queue(n, connection=connection) for n in queue_names()],
+                    worker = Worker([Queue(queue_name(n), connection=connection) for n in queue_names()],
                                     connection=connection, name=name)
                     worker.work(with_scheduler=True, burst=burst)
                 for sig in (signal.SIGTERM, signal.SIGINT):  # RQ left its own handlers installed

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from rq.exceptions import DuplicateJobError
 from rq.job import JobStatus
 
-from core.queue import hand_off_after_commit, queue
+from core.queue import hand_off_after_commit, job_id, queue
 from dispatch.models import Escalation, EscalationStatus
 
 DEADLINE_JOB = "dispatch.jobs.deadline"
@@ -20,7 +20,7 @@ DEADLINE_JOB = "dispatch.jobs.deadline"
 def schedule_deadline(escalation_id: int, at: datetime) -> bool:
     """`deadline-E<id>` at the deadline; False when it is already scheduled."""
     q = queue("deadlines")
-    job = q.create_job(DEADLINE_JOB, args=(escalation_id,), job_id=f"deadline-E{escalation_id}",
+    job = q.create_job(DEADLINE_JOB, args=(escalation_id,), job_id=job_id(f"deadline-E{escalation_id}"),
                        result_ttl=0, failure_ttl=7 * 86400, status=JobStatus.SCHEDULED)
     try:
         q.schedule_job(job, at + timedelta(seconds=1), unique=True)  # RQ rounds down to the second

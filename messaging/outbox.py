@@ -8,7 +8,8 @@ Other parts call only `queue_sms`. Everything else here is the relay:
   older than a few seconds, and recovers rows a dead worker left in 'sending': a Redis outage
   or a lost job delays a notification but never loses it.
 
-RQ job ids are deterministic per attempt (`sms-out-<id>`, then `sms-out-<id>-a<n>`) and
+RQ job ids are deterministic per attempt (`sms-out-<id>`, then `sms-out-<id>-a<n>`, each after the
+deployment's namespace, `core.queue.job_id`) and
 enqueued with `unique=True`, so the hook, the sweep and a second worker cannot queue the same
 attempt twice; the job itself claims the row with a conditional UPDATE before sending.
 """
@@ -27,7 +28,7 @@ from sqlalchemy import and_, case, or_, select, update
 from core.exercises import drill_text
 from core.extensions import db
 from core.models import Person, utcnow
-from core.queue import hand_off_after_commit, queue, redis_conn
+from core.queue import hand_off_after_commit, job_id, queue, redis_conn
 from messaging.models import OutboundSms, SmsStatus
 
 log = logging.getLogger("zaibao.outbox")
@@ -52,8 +53,8 @@ def queue_sms(to_phone: str, body: str, *, purpose: str, person: Person | None =
 # ---- enqueueing ---------------------------------------------------------------------------
 
 def send_job_id(sms_id: int, attempts: int) -> str:
-    """One job id per attempt: the first is the SPEC's `sms-out-<id>`."""
-    return f"sms-out-{sms_id}" if attempts == 0 else f"sms-out-{sms_id}-a{attempts}"
+    """One job id per attempt: the first is the SPEC's `sms-out-<id>` (after the namespace)."""
+    return job_id(f"sms-out-{sms_id}" if attempts == 0 else f"sms-out-{sms_id}-a{attempts}")
 
 
 # Texts sent by the thousand (E5 reminders to every silent village at noon) wait on their own

@@ -13,9 +13,7 @@ import time
 
 from flask import current_app
 
-from core.queue import redis_conn
-
-KEY = "zaibao:sms:bucket"
+from core.queue import key, redis_conn
 
 _SCRIPT = """
 local rate = tonumber(ARGV[1])
@@ -52,7 +50,7 @@ def reserve() -> float:
     # moment when every worker is between jobs does not waste the slot it would have used.
     burst = float(current_app.config["SMS_RATE_BURST"]) or rate / 10
     burst = max(1.0, burst)
-    return float(script(keys=[KEY], args=[rate, burst]))
+    return float(script(keys=[key("sms", "bucket")], args=[rate, burst]))
 
 
 def acquire() -> float:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from core.queue import queue, redis_ok
+from core.queue import queue, queue_name, redis_ok
 from tests.conftest import wait_for
 from tests.core.jobs import send_and_count
 
@@ -36,7 +36,7 @@ def test_the_worker_outlives_what_makes_rq_quit(start_worker, fake_twilio, redis
     no E4 goes out until somebody notices. A job record with an unreadable date is the fault."""
     redis_client.hset("rq:job:broken", mapping={"created_at": "not a date", "status": "queued", "data": b"?",
                                                 "origin": "sms", "description": "broken"})
-    redis_client.rpush("rq:queue:sms", "broken")
+    redis_client.rpush(f"rq:queue:{queue_name('sms')}", "broken")
     worker = start_worker()
     time.sleep(3)  # RQ has met the broken job and quit its loop by now
     queue("sms").enqueue(send_and_count, "+8613812345677", "after the broken job")
@@ -110,3 +110,21 @@ def test_an_idle_worker_does_not_restart_itself(start_worker, redis_client):
     time.sleep(12)
     assert worker.proc.poll() is None
     assert _registered(redis_client, worker) == birth
+
+
+def test_two_deployments_on_one_redis_never_run_each_others_jobs(start_worker, fake_twilio, app, tmp_path):
+    """Each deployment's queues, job ids and locks carry its REDIS_NAMESPACE (by default derived
+    from its database URL): a worker of another deployment on the same Redis leaves our job alone
+    (it would have run it against its own database: a wrong or lost SMS)."""
+    from core.queue import namespace_for
+
+    other_db = f"sqlite:///{tmp_path / 'other.db'}"
+    assert namespace_for(other_db) != app.config["REDIS_NAMESPACE"]
+    job = queue("sms").enqueue(send_and_count, "+8613812345670", "ours")
+    assert job.origin == f"{app.config['REDIS_NAMESPACE']}-sms"
+    stranger = start_worker(DATABASE_URL=other_db)
+    time.sleep(6)
+    assert stranger.proc.poll() is None and job.get_status(refresh=True) == "queued"
+    assert fake_twilio.bodies_to("+8613812345670") == []
+    start_worker()  # ours
+    wait_for(lambda: fake_twilio.bodies_to("+8613812345670"), timeout=30, message="our own worker to send it")

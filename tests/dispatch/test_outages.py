@@ -12,6 +12,7 @@ import redis
 from sqlalchemy import func, select
 
 from core.extensions import db
+from core.queue import job_id
 from dispatch import flows
 from dispatch.models import Escalation
 from messaging.models import OutboundSms
@@ -105,7 +106,7 @@ def test_lost_deadline_is_caught_by_the_sweep(app, tree, staff, report_in, fake_
                                               monkeypatch):
     monkeypatch.setitem(app.config, "ESCALATION_ACK_MINUTES", 0.02)
     _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
-    assert redis_client.exists(f"rq:job:deadline-E{esc.id}")
+    assert redis_client.exists(f"rq:job:{job_id(f'deadline-E{esc.id}')}")
     redis_client.flushdb()  # the scheduled deadline (and the queued SMS job) are gone
     fast_worker("sweeper")
     wait_for(lambda: db.session.scalar(select(Escalation).where(Escalation.rule == "E4")), timeout=30,
