@@ -10,9 +10,12 @@ sweep, two may run at once.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 import hashlib
 import logging
+import multiprocessing.util
 import os
 import signal
 import socket
@@ -208,6 +211,7 @@ def start_worker(app: Flask, burst: bool = False, name: str | None = None) -> No
                     connection = worker_connection(app)
                     worker = Worker([Queue(queue_name(n), connection=connection) for n in queue_names()],
                                     connection=connection, name=name)
+                    multiprocessing.util.register_after_fork(worker, _die_with_parent)
                     worker.work(with_scheduler=True, burst=burst)
                 for sig in (signal.SIGTERM, signal.SIGINT):  # RQ left its own handlers installed
                     signal.signal(sig, stop_between_loops)
@@ -222,6 +226,16 @@ def start_worker(app: Flask, burst: bool = False, name: str | None = None) -> No
         stop.set()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _die_with_parent(_worker: object) -> None:
+    """In RQ's scheduler process: SIGKILL when the worker that forked it dies (even by SIGKILL), so
+    no orphan goes on holding the scheduler's locks in Redis (Linux's PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the sweeps still cover what the scheduler does
+        pass
 
 
 def worker_connection(app: Flask) -> redis.Redis:

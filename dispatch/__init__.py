@@ -20,7 +20,8 @@ DEFAULTS: dict[str, tuple[type, object]] = {
     "E3_DEATHS_MISSING": (int, 10),
     "E3_RELOCATED": (int, 10_000),
     "E3_HOUSES_COLLAPSED": (int, 1_000),
-    "ESCALATION_SWEEP_SECONDS": (float, 30.0),        # overdue-deadline sweep interval
+    "ESCALATION_SWEEP_SECONDS": (float, 5.0),         # overdue-deadline sweep: a deadline is never
+                                                      # later than this, whatever became of its job
     "SILENCE_DEADLINE": (str, "12:00"),               # E5: local time by which a report is owed
     "SILENCE_STEP_MINUTES": (float, 30.0),            # officer A → officer B → township
     "SILENCE_SWEEP_SECONDS": (float, 60.0),

@@ -5,8 +5,8 @@ Sending policy (SPEC §9, §10), decided from the gateway's two facts (retryable
   called, so two workers never both send it and a crash leaves evidence;
 - success: gateway sid stored, status 'sent';
 - permanent error (21211 …): status 'failed' with the error code (shown to the county);
-- retryable error (429, 5xx, network): back to 'pending', retried with exponential backoff
-  up to SMS_MAX_ATTEMPTS, then 'failed';
+- retryable error (429, 5xx, network): back to 'pending' with its next attempt time
+  (exponential backoff), queued by the outbox sweep when due, up to SMS_MAX_ATTEMPTS, then 'failed';
 - ambiguous error (read timeout, connection dropped mid-request) or a worker killed during the
   call: the text may have gone out. We retry anyway (a responder missing a disaster SMS is
   worse than reading it twice) and mark the row `ambiguous`: each ambiguous attempt can cause
@@ -77,14 +77,12 @@ def _failed_attempt(sms_id: int, attempts: int, purpose: str, exc: GatewayError)
         db.session.commit()
         log.warning("SMS %s failed for good: %s", sms_id, exc)
         return "failed"
+    # The retry is due at next_attempt_at and the outbox sweep (any worker's) queues it then: it
+    # depends on no one process's scheduler, which a crashed worker's orphan could keep locked.
     delay = backoff_seconds(attempts)
     db.session.execute(update(OutboundSms).where(OutboundSms.id == sms_id).values(
-        status=SmsStatus.PENDING, next_attempt_at=utcnow() + timedelta(seconds=delay), **values))
+        status=SmsStatus.PENDING, next_attempt_at=utcnow() + timedelta(seconds=delay), queued_at=None, **values))
     db.session.commit()
-    try:
-        outbox.enqueue_send(sms_id, attempts, delay=delay, purpose=purpose)
-    except Exception:  # noqa: BLE001  (the sweep picks the row up after next_attempt_at)
-        log.exception("could not schedule the retry of SMS %s", sms_id)
     return "retry"
 
 

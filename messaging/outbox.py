@@ -5,8 +5,9 @@ Other parts call only `queue_sms`. Everything else here is the relay:
 - `install_relay()` declares the hand-off (`core.queue.hand_off_after_commit`): rows created in a
   transaction are handed to RQ right after it commits; Redis being down never breaks that commit.
 - `relay_sweep()` (a `core.queue.periodic` sweep, see messaging.jobs) enqueues pending rows
-  older than a few seconds, and recovers rows a dead worker left in 'sending': a Redis outage
-  or a lost job delays a notification but never loses it.
+  older than a few seconds and retries whose time has come, and recovers rows a dead worker left
+  in 'sending': a Redis outage, a lost job or a crashed worker delays a notification but never
+  loses it, and no retry waits on one process's scheduler.
 
 RQ job ids are deterministic per attempt (`sms-out-<id>`, then `sms-out-<id>-a<n>`, each after the
 deployment's namespace, `core.queue.job_id`) and
@@ -22,7 +23,7 @@ from datetime import datetime, timedelta
 import redis
 from flask import current_app
 from rq.exceptions import DuplicateJobError
-from rq.job import Job, JobStatus
+from rq.job import Job
 from sqlalchemy import and_, case, or_, select, update
 
 from core.exercises import drill_text
@@ -66,18 +67,11 @@ def send_queue(purpose: str | None) -> str:
     return "bulk" if purpose in BULK_PURPOSES else "sms"
 
 
-def enqueue_send(sms_id: int, attempts: int = 0, delay: float | None = None, purpose: str | None = None) -> bool:
+def enqueue_send(sms_id: int, attempts: int = 0, purpose: str | None = None) -> bool:
     """Queue the send job for this attempt; False when that attempt is already queued."""
-    q = queue(send_queue(purpose))
-    job_id = send_job_id(sms_id, attempts)
     try:
-        if delay:
-            job = q.create_job(SEND_JOB, args=(sms_id,), job_id=job_id, result_ttl=0,
-                               failure_ttl=7 * 86400, status=JobStatus.SCHEDULED)
-            q.schedule_job(job, utcnow() + timedelta(seconds=delay), unique=True)
-        else:
-            q.enqueue(SEND_JOB, sms_id, job_id=job_id, unique=True, result_ttl=0,
-                      failure_ttl=7 * 86400)
+        queue(send_queue(purpose)).enqueue(SEND_JOB, sms_id, job_id=send_job_id(sms_id, attempts), unique=True,
+                                           result_ttl=0, failure_ttl=7 * 86400)
     except DuplicateJobError:
         return False
     return True
@@ -153,8 +147,10 @@ def relay_sweep(now: datetime | None = None, limit: int = 2000) -> int:
     requeue_after = now - timedelta(seconds=max(120.0, 4 * cfg["OUTBOX_GRACE_SECONDS"]))
     rows = db.session.execute(
         select(OutboundSms.id, OutboundSms.attempts, OutboundSms.purpose).where(
-            OutboundSms.status == SmsStatus.PENDING, OutboundSms.created_at < grace,
-            or_(OutboundSms.next_attempt_at.is_(None), OutboundSms.next_attempt_at < grace),
+            OutboundSms.status == SmsStatus.PENDING,
+            # a new row once the after-commit hand-off had its chance; a retry as soon as it is due
+            or_(and_(OutboundSms.next_attempt_at.is_(None), OutboundSms.created_at < grace),
+                OutboundSms.next_attempt_at <= now),
             or_(OutboundSms.queued_at.is_(None), OutboundSms.queued_at < requeue_after))
         # alerts before reminders: after an outage a worker may start on the first job at once
         .order_by(case((OutboundSms.purpose.in_(BULK_PURPOSES), 1), else_=0), OutboundSms.id)

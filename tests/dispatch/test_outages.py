@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -158,3 +160,37 @@ def test_webhook_answers_and_stores_while_redis_is_down(tree, staff, send_sms, o
     rows = db.session.scalars(select(OutboundSms)).all()
     assert len(rows) == 2 and {r.status for r in rows} == {"pending"}  # waiting in the outbox
     assert {e.rule for e in db.session.scalars(select(Escalation))} == {"E2"}
+
+
+def test_a_due_retry_goes_out_after_its_worker_was_killed_and_restarted(app, tree, staff, fake_twilio,
+                                                                        start_worker):
+    """SIGKILL (a host's OOM killer, a service manager giving up): RQ's scheduler process used to
+    live on as an orphan holding the scheduler's locks, and the outbox sweep counted the retry it
+    had scheduled as queued, so a retry due after 2 s went out after a minute or never. Now the
+    scheduler dies with its worker and the retry is due from the database, queued by any sweep."""
+    from messaging.outbox import queue_sms
+
+    fake_twilio.configure(fail_next=1, fail_status=503, fail_code=20503)
+    settings = {"SMS_RETRY_BASE_SECONDS": 2, "OUTBOX_SWEEP_SECONDS": 5, "OUTBOX_GRACE_SECONDS": 5}
+    first = start_worker(**settings)
+    row = queue_sms(staff.township.phone, "【灾情】王庄村 洪涝 死亡1", purpose="escalation", person=staff.township)
+    db.session.commit()
+    sms_id = row.id
+    wait_for(lambda: db.session.get(OutboundSms, sms_id).next_attempt_at is not None, timeout=30,
+             message="the first attempt to fail")
+    failed_at = time.monotonic()
+    os.kill(first.proc.pid, signal.SIGKILL)  # the main process only: nothing takes its children down
+    first.proc.wait(timeout=10)
+    wait_for(lambda: _group_gone(first.proc.pid), timeout=5, message="the scheduler to die with its worker")
+    start_worker(**settings)
+    wait_for(lambda: fake_twilio.bodies_to(staff.township.phone), timeout=30, message="the retry at the gateway")
+    assert time.monotonic() - failed_at < 2 + 10
+    assert db.session.get(OutboundSms, sms_id).status == "sent"
+
+
+def _group_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False

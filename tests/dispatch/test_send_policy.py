@@ -76,7 +76,7 @@ def test_a_flood_alert_goes_out_before_a_backlog_of_noon_reminders(app, tree, st
 def test_a_reminders_retry_stays_on_the_bulk_queue(app, tree, staff, fake_twilio):
     from core.queue import queue
     from messaging.jobs import send_sms
-    from messaging.outbox import queue_sms, send_job_id
+    from messaging.outbox import queue_sms, relay_sweep, send_job_id
 
     fake_twilio.configure(fail_next=1, fail_status=503, fail_code=20503)
     row = queue_sms("+8613900000001", "【零报告提醒】王庄村今天尚未报送灾情", purpose="reminder")
@@ -84,5 +84,26 @@ def test_a_reminders_retry_stays_on_the_bulk_queue(app, tree, staff, fake_twilio
     sms_id = row.id
     assert send_sms(sms_id) == "retry"
     retry = send_job_id(sms_id, 1)
-    assert retry in queue("bulk").scheduled_job_registry.get_job_ids()
-    assert retry not in queue("sms").scheduled_job_registry.get_job_ids()
+    relay_sweep(now=utcnow() + timedelta(seconds=5))  # the retry is due: the sweep queues it
+    assert retry in queue("bulk").job_ids and retry not in queue("sms").job_ids
+
+
+def test_a_retry_is_not_queued_before_it_is_due(app, tree, staff, fake_twilio):
+    """Retries wait in the database (next_attempt_at), not in a scheduler: the sweep leaves a row
+    alone until its time, then queues it once."""
+    from core.queue import queue
+    from messaging.jobs import send_sms
+    from messaging.outbox import queue_sms, relay_sweep, send_job_id
+
+    fake_twilio.configure(fail_next=1, fail_status=503, fail_code=20503)
+    row = queue_sms("+8613900000002", "【灾情】测试", purpose="escalation")
+    db.session.commit()
+    sms_id = row.id
+    assert send_sms(sms_id) == "retry"
+    retry = send_job_id(sms_id, 1)
+    relay_sweep()
+    assert retry not in queue("sms").job_ids  # backoff not over
+    later = utcnow() + timedelta(seconds=5)
+    relay_sweep(now=later)
+    relay_sweep(now=later)
+    assert queue("sms").job_ids.count(retry) == 1
