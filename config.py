@@ -28,15 +28,18 @@ def _float(name: str, default: float | None) -> float | None:
     return float(value) if value not in (None, "") else default
 
 
-def _bool(name: str, default: bool) -> bool:
+def _bool(name: str, default: bool | None) -> bool | None:
     value = os.environ.get(name)
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+DEV_SECRET_KEY = "dev-only-change-me"  # accepted by `make run` (the embedded SQLite file) and tests only
+
+
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"))
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -60,7 +63,8 @@ class Config:
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    # Unset: Secure when PUBLIC_BASE_URL is https (and HSTS is sent then too).
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", None)
     WTF_CSRF_TIME_LIMIT = None
     BABEL_DEFAULT_LOCALE = "zh"
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")  # `make translations`
@@ -82,5 +86,6 @@ class TestConfig(Config):
     # Tests race real workers for SQLite's write lock and PostgreSQL's row locks: a wait past 1 s
     # is normal there. The hung-database tests set their own limit.
     WEBHOOK_STORE_SECONDS = 10.0
+    SESSION_COOKIE_SECURE = False  # the test client speaks http to an https PUBLIC_BASE_URL
     WTF_CSRF_ENABLED = True
     LOGIN_RATE_LIMIT = "1000 per minute"

@@ -17,7 +17,7 @@ from flask import Flask, has_request_context, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from config import INSTANCE_DIR, Config
+from config import DEV_SECRET_KEY, INSTANCE_DIR, Config
 from core import api, auth, cli, extensions, health, localtime, security, web
 from core.queue import namespace_for
 
@@ -44,6 +44,18 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+def _check_production_safety(app: Flask) -> None:
+    """Refuse the development SECRET_KEY anywhere but `make run`'s embedded SQLite and tests (anyone
+    knowing it could forge sessions); behind https, cookies are Secure (`core.security` adds HSTS)."""
+    embedded = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    if app.config["SECRET_KEY"] == DEV_SECRET_KEY and not (embedded or app.testing or app.debug):
+        raise RuntimeError("SECRET_KEY is the development default: set SECRET_KEY to a long random secret "
+                           "(python3 -c 'import secrets; print(secrets.token_hex(32))') before serving real data")
+    if app.config.get("SESSION_COOKIE_SECURE") is None:
+        secure = app.config["PUBLIC_BASE_URL"].startswith("https://")
+        app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = secure
 
 
 def create_app(config: type | dict | None = None, overrides: dict | None = None) -> Flask:
@@ -75,6 +87,7 @@ def create_app(config: type | dict | None = None, overrides: dict | None = None)
     namespace = app.config["REDIS_NAMESPACE"]
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", namespace):
         raise RuntimeError(f"REDIS_NAMESPACE must be 1-40 letters, digits, - or _, not {namespace!r}")
+    _check_production_safety(app)
     if app.config.get("WEBHOOK_STORE_SECONDS") is None:
         app.config["WEBHOOK_STORE_SECONDS"] = 1.0 if postgresql else 0.0
     extensions.db.init_app(app)

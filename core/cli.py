@@ -10,12 +10,14 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from core import audit, divisions, people
+from core.extensions import db
 from core.importing import ImportProblems
+from core.models import utcnow
 from core.queue import start_worker
 
 divisions_cli = AppGroup("divisions", help="Import the division list and county outlines.")
 people_cli = AppGroup("people", help="Import people (officers, responders, offices).")
-tokens_cli = AppGroup("tokens", help="API bearer tokens.")
+tokens_cli = AppGroup("tokens", help="API bearer tokens: create, list, revoke.")
 audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 demo_cli = AppGroup("demo", help="Demo data for a newcomer to click through.")
 DATUM = click.Choice(["gcj02", "wgs84"])
@@ -65,14 +67,46 @@ def people_import(path: str) -> None:
 
 @tokens_cli.command("create")
 @click.argument("phone")
-def tokens_create(phone: str) -> None:
+@click.option("--label", default=None, help="who or what will hold the token, e.g. 'city dashboard'")
+@click.option("--expires", "expires_days", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="days until it stops working [default: until revoked]")
+def tokens_create(phone: str, label: str | None, expires_days: float | None) -> None:
+    """Create an API bearer token for the active person with PHONE; prints it (last line) once.
+
+    The token acts with that person's role and scope. Only its hash is stored: keep it safe,
+    and revoke it (`flask tokens revoke ID`) when it is no longer needed."""
     person = people.by_phone(phone)
     if person is None:
         click.echo(f"no active person has the phone {phone}", err=True)
         sys.exit(1)
-    token = people.create_token(person)
+    token = people.create_token(person, label=label, expires_days=expires_days)
     click.echo(f"token for {person.name} ({person.role}, {person.division_code}):")
     click.echo(token)
+
+
+@tokens_cli.command("list")
+def tokens_list() -> None:
+    """List every token: id, holder, label, created, expiry and state (never the token itself)."""
+    now = utcnow()
+    for row in people.tokens():
+        state = ("revoked" if row.revoked else
+                 "expired" if row.expires_at is not None and row.expires_at <= now else "active")
+        expires = row.expires_at.strftime("%Y-%m-%d %H:%M UTC") if row.expires_at else "never"
+        click.echo(f"{row.id}\t{row.person.name}\t{row.person.phone}\t{row.label or '-'}\t"
+                   f"{row.created_at:%Y-%m-%d}\t{expires}\t{state}")
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke token TOKEN_ID (from `flask tokens list`): it stops working at once."""
+    row = people.revoke_token(token_id)
+    if row is None:
+        click.echo(f"no token {token_id}", err=True)
+        sys.exit(1)
+    audit.record("token.revoke", "api_token", row.id, actor="cli", after={"person_id": row.person_id})
+    db.session.commit()
+    click.echo(f"revoked token {row.id} of {row.person.name}")
 
 
 @audit_cli.command("anchor")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import phonenumbers
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from werkzeug.security import generate_password_hash
 
 from core.extensions import db
 from core.importing import ImportProblems, read_csv
-from core.models import LEVELS, ApiToken, Division, Person
+from core.models import LEVELS, ApiToken, Division, Person, utcnow
 from core.roles import ROLE_LEVEL, ROLES
 
 
@@ -119,20 +120,36 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(person: Person) -> str:
+def create_token(person: Person, label: str | None = None, expires_days: float | None = None) -> str:
     """Create an API bearer token; only its hash is stored, the token is shown once."""
     token = "zb_" + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(person_id=person.id, token_hash=_token_hash(token)))
+    expires_at = utcnow() + timedelta(days=expires_days) if expires_days else None
+    db.session.add(ApiToken(person_id=person.id, token_hash=_token_hash(token),
+                            label=(label or "").strip()[:100] or None, expires_at=expires_at))
     db.session.commit()
     return token
 
 
 def person_for_token(token: str) -> Person | None:
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token),
-                                                   ApiToken.revoked.is_(False)))
+    """The person a bearer token speaks for: not revoked, not expired, the person still active."""
+    row = db.session.scalar(select(ApiToken).where(
+        ApiToken.token_hash == _token_hash(token), ApiToken.revoked.is_(False),
+        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > utcnow())))
     if row is None or not row.person.active:
         return None
     return row.person
+
+
+def tokens() -> list[ApiToken]:
+    return list(db.session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def revoke_token(token_id: int) -> ApiToken | None:
+    """Mark the token revoked (the caller audits and commits); None when there is no such token."""
+    row = db.session.get(ApiToken, token_id)
+    if row is not None:
+        row.revoked = True
+    return row
 
 
 def level_rank(level: str) -> int:

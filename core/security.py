@@ -9,9 +9,16 @@ CSP = ("default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsaf
        "form-action 'self'")
 
 
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def init_app(app: Flask) -> None:
+    https = app.config["PUBLIC_BASE_URL"].startswith("https://") and app.config.get("SESSION_COOKIE_SECURE")
+
     @app.after_request
     def _headers(response):
+        if https:  # the service is reached over https only: browsers must never fall back to http
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")

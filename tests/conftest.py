@@ -329,9 +329,14 @@ class WorkerProcess:
         return self
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.proc and self.proc.poll() is None:
+        """Signal the worker's whole process group (its children too, even if it died already)."""
+        if self.proc is None:
+            return
+        try:
             os.killpg(self.proc.pid, sig)
-            self.proc.wait(timeout=20)
+        except ProcessLookupError:
+            return
+        self.proc.wait(timeout=20)
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM) if self.proc and self.proc.poll() is None else None
