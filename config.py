@@ -60,7 +60,9 @@ class Config:
     # database). Unset: 1 s on PostgreSQL, none on the embedded SQLite file. 0: no limit.
     WEBHOOK_STORE_SECONDS = _float("WEBHOOK_STORE_SECONDS", None)
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")  # GET /metrics: bearer token, or loopback only
-    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")          # failed logins per account
+    LOGIN_IP_RATE_LIMIT = os.environ.get("LOGIN_IP_RATE_LIMIT", "60 per minute")    # failed logins per address
+    OTP_PHONE_RATE_LIMIT = os.environ.get("OTP_PHONE_RATE_LIMIT", "10 per 10 minutes")  # web-form codes per phone
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     # Unset: Secure when PUBLIC_BASE_URL is https (and HSTS is sent then too).
@@ -89,3 +91,5 @@ class TestConfig(Config):
     SESSION_COOKIE_SECURE = False  # the test client speaks http to an https PUBLIC_BASE_URL
     WTF_CSRF_ENABLED = True
     LOGIN_RATE_LIMIT = "1000 per minute"
+    LOGIN_IP_RATE_LIMIT = "1000 per minute"
+    OTP_PHONE_RATE_LIMIT = "1000 per minute"

@@ -75,7 +75,6 @@ def create_app(config: type | dict | None = None, overrides: dict | None = None)
     Path(app.config["SPOOL_DIR"]).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
 
-    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     postgresql = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
     if postgresql:
         # A database host that does not answer must fail fast, so the webhook spools instead of hanging.
@@ -88,6 +87,11 @@ def create_app(config: type | dict | None = None, overrides: dict | None = None)
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", namespace):
         raise RuntimeError(f"REDIS_NAMESPACE must be 1-40 letters, digits, - or _, not {namespace!r}")
     _check_production_safety(app)
+    # Rate limits are counted in Redis, shared by every process (in memory while Redis is down).
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1})
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", namespace)
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     if app.config.get("WEBHOOK_STORE_SECONDS") is None:
         app.config["WEBHOOK_STORE_SECONDS"] = 1.0 if postgresql else 0.0
     extensions.db.init_app(app)

@@ -1,10 +1,14 @@
-"""Staff login (phone + password, Flask-Login, CSRF, rate-limited) and access decorators."""
+"""Staff login (phone + password, Flask-Login, CSRF, rate-limited) and access decorators.
+
+Failed logins are limited per account (LOGIN_RATE_LIMIT) and, more loosely, per address
+(LOGIN_IP_RATE_LIMIT: an office's staff share one), counted in Redis by every process alike.
+"""
 
 from __future__ import annotations
 
 import functools
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -14,7 +18,7 @@ from wtforms.validators import DataRequired, Length
 
 from core.extensions import db, limiter, login_manager
 from core.models import Person
-from core.people import by_phone
+from core.people import by_phone, try_normalise_phone
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 # A constant hash to compare against when the phone is unknown, so timing reveals nothing.
@@ -37,13 +41,28 @@ login_manager.login_message = _l("请先登录。")
 
 
 def _login_limit() -> str:
-    from flask import current_app
-
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def _login_ip_limit() -> str:
+    return current_app.config["LOGIN_IP_RATE_LIMIT"]
+
+
+def form_phone_key() -> str:
+    """Rate-limit key of the phone a form names (one account, one officer), whatever IP it comes
+    from: a lockout of one account never locks out the others behind an office's shared address."""
+    raw = (request.form.get("phone") or "")[:40]
+    return "phone:" + (try_normalise_phone(raw) or raw.strip())
+
+
+def failed_attempt(response) -> bool:
+    """Only failures count against a limit: a login or code that worked (it redirects) is no guess."""
+    return response.status_code != 302
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=form_phone_key, deduct_when=failed_attempt)
+@limiter.limit(_login_ip_limit, methods=["POST"], deduct_when=failed_attempt)
 def login():
     form = LoginForm()
     if form.validate_on_submit():

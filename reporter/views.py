@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user, login_user
 from sqlalchemy import select
 
+from core.auth import failed_attempt, form_phone_key
 from core.extensions import csrf, db, limiter
 from core.indicators import HAZARDS, INDICATORS, REPORT_KINDS
 from core.roles import OFFICER_ROLES
@@ -69,8 +70,13 @@ def _render_form(person, values: dict | None = None, status_code: int = 200):
                            kinds=REPORT_KINDS, recent=recent, values=values or {}), status_code
 
 
+def _phone_limit() -> str:
+    return current_app.config["OTP_PHONE_RATE_LIMIT"]
+
+
 @bp.post("/report/code")
 @limiter.limit(_code_limit)
+@limiter.limit(_phone_limit, key_func=form_phone_key)
 def report_code():
     phone = request.form.get("phone", "")[:40]
     try:
@@ -87,6 +93,7 @@ def report_code():
 
 @bp.post("/report/verify")
 @limiter.limit(_code_limit)
+@limiter.limit(_phone_limit, key_func=form_phone_key, deduct_when=failed_attempt)
 def report_verify():
     phone = request.form.get("phone", "")[:40]
     person = otp.verify_code(phone, request.form.get("code", "")[:12])
