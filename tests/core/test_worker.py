@@ -128,3 +128,22 @@ def test_two_deployments_on_one_redis_never_run_each_others_jobs(start_worker, f
     assert fake_twilio.bodies_to("+8613812345670") == []
     start_worker()  # ours
     wait_for(lambda: fake_twilio.bodies_to("+8613812345670"), timeout=30, message="our own worker to send it")
+
+
+def test_a_busy_worker_finishes_its_job_then_stops(start_worker, fake_twilio, redis_client):
+    """SIGTERM during a send (a slow gateway): the SMS still goes out, then the worker stops, within
+    10 s, its scheduler with it."""
+    fake_twilio.configure(delay=1.5)
+    worker = start_worker()
+    wait_for(lambda: _registered(redis_client, worker), timeout=30, message="the worker's RQ loop")
+    queue("sms").enqueue(send_and_count, "+8613812345671", "while stopping")
+    wait_for(lambda: fake_twilio.attempts > 0, timeout=15, message="the send to start")
+    os.kill(worker.proc.pid, signal.SIGTERM)
+    assert worker.proc.wait(timeout=10) is not None
+    assert fake_twilio.bodies_to("+8613812345671") == ["while stopping"]
+    try:
+        os.killpg(worker.proc.pid, 0)
+        survivors = True
+    except ProcessLookupError:
+        survivors = False
+    assert not survivors
