@@ -22,13 +22,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import redis
 from flask import Flask, current_app, has_app_context
 from rq import Queue, SimpleWorker
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from core.extensions import db
 
@@ -242,61 +239,3 @@ def worker_connection(app: Flask) -> redis.Redis:
     """The RQ worker's own client: no socket timeout of ours, so RQ sets the one its blocking
     dequeue needs (the app's 3 s timeout made an idle worker quit and restart every few seconds)."""
     return redis.Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=1, health_check_interval=10)
-
-
-# ---- hand-off after commit ------------------------------------------------------------------
-# A part whose rows must reach Redis (an outbox SMS, an escalation's deadline) declares it with
-# `hand_off_after_commit`: what a transaction created is handed over right after it commits.
-# Redis being down must never break that commit (nor the webhook answer waiting for it), so a
-# hand-off never raises; a short circuit-breaker stops every commit paying a connection attempt
-# during an outage, and each part's sweep picks up what was not handed over.
-
-@dataclass(frozen=True)
-class HandOff:
-    name: str
-    model: type
-    pick: Callable[[object], object | None]   # a new row → what to hand over (None: nothing)
-    deliver: Callable[[list], None]           # the picked items → Redis
-
-
-_HANDOFFS: dict[str, HandOff] = {}
-_BREAKER_SECONDS = 2.0
-_breaker_until = 0.0
-
-
-def hand_off_after_commit(name: str, model: type, pick: Callable[[object], object | None],
-                          deliver: Callable[[list], None]) -> None:
-    """Register a hand-off (once per name; the session listeners are installed with the first)."""
-    if not _HANDOFFS:
-        event.listen(Session, "after_flush", _collect)
-        event.listen(Session, "after_commit", _deliver)
-        event.listen(Session, "after_soft_rollback", _forget)
-    _HANDOFFS[name] = HandOff(name, model, pick, deliver)
-
-
-def _collect(session: Session, _ctx) -> None:
-    for obj in session.new:
-        for handoff in _HANDOFFS.values():
-            if isinstance(obj, handoff.model) and (item := handoff.pick(obj)) is not None:
-                session.info.setdefault(("zb_handoff", handoff.name), []).append(item)
-
-
-def _deliver(session: Session) -> None:
-    global _breaker_until
-    for handoff in _HANDOFFS.values():
-        items = session.info.pop(("zb_handoff", handoff.name), [])
-        if not items or not has_app_context() or time.monotonic() < _breaker_until:
-            continue
-        try:
-            handoff.deliver(items)
-        except redis.exceptions.RedisError as exc:
-            _breaker_until = time.monotonic() + _BREAKER_SECONDS
-            log.warning("Redis unavailable (%s); the %s sweep hands over later", exc, handoff.name)
-        except Exception:  # noqa: BLE001  (a relay bug must not turn a stored report into an error)
-            log.exception("%s hand-off failed; the sweep retries", handoff.name)
-
-
-def _forget(session: Session, previous) -> None:
-    if not previous.nested and previous.parent is None:
-        for name in _HANDOFFS:
-            session.info.pop(("zb_handoff", name), None)

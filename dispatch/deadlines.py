@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from rq.exceptions import DuplicateJobError
 from rq.job import JobStatus
 
-from core.queue import hand_off_after_commit, job_id, queue
+from core.handoff import hand_off_after_commit
+from core.queue import job_id, queue
 from dispatch.models import Escalation, EscalationStatus
 
 DEADLINE_JOB = "dispatch.jobs.deadline"

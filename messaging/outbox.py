@@ -2,7 +2,7 @@
 
 Other parts call only `queue_sms`. Everything else here is the relay:
 
-- `install_relay()` declares the hand-off (`core.queue.hand_off_after_commit`): rows created in a
+- `install_relay()` declares the hand-off (`core.handoff.hand_off_after_commit`): rows created in a
   transaction are handed to RQ right after it commits; Redis being down never breaks that commit.
 - `relay_sweep()` (a `core.queue.periodic` sweep, see messaging.jobs) enqueues pending rows
   older than a few seconds and retries whose time has come, and recovers rows a dead worker left
@@ -28,8 +28,9 @@ from sqlalchemy import and_, case, or_, select, update
 
 from core.exercises import drill_text
 from core.extensions import db
+from core.handoff import hand_off_after_commit
 from core.models import Person, utcnow
-from core.queue import hand_off_after_commit, job_id, queue, redis_conn
+from core.queue import job_id, queue, redis_conn
 from messaging.models import OutboundSms, SmsStatus
 
 log = logging.getLogger("zaibao.outbox")
@@ -87,7 +88,7 @@ def _hand_over(rows: list[tuple[int, str]]) -> None:
 
 
 def install_relay() -> None:
-    """Outbox rows a transaction wrote are queued right after it commits (`core.queue`)."""
+    """Outbox rows a transaction wrote are queued right after it commits (`core.handoff`)."""
     hand_off_after_commit("outbox", OutboundSms, _pick, _hand_over)
 
 
