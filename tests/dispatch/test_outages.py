@@ -194,3 +194,21 @@ def _group_gone(pgid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+def test_a_deadline_is_kept_after_its_worker_was_killed_and_restarted(app, tree, staff, report_in, fake_twilio,
+                                                                      start_worker, monkeypatch):
+    """The default deadline sweep (every 5 s) escalates what is due whatever became of the
+    scheduled job: after a SIGKILL, a new worker's scheduler may wait a minute for the old one's
+    lock, and the sweep ran every 30 s; now the E4 comes within 10 s of the deadline."""
+    monkeypatch.setitem(app.config, "ESCALATION_ACK_MINUTES", 0.1)  # 6 s
+    first = start_worker()
+    _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
+    deadline = db.session.get(Escalation, esc.id).deadline_at
+    wait_for(lambda: fake_twilio.bodies_to(staff.township.phone), timeout=30, message="the E1 sent")
+    os.kill(first.proc.pid, signal.SIGKILL)
+    first.proc.wait(timeout=10)
+    start_worker()  # default sweep intervals
+    e4 = wait_for(lambda: db.session.scalar(select(Escalation).where(Escalation.rule == "E4")), timeout=40,
+                  message="the E4")
+    assert (e4.created_at - deadline).total_seconds() < 10
