@@ -374,4 +374,4 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1, message: s
     raise AssertionError(f"timed out after {timeout} s waiting for {message}")
 
 
-from tests.private_postgres import private_postgres  # noqa: E402,F401  (a fixture for the fault tests)
+from tests.private_postgres import private_app, private_postgres  # noqa: E402,F401  (fixtures of the fault tests)

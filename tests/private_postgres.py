@@ -70,3 +70,29 @@ def signal_all(data: Path, sig: int) -> None:
             pass
 
 
+
+
+@pytest.fixture
+def private_app(private_postgres, app_config, tmp_path):
+    """The service on the private cluster, schema from the migrations: `private_app(**settings)`.
+    Its pool is disposed at the end (the cluster may be stopped or hung by then)."""
+    from flask_migrate import upgrade
+
+    from config import TestConfig
+    from core import create_app
+    from core.extensions import db
+
+    made = []
+
+    def make(**settings):
+        app = create_app(TestConfig, {**app_config, "SQLALCHEMY_DATABASE_URI": private_postgres["url"],
+                                      "SPOOL_DIR": str(tmp_path / "spool"), **settings})
+        with app.app_context():
+            upgrade(revision="heads")
+        made.append(app)
+        return app
+    yield make
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 import pytest
-from flask_migrate import upgrade
 
-from config import TestConfig
-from core import create_app
 from core.extensions import db
 from core.models import Division, Person
 from core.people import create_token
 
 
 @pytest.fixture
-def api_on_private_postgres(private_postgres, app_config):
-    app = create_app(TestConfig, {**app_config, "SQLALCHEMY_DATABASE_URI": private_postgres["url"]})
+def api_on_private_postgres(private_app):
+    app = private_app()
     with app.app_context():
-        upgrade(revision="heads")
         db.session.add(Division(code="130000000000", name="河北省", level="province"))
         person = Person(name="省应急厅", phone="+8613900000009", role="province", division_code="130000000000")
         db.session.add(person)
         db.session.commit()
         token = create_token(person)
-    yield app, {"Authorization": f"Bearer {token}"}
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    return app, {"Authorization": f"Bearer {token}"}
 
 
 def test_the_api_answers_503_in_its_json_shape_while_the_database_is_down(api_on_private_postgres, private_postgres):

@@ -9,10 +9,7 @@ import threading
 import time
 
 import pytest
-from flask_migrate import upgrade
 
-from config import TestConfig
-from core import create_app
 from core.extensions import db
 from messaging import spool
 from messaging.gateway import sign
@@ -22,18 +19,13 @@ from tests.private_postgres import signal_all
 
 
 @pytest.fixture
-def receipts_app(private_postgres, app_config, tmp_path):
-    app = create_app(TestConfig, {**app_config, "SQLALCHEMY_DATABASE_URI": private_postgres["url"],
-                                  "SPOOL_DIR": str(tmp_path / "spool"), "WEBHOOK_STORE_SECONDS": 1.0})
+def receipts_app(private_app):
+    app = private_app(WEBHOOK_STORE_SECONDS=1.0)
     with app.app_context():
-        upgrade(revision="heads")
         db.session.add(OutboundSms(to_phone="+8613800000001", body="【灾情】…", purpose="escalation",
                                    status=SmsStatus.SENT, gateway_sid="SMdelivered0001"))
         db.session.commit()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    return app
 
 
 def _callback(app, status: str):

@@ -17,10 +17,7 @@ import time
 import uuid
 
 import pytest
-from flask_migrate import upgrade
 
-from config import TestConfig
-from core import create_app
 from core.extensions import db
 from core.models import Division, Person
 from messaging import spool
@@ -34,21 +31,16 @@ OFFICER = "+8613800000123"
 
 
 @pytest.fixture
-def hung_app(private_postgres, app_config, tmp_path):
-    app = create_app(TestConfig, {**app_config, "SQLALCHEMY_DATABASE_URI": private_postgres["url"],
-                                  "SPOOL_DIR": str(tmp_path / "spool"), "WEBHOOK_STORE_SECONDS": 1.0})
+def hung_app(private_app):
+    app = private_app(WEBHOOK_STORE_SECONDS=1.0)
     with app.app_context():
-        upgrade(revision="heads")
         province = Division(code="130000000000", name="河北省", level="province")
         village = Division(code="130681101001", parent_code=None, name="王庄村", level="village",
                            province_code="130000000000")
         db.session.add_all([province, village])
         db.session.add(Person(name="王官员", phone=OFFICER, role="officer_a", division_code=village.code))
         db.session.commit()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    return app
 
 
 def _post(app, body: str) -> tuple[str, float, str]:
