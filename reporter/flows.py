@@ -48,6 +48,8 @@ def submit_report(author: Person | None, command, *, channel: str, message: Inbo
                                          exercise_id=exercise_id, now=now)
         if new:
             _audit_new(report, actor)
+            if report.flags:
+                return report, shapes.nil_with_open_incident_text(report, village)
             return report, f"已收到{village.name}今日零报告{report.public_id}，谢谢。"
         return report, f"{village.name}今日零报告已收到({report.public_id})，无需重复发送。"
     saved = service.save_report(village=village, author=author, kind=command.report_kind, hazard=command.hazard,

@@ -271,11 +271,14 @@ def nil_report(*, village: Division, author: Person | None, hazard: str | None, 
         .limit(1))
     if existing is not None:
         return existing, False
+    # "Nothing happened" while the village has an incident still open: kept, flagged, and the
+    # officer is asked which is true (the incident may be over: a final report closes it).
+    flags = ["open_incident"] if open_incidents(village.code, exercise_id) else []
     report = Report(kind="nil", hazard=hazard if hazard in HAZARDS else None, village_code=village.code,
                     township_code=village.township_code, county_code=village.county_code,
                     author_id=author.id if author else None, narrative=(narrative or "").strip()[:200] or None,
-                    channel=channel, message_id=message.id if message else None, status=ReportStatus.RECEIVED, flags=[],
-                    exercise_id=exercise_id, received_at=now, report_date=today)
+                    channel=channel, message_id=message.id if message else None, status=ReportStatus.RECEIVED,
+                    flags=flags, exercise_id=exercise_id, received_at=now, report_date=today)
     report.village = village
     db.session.add(report)
     db.session.flush()

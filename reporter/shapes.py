@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from core.indicators import REPORT_KINDS, format_figures
+from core.models import Division
 from reporter.models import Event, InboundMessage, Incident, Report
 from reporter.service import hazard_name
 
@@ -33,8 +34,15 @@ def confirmation_text(report: Report, *, flagged_note: str | None = None) -> str
     return text
 
 
+def nil_with_open_incident_text(report: Report, village: Division) -> str:
+    """A nil report from a village whose incident is still open: which is true?"""
+    return (f"已收到{village.name}今日零报告{report.public_id}，但本村仍有未结束的灾情。"
+            f"如灾情已结束请发送: 核报；如有新情况请发送: 续报 及数字。")
+
+
 def flag_text(flags: list[str]) -> str:
-    names = {"decrease": "数字比上次减少且无说明", "implausible": "数字异常", "late": "初报超过2小时"}
+    names = {"decrease": "数字比上次减少且无说明", "implausible": "数字异常", "late": "初报超过2小时",
+             "open_incident": "零报告但仍有未结束灾情"}
     return "、".join(names.get(f, f) for f in flags)
 
 

@@ -228,3 +228,18 @@ def test_the_village_lock_does_not_wait_for_rows_that_merely_reference_the_villa
         lock_division(tree.village.code)  # raised LockNotAvailable after 2 s with FOR UPDATE
         db.session.rollback()
         other.rollback()
+
+
+def test_a_nil_report_while_an_incident_is_open_is_kept_flagged_and_questioned(send_sms, officer):
+    """"Nothing happened" from a village whose flood incident is still open: which is true? The nil
+    report is stored (never dropped), flagged, and the officer is asked for a final or a follow-up."""
+    twiml_text(send_sms(officer.phone, "初报 洪涝 转移3"))
+    reply = twiml_text(send_sms(officer.phone, "零报告"))
+    nil = reports()[-1]
+    assert nil.kind == "nil" and nil.flags == ["open_incident"]
+    assert "仍有未结束的灾情" in reply and "核报" in reply and nil.public_id in reply
+
+
+def test_a_nil_report_with_nothing_open_is_simply_thanked(send_sms, officer):
+    reply = twiml_text(send_sms(officer.phone, "零报告"))
+    assert reports()[-1].flags == [] and reply.endswith("谢谢。")
