@@ -102,7 +102,7 @@ def export_csv():
     view = current_view()
     body = exports.rollup_csv(view)
     audit_export(view, "rollup_csv", view.person.division_code)
-    return _download(body, "text/csv; charset=utf-8", view, "csv")
+    return _download(body, "text/csv", view, "csv")  # Flask adds "; charset=utf-8" itself
 
 
 @bp.get("/board/export/incidents.geojson")

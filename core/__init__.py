@@ -65,6 +65,7 @@ def create_app(config: type | dict | None = None, overrides: dict | None = None)
     engine in `init_app`, so changing SQLALCHEMY_DATABASE_URI afterwards has no effect.
     """
     app = Flask(__name__.split(".")[0], instance_path=str(INSTANCE_DIR))
+    app.json.ensure_ascii = False  # the JSON API speaks Chinese as Chinese, not \u escapes
     app.config.from_object(Config)
     if isinstance(config, dict):
         app.config.update(config)

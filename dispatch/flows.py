@@ -115,6 +115,8 @@ def acknowledge_by_sms(person: Person, escalation_id: int | None, exercise_id: i
         esc = db.session.get(Escalation, escalation_id)
         if esc is None:
             return f"未找到通知E{escalation_id}，请核对编号后回复：收到 E编号"
+        if not may_acknowledge(person, esc):  # before anything about it: a stranger learns nothing
+            return f"您不是{esc.public_id}的接收人或其上级，无法确认。"
         if esc.exercise_id != exercise_id:
             if esc.exercise_id is not None:
                 return f"E{escalation_id}是演练通知，请回复：演练 收到 E{escalation_id}"

@@ -54,11 +54,9 @@ def place_label(village: Division) -> str:
 
 
 def key_figures(incident: Incident) -> str:
-    """Deaths and missing always (a responder must see "0"), the others when known."""
-    values = {k: getattr(incident, k, None) for k in KEY_FIGURES}
-    for k in ("deaths", "missing"):
-        values[k] = values[k] or 0
-    return format_figures(values, KEY_FIGURES)
+    """The key figures the officers reported, and only those: a figure nobody gave is absent,
+    never "0" (a responder reading 死亡0 believes nobody died; the board shows "–")."""
+    return format_figures({k: getattr(incident, k, None) for k in KEY_FIGURES}, KEY_FIGURES)
 
 
 def compose(head: str, tail: str, exercise_id: int | None) -> str:

@@ -143,3 +143,9 @@ def test_a_name_that_looks_like_a_formula_stays_text(client, tree, make_person, 
     assert cell.data_type == "s" and cell.value == tree.township.name
     table = list(csv.reader(io.StringIO(client.get("/board/export/townships.csv").data.decode("utf-8-sig"))))
     assert "'=HYPERLINK(\"http://x\")" in [r[0] for r in table]
+
+
+def test_csv_says_its_charset_once(client, tree, make_person, login):
+    login(make_person("county", tree.county))
+    response = client.get("/board/export/townships.csv")
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"

@@ -36,11 +36,11 @@ def test_report_alert_ack_and_no_escalation(app, client, send_sms, tree, staff, 
     wait_for(lambda: len(fake_twilio.bodies_to(staff.township.phone)) == 2, timeout=30, message="all four alerts")
 
     assert fake_twilio.bodies_to(staff.township.phone) == [
-        f'【灾情】王庄村(码头镇) 洪涝 死亡0 失踪1 转移120 R{first.id}。回复"收到 E{e_town.id}"确认。',
+        f'【灾情】王庄村(码头镇) 洪涝 失踪1 转移120 R{first.id}。回复"收到 E{e_town.id}"确认。',
         f'【灾情】王庄村(码头镇) 洪涝 死亡1 失踪1 转移150 R{second.id}。回复"收到 E{e_town2.id}"确认。',
     ]
     assert fake_twilio.bodies_to(staff.county.phone) == [
-        f'【灾情】王庄村(码头镇) 洪涝 死亡0 失踪1 转移120 R{first.id}。回复"收到 E{e_county.id}"确认。',
+        f'【灾情】王庄村(码头镇) 洪涝 失踪1 转移120 R{first.id}。回复"收到 E{e_county.id}"确认。',
         f'【灾情】王庄村(码头镇) 洪涝 死亡1 失踪1 转移150 R{second.id}。回复"收到 E{e_county2.id}"确认。',
     ]
     latest_deadline = max(e.deadline_at for e in (e_town, e_county, e_town2, e_county2))

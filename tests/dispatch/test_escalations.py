@@ -22,13 +22,14 @@ def sms_to(person):
 
 
 def test_new_incident_notifies_township_with_spec_text(tree, staff, report_in):
+    """SPEC §5's text, with only the figures the officer gave (no deaths reported: no 死亡0)."""
     report, incident, escalations = report_in(tree.village, staff.officer_a, relocated=120)
     [esc] = escalations
     assert (esc.rule, esc.level, esc.division_code, esc.status) == ("E1", "township", tree.township.code, "open")
     assert [p.id for p in esc.recipients] == [staff.township.id]
     assert esc.deadline_at - esc.created_at == timedelta(minutes=30)
     assert sms_to(staff.township) == [
-        f'【灾情】王庄村(码头镇) 洪涝 死亡0 失踪0 转移120 R{report.id}。回复"收到 E{esc.id}"确认。']
+        f'【灾情】王庄村(码头镇) 洪涝 转移120 R{report.id}。回复"收到 E{esc.id}"确认。']
     assert sms_to(staff.county) == []
 
 
@@ -176,7 +177,7 @@ def test_overdue_escalation_goes_one_level_up_once(tree, staff, report_in):
     assert flows.escalate_if_overdue(esc.id) is None
     assert flows.sweep_overdue() == 0
     assert db.session.get(Escalation, esc.id).status == "escalated"
-    assert sms_to(staff.county) == [f'【灾情】王庄村(码头镇) 洪涝 死亡0 失踪0 转移3 R{report.id}，码头镇未按时确认'
+    assert sms_to(staff.county) == [f'【灾情】王庄村(码头镇) 洪涝 转移3 R{report.id}，码头镇未按时确认'
                                     f'E{esc.id}。回复"收到 E{child.id}"确认。']
 
 
@@ -251,3 +252,13 @@ def test_no_e4_after_the_drill_ended(tree, staff, report_in):
     _expire(town)
     assert flows.escalate_if_overdue(town.id) is None
     assert db.session.get(Escalation, town.id).status == "overdue" and sms_to(staff.county) == []
+
+
+def test_a_stranger_acknowledging_an_alert_learns_nothing_about_it(tree, staff, report_in, make_person):
+    """A responder of another county texting `收到 E<n>` used to be told who had acknowledged it
+    and when; now only that it is not theirs."""
+    _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
+    flows.acknowledge_by_sms(staff.township, esc.id, None)
+    stranger = make_person("county", tree.other_county)
+    reply = flows.acknowledge_by_sms(stranger, esc.id, None)
+    assert "无法确认" in reply and staff.township.name not in reply and "已由" not in reply

@@ -34,7 +34,7 @@ def test_notification_goes_out_once(tree, staff, report_in, fake_twilio, fast_wo
     fast_worker()
     wait_for(all_sent(2), message="both SMS sent")
     assert fake_twilio.bodies_to(staff.township.phone) == [
-        f'【灾情】王庄村(码头镇) 洪涝 死亡0 失踪1 R{report.id}。回复"收到 E{esc.id}"确认。']
+        f'【灾情】王庄村(码头镇) 洪涝 失踪1 R{report.id}。回复"收到 E{esc.id}"确认。']
     assert len(fake_twilio.bodies_to(staff.county.phone)) == 1
     sms = db.session.scalar(select(OutboundSms).where(OutboundSms.to_phone == staff.township.phone))
     assert sms.gateway_sid.startswith("SM") and sms.attempts == 1 and not sms.ambiguous

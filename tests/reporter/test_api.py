@@ -218,3 +218,8 @@ def test_since_without_a_zone_is_local_time(client, officer, county_staff, api_t
     assert len(client.get("/api/v1/reports?since=2026-07-31", headers=headers).get_json()["items"]) == 1
     assert client.get("/api/v1/reports?since=2026-07-31T02:00", headers=headers).get_json()["items"] == []
     assert len(client.get("/api/v1/reports?since=2026-07-30T16:59:00Z", headers=headers).get_json()["items"]) == 1
+
+
+def test_the_api_writes_chinese_as_chinese(client, tree, make_person, api_token):
+    response = client.get("/api/v1/me", headers=api_token(make_person("county", tree.county, name="涿州应急局")))
+    assert "涿州应急局" in response.get_data(as_text=True) and "\\u" not in response.get_data(as_text=True)
