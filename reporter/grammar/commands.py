@@ -235,8 +235,8 @@ def _nil(toks: list[_Tok], idx: list[int], problems: _Problems, done: _Done) -> 
 def _report(toks: list[_Tok], idx: list[int], problems: _Problems, done: _Done, text: str) -> Command:
     body = _read_body(toks, idx, problems)
     keep = [k for k in idx if k not in body.used]
-    if body.nil_word and not body.nonzero and not body.refused:
-        # 本村无灾情 / 今日平安 (无人员伤亡): a nil word and no damage figure; a nil report, not an incident.
+    if body.nil_word and body.attempted == 0 and not body.nonzero:
+        # 本村无灾情 / 今日平安 (无人员伤亡): only a nil word, and zero phrases, to go on; a nil report.
         nil_keep = [k for k in idx if not (toks[k].type == _HAZ and k in body.used)]
         return done("nil", nil_keep, hazard=body.hazard)
     # refused figures stay in the narrative, but do not make one: a message of nothing else is unparsed

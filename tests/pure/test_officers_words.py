@@ -264,3 +264,7 @@ def test_property_reordering_pairs_never_changes_a_figure(data):
     seps = data.draw(st.lists(st.sampled_from(_SEPS), min_size=len(order), max_size=len(order)))
     body = "洪涝" + "".join(sep + piece for sep, piece in zip(seps, order, strict=True))
     assert parse(body).indicators == expected, body
+
+
+def test_a_figure_written_as_a_number_keeps_a_report_a_report_even_beside_a_nil_word():
+    assert parse("初报 洪涝 转移0人 群众平安").kind == "report"
