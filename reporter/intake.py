@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from core.exercises import drill_text, running_exercise_for
+from core.exercises import DRILL_PREFIX, drill_text, running_exercise_for
 from core.extensions import db
 from core.models import Person, utcnow
 from core.people import by_phone, try_normalise_phone
@@ -178,11 +178,21 @@ def _finish(message: InboundMessage, outcome: str, reply: str, *, review: bool =
     return message.reply
 
 
+# SPEC §3.3: a reply is at most 2 UCS-2 segments (134 characters), 【演练】 included in a drill.
+_UNPARSED_REPLY_MAX = 134 - len(DRILL_PREFIX)
+
+
 def not_understood(command: grammar.Command) -> Handled:
-    """What nobody could handle: the short syntax, what the grammar could not read, and a review."""
+    """What nobody could handle: what the grammar could not read, the short syntax, and a review.
+
+    The problems are cut (…) rather than the syntax, so the officer always gets the syntax whole."""
+    if not command.problems:
+        return Handled(Outcome.UNPARSED, f"未能识别。{grammar.HELP_TEXT}", review=True)
+    room = _UNPARSED_REPLY_MAX - len(f"未能识别: 。{grammar.HELP_TEXT}")
     problems = "；".join(command.problems)
-    reply = f"未能识别: {problems}。{grammar.HELP_TEXT}" if problems else f"未能识别。{grammar.HELP_TEXT}"
-    return Handled(Outcome.UNPARSED, reply, review=True)
+    if len(problems) > room:
+        problems = problems[:room - 1] + "…"
+    return Handled(Outcome.UNPARSED, f"未能识别: {problems}。{grammar.HELP_TEXT}", review=True)
 
 
 # ---- reporter's own commands (registered in `reporter.init_app`) ------------------------------

@@ -1,5 +1,6 @@
-"""Reading a report's body (SPEC §3.2): kind, hazard and keyword/number pairs, then the narrative
-of whatever was left. Shared by reports, nil reports and corrections (`commands`). Pure.
+"""Reading a report's body (SPEC §3.2): kind, hazard, keyword/number pairs, totals over
+breakdowns and words for zero, then the narrative of whatever was left. Shared by reports, nil
+reports and corrections (`commands`). Pure.
 """
 
 from __future__ import annotations
@@ -7,8 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from reporter.grammar.lexicon import _CMD, _HAZ, _KIND
-from reporter.grammar.pairing import _indicator_value, _pair_up, _Problems
+from reporter.grammar.lexicon import _CMD, _FILL, _HAZ, _IND, _KIND, _TEXT, _ZERO
+from reporter.grammar.lexicon_phrases import VAGUE_WORDS, ZERO_PHRASES
+from reporter.grammar.pairing import _indicator_value, _pair_up, _Problems, _totals
 from reporter.grammar.tokens import _Tok
 
 NARRATIVE_MAX = 200
@@ -32,6 +34,7 @@ def _read_body(toks: list[_Tok], indices: list[int], problems: _Problems) -> _Bo
     """Kind, hazard and indicators from the given tokens; marks what it used."""
     body = _Body()
     header = True
+    zero_phrases: list[int] = []
     for k in indices:
         tok = toks[k]
         if tok.type == _KIND and body.report_kind is None and (header or not tok.text.isascii()):
@@ -39,14 +42,17 @@ def _read_body(toks: list[_Tok], indices: list[int], problems: _Problems) -> _Bo
             body.used.add(k)
         elif tok.type == _HAZ and body.hazard is None:
             body.hazard = tok.value
-            body.used.add(k)
+            if not _in_sentence(toks, k):
+                body.used.add(k)
         elif tok.type == _CMD and tok.value == "nil":
             body.nil_word = True
+        elif tok.type == _ZERO:
+            zero_phrases.append(k)
         if tok.type not in (_KIND, _HAZ):
             header = False
     rest = [k for k in indices if k not in body.used]
     parts: dict[str, int | float] = {}  # 重伤3人 轻伤2人: parts of the injured count, added up
-    for kw, num, fillers in _pair_up(toks, rest):
+    for kw, num, fillers in _pairs(toks, rest):
         body.attempted += 1
         got = _indicator_value(toks[kw].value, toks[num], toks[kw], problems)
         if got is None:  # refused (the problem says why): its words stay in the narrative
@@ -66,7 +72,60 @@ def _read_body(toks: list[_Tok], indices: list[int], problems: _Problems) -> _Bo
         body.indicators[key] = value
     if parts and "injured" not in body.indicators:  # a total given as 受伤N wins over its parts
         body.indicators["injured"] = sum(parts.values())
+    for k in zero_phrases:  # 无人员伤亡: zero, unless the message gives that figure itself
+        stated = [key for key in ZERO_PHRASES[toks[k].value] if key not in body.indicators]
+        body.indicators.update(dict.fromkeys(stated, 0))
+        if stated:
+            body.used.add(k)
+    for k in rest:
+        if toks[k].type == _IND and k not in body.used and k not in body.refused:
+            _name_missing_figure(toks, k, problems)
     return body
+
+
+def _pairs(toks: list[_Tok], rest: list[int]) -> list[tuple[int, int, list[int]]]:
+    """(keyword, number, fillers) in message order: totals over breakdowns first, then the pairing
+    of what lies around them (a breakdown's parts are words, paired with nothing)."""
+    pairs: list[tuple[int, int, list[int]]] = []
+    start = 0
+    for head, _first_part, total_word, total_num in _totals(toks, rest):
+        pairs.extend(_pair_up(toks, rest[start:head]))
+        pairs.append((rest[head], rest[total_num], rest[total_word:total_num]))
+        start = total_num + 1
+    pairs.extend(_pair_up(toks, rest[start:]))
+    return sorted(pairs, key=lambda pair: min(pair[0], pair[1]))
+
+
+def _in_sentence(toks: list[_Tok], k: int) -> bool:
+    """A hazard word glued to ordinary words (洪水来了, 因暴雨导致) is part of the narrative too."""
+    tok = toks[k]
+    words = (_TEXT, _FILL)
+    before = toks[k - 1] if k > 0 else None
+    after = toks[k + 1] if k + 1 < len(toks) else None
+    return ((before is not None and before.type in words and before.end == tok.start)
+            or (after is not None and after.type in words and after.start == tok.end))
+
+
+def _name_missing_figure(toks: list[_Tok], k: int, problems: _Problems) -> None:
+    """死亡abc, 失踪若干, 死亡人数不详: a keyword whose figure is words, named so the officer resends it."""
+    j = k + 1
+    while j < len(toks) and toks[j].type == _FILL:
+        j += 1
+    if j == len(toks):
+        return
+    glued = toks[j].text
+    for m in range(j + 1, min(j + 4, len(toks))):
+        if toks[m].start != toks[m - 1].end:
+            break
+        glued += toks[m].text
+    nxt = toks[j]
+    if nxt.type == _TEXT and nxt.text.isascii() and nxt.text.isalpha():
+        what = nxt.text
+    else:
+        what = next((w for w in VAGUE_WORDS if glued.startswith(w)), "")
+    if what:
+        written = "".join(t.text for t in toks[k:j]) + what
+        problems.add(f"“{written[:20]}”没有数字，请用数字重发此项")
 
 
 _RE_NARRATIVE_SEP = re.compile(r"(?:[\s,、;:。!【】()\[\]\x00]|(?<!\d)\.|\.(?!\d))+")

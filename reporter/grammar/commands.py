@@ -16,6 +16,7 @@ from decimal import Decimal
 from core.indicators import MAX_VALUE
 from reporter.grammar.body import _meaningful, _narrative, _read_body
 from reporter.grammar.lexicon import _ACT, _CMD, _CODE, _HAZ, _NUM, _TEXT
+from reporter.grammar.lexicon_phrases import ACK_LEADS
 from reporter.grammar.numbers import normalise
 from reporter.grammar.pairing import _Problems
 from reporter.grammar.tokens import _Tok, _tokenise
@@ -80,6 +81,9 @@ def _parse(body: str) -> Command:
         problems.add("短信内容为空或无法识别")
         return done("unparsed", idx)
 
+    lead = _courtesy_before_ack(text, toks, idx)
+    if lead is not None:  # 已收到, 好的收到 E17
+        idx = idx[lead:]
     first = toks[idx[0]]
     if all(toks[k].type == _CMD and toks[k].value == "help" for k in idx):
         return done("help")
@@ -92,6 +96,17 @@ def _parse(body: str) -> Command:
     if first.type == _CMD and first.value == "nil":
         return _nil(toks, idx[1:], problems, done)
     return _report(toks, idx, problems, done, text)
+
+
+def _courtesy_before_ack(text: str, toks: list[_Tok], idx: list[int]) -> int | None:
+    """Where 收到/确认 starts when only courteous words (已, 好的, 嗯, OK …) stand before it."""
+    if toks[idx[0]].type == _CMD:
+        return None
+    for pos, k in enumerate(idx[1:4], start=1):
+        if toks[k].type == _CMD and toks[k].value == "ack":
+            lead = re.sub(r"[\W_]", "", text[toks[idx[0]].start:toks[k].start])
+            return pos if lead.upper() in ACK_LEADS else None
+    return None
 
 
 def _ack(toks: list[_Tok], idx: list[int], problems: _Problems, done: _Done) -> Command:
@@ -220,8 +235,8 @@ def _nil(toks: list[_Tok], idx: list[int], problems: _Problems, done: _Done) -> 
 def _report(toks: list[_Tok], idx: list[int], problems: _Problems, done: _Done, text: str) -> Command:
     body = _read_body(toks, idx, problems)
     keep = [k for k in idx if k not in body.used]
-    if not body.indicators and body.attempted == 0 and body.nil_word:
-        # 本村无灾情 / 今日平安: only a nil word to go on; a nil report, not an incident.
+    if body.nil_word and body.attempted == 0 and not body.nonzero:
+        # 本村无灾情 / 今日平安 (无人员伤亡): only a nil word, and zero phrases, to go on; a nil report.
         nil_keep = [k for k in idx if not (toks[k].type == _HAZ and k in body.used)]
         return done("nil", nil_keep, hazard=body.hazard)
     # refused figures stay in the narrative, but do not make one: a message of nothing else is unparsed

@@ -1,46 +1,33 @@
 """The SMS grammar's word tables: every keyword it knows and what it means.
 
-Kept apart from the code that reads a message so that the vocabulary (SPEC §3.2 plus everyday
-variants) can be read and extended in one place: hazards, indicators, report kinds, commands,
-shelter actions, filler words, units, the help reply, and the lookup tables built from them that
-the number reader and tokeniser share (``_CJK_WORDS``, ``_ASCII_WORDS``, ``_match_cjk``).
+Kept apart from the code that reads a message so that the vocabulary (SPEC §3.2 plus the national
+names and everyday variants) can be read and extended in one place: indicators, report kinds,
+commands, shelter actions, filler words, units, the help reply, and the lookup tables built from
+them that the number reader and tokeniser share (``_CJK_WORDS``, ``_ASCII_WORDS``, ``_match_cjk``).
+Hazard words live in ``lexicon_hazards``, multi-word phrases (zero, totals, vague quantities,
+acknowledgements) in ``lexicon_phrases``.
 """
 
 from __future__ import annotations
 
 from core.indicators import HAZARDS, INDICATORS
+from reporter.grammar.lexicon_hazards import HAZARD_WORDS
+from reporter.grammar.lexicon_phrases import TOTAL_WORDS, UNSTORED_FIGURE_WORDS, ZERO_PHRASES
 
-HELP_TEXT = (
-    "格式: 初报 洪涝 死亡0 失踪1 受伤0 转移120 倒塌2间 损失30万元 情况说明。"
-    "无灾: 零报告。确认: 收到 E17。改数: 更正 R12 死亡1。找避难所: 避难 120人"
-)
+# Short enough that a "未能识别" reply in a drill still has room to name what it could not read.
+HELP_TEXT = "报灾: 初报 洪涝 死亡0 转移120 倒塌2间 说明。无灾: 零报告。确认: 收到 E17。改: 更正 R12 死亡1。避难 120人"
 
 
-# SPEC §3.2, plus the Chinese names of core.indicators.HAZARDS and a few everyday words.
-HAZARD_WORDS: dict[str, tuple[str, ...]] = {
-    "flood": ("洪涝", "洪水", "水灾", "内涝", "暴雨", "山洪", "FLOOD"),
-    "drought": ("干旱", "旱灾", "DROUGHT"),
-    "typhoon": ("台风", "TYPHOON"),
-    "wind_hail": ("风雹", "冰雹", "大风", "龙卷风", "HAIL", "WIND"),
-    "cold": ("低温冷冻", "低温", "冷冻", "冻害", "霜冻", "COLD"),
-    "snow": ("雪灾", "暴雪", "SNOW"),
-    "sandstorm": ("沙尘暴", "SANDSTORM"),
-    "earthquake": ("地震", "EARTHQUAKE", "QUAKE"),
-    "geological": ("地质灾害", "滑坡", "泥石流", "崩塌", "LANDSLIDE"),
-    "marine": ("海洋灾害", "风暴潮", "海啸", "MARINE"),
-    "fire": ("森林草原火灾", "森林火灾", "草原火灾", "山火", "火灾", "FIRE"),
-    "biological": ("生物灾害", "病虫害", "PEST"),
-    "other": ("其他灾害",),
-}
-
-# SPEC §3.2, plus the official names (core.indicators.INDICATORS) and common variants.
+# SPEC §3.2, plus the official names of 《自然灾害情况统计调查制度》 (core.indicators.INDICATORS, added
+# by _build_tables: 因灾死亡人口, 紧急转移安置人口, 农作物受灾面积 …) and their common shortenings.
+# The tokeniser takes the longest match, so 农作物受灾面积 is one keyword and never 农作物 + 受灾.
 INDICATOR_WORDS: dict[str, tuple[str, ...]] = {
     "affected": ("受灾", "受灾人口", "AFFECTED"),
-    "deaths": ("死亡", "遇难", "死", "DEAD", "DEATHS", "DEATH"),
-    "missing": ("失踪", "MISSING"),
-    "injured": ("受伤", "伤", "重伤", "轻伤", "INJURED"),
-    "relocated": ("转移", "转移安置", "安置", "撤离", "紧急转移", "紧急转移安置", "EVAC", "RELOCATED"),
-    "need_aid": ("救助", "需救助", "AID"),
+    "deaths": ("死亡", "遇难", "死", "因灾死亡", "DEAD", "DEATHS", "DEATH"),
+    "missing": ("失踪", "因灾失踪", "MISSING"),
+    "injured": ("受伤", "伤", "重伤", "轻伤", "因灾受伤", "INJURED"),
+    "relocated": ("转移", "转移安置", "安置", "撤离", "疏散", "紧急转移", "紧急转移安置", "EVAC", "RELOCATED"),
+    "need_aid": ("救助", "需救助", "生活救助", "紧急生活救助", "需紧急生活救助", "AID"),
     "houses_collapsed": ("倒塌", "倒房", "倒塌房屋", "COLLAPSED"),
     "houses_severe": ("严重损坏", "严损", "SEVERE"),
     "houses_damaged": ("一般损坏", "损坏", "损房", "DAMAGED"),
@@ -70,10 +57,13 @@ SHELTER_ACTION_WORDS: dict[str, tuple[str, ...]] = {
     "open": ("开放", "已开放", "开", "启用", "OPEN"),
 }
 
-# Words that may stand between a keyword and its number without breaking the pair
-# (转移群众约300人, 5间房屋倒塌, 死亡人数为0). Unpaired, they stay in the narrative.
-FILLER_WORDS = ("约", "大约", "近", "共", "共计", "合计", "累计", "总计", "计", "达", "为", "有", "了", "的",
-                "群众", "村民", "人员", "人口", "人数", "房屋", "房", "面积")
+# Words that may stand between a keyword and its number without breaking the pair, from the way
+# officers write (转移群众约300人, 5间民房倒塌, 死亡人数为0, 转移人数增至300). A closed list: any other
+# word breaks the pair, and a filler never lets a number jump over another keyword (the pairing only
+# skips fillers). Unpaired, they stay in the narrative. The total words are fillers too.
+FILLER_WORDS = ("约", "大约", "约有", "近", *TOTAL_WORDS, "共有", "计", "达", "达到", "已达", "增至", "升至",
+                "增加到", "为", "有", "了", "的", "群众", "村民", "人员", "人口", "人数", "房屋", "房", "民房",
+                "住房", "面积")
 
 # unit -> (category, multiplier applied to the number). Category decides which keywords it may pair with.
 _UNITS: dict[str, tuple[str, int]] = {}
@@ -99,8 +89,8 @@ _COUNT_KEYS = frozenset(k for k, (_n, _unit, is_count) in INDICATORS.items() if 
 _PLACE_SUFFIX = set("村庄镇乡屯街区里路桥寨堡营坊店河山县市")
 
 # type codes
-_IND, _NUM, _HAZ, _KIND, _CMD, _ACT, _CODE, _FILL, _TEXT = (
-    "ind", "num", "haz", "kind", "cmd", "act", "code", "fill", "text")
+_IND, _NUM, _HAZ, _KIND, _CMD, _ACT, _CODE, _FILL, _ZERO, _TEXT = (
+    "ind", "num", "haz", "kind", "cmd", "act", "code", "fill", "zero", "text")
 
 
 def _build_tables() -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
@@ -113,6 +103,8 @@ def _build_tables() -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, st
     entries += [(_HAZ, key, name) for key, name in HAZARDS.items() if key != "other"]
     entries += [(_IND, key, name) for key, (name, _unit, _c) in INDICATORS.items()]
     entries += [(_FILL, "", w) for w in FILLER_WORDS]
+    entries += [(_ZERO, phrase, phrase) for phrase in ZERO_PHRASES]
+    entries += [(_TEXT, "", w) for w in UNSTORED_FIGURE_WORDS]
     for typ, value, word in entries:
         target = ascii_ if word.isascii() and word.isalpha() else cjk
         word = word.upper() if target is ascii_ else word

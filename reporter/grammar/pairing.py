@@ -12,7 +12,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from core.indicators import MAX_VALUE
-from reporter.grammar.lexicon import _COUNT_KEYS, _FILL, _IND, _NUM
+from reporter.grammar.lexicon import _COUNT_KEYS, _FILL, _IND, _NUM, _TEXT
+from reporter.grammar.lexicon_phrases import TOTAL_WORDS
 from reporter.grammar.tokens import _Tok
 
 
@@ -88,6 +89,60 @@ def _pair_up(toks: list[_Tok], indices: list[int]) -> list[tuple[int, int, list[
             fillers = [k for k in indices if a < k < b and toks[k].type == _FILL]
             result.append((kw, num, fillers))
     return result
+
+
+def _next_non_filler(toks: list[_Tok], indices: list[int], p: int) -> int | None:
+    """Position in ``indices`` of the first token after position p that is not a filler."""
+    q = p + 1
+    while q < len(indices) and toks[indices[q]].type == _FILL:
+        q += 1
+    return q if q < len(indices) else None
+
+
+def _breakdown_head(toks: list[_Tok], indices: list[int], p: int) -> int | None:
+    """Position of the keyword a breakdown ending before position p belongs to, or None.
+
+    Walking back over labelled parts (老人12人 儿童8人, or 重伤3人 轻伤2人 of the same key) it
+    needs a keyword followed by a label rather than a number (转移: 老人…) and at least one part
+    number; any other token (a hazard, a kind, a refused number) means there is no breakdown."""
+    part_keys: set[str] = set()
+    saw_number = False
+    for r in range(p - 1, -1, -1):
+        tok = toks[indices[r]]
+        if tok.type == _NUM:
+            if tok.negative or tok.unreadable:
+                return None
+            saw_number = True
+        elif tok.type == _IND:
+            after = _next_non_filler(toks, indices, r)
+            if after is not None and toks[indices[after]].type == _NUM:
+                part_keys.add(tok.value)  # 重伤3人: a part, keep walking
+                continue
+            if saw_number and part_keys <= {tok.value} and tok.value in _COUNT_KEYS:
+                return r
+            return None
+        elif tok.type not in (_TEXT, _FILL):
+            return None
+    return None
+
+
+def _totals(toks: list[_Tok], indices: list[int]) -> list[tuple[int, int, int, int]]:
+    """Totals over breakdowns (转移: 老人12人 儿童8人 共20人 → 转移20) as positions in ``indices``:
+    (keyword, first part, total word, total number). The total beats the parts, which stay words."""
+    found: list[tuple[int, int, int, int]] = []
+    floor = 0
+    for p, k in enumerate(indices):
+        if p < floor or toks[k].type != _FILL or toks[k].text not in TOTAL_WORDS:
+            continue
+        q = _next_non_filler(toks, indices, p)
+        if q is None or toks[indices[q]].type != _NUM or toks[indices[q]].unit_cat not in (None, "people", "house"):
+            continue
+        head = _breakdown_head(toks, indices[floor:], p - floor)
+        if head is None or not _compatible(toks[indices[floor + head]].value, toks[indices[q]].unit_cat):
+            continue
+        found.append((floor + head, floor + head + 1, p, q))
+        floor = q + 1
+    return found
 
 
 _Q4 = Decimal("0.0001")

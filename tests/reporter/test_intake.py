@@ -137,3 +137,17 @@ def test_longest_reply_fits_two_segments(send_sms, officer):
     [report] = reports()
     assert report.crop_ha == 200 and report.loss_10k_yuan == 12000  # 亩→公顷, 亿→万元 by the grammar
     assert "implausible" in report.flags and reply.startswith(f"已收到初报R{report.id}")
+
+
+def test_unparsed_reply_keeps_the_whole_syntax_within_two_segments_in_a_drill():
+    """Issue 16: the problems are cut, never the syntax, and 【演练】 still fits."""
+    from core.exercises import DRILL_PREFIX
+    from reporter.grammar import HELP_TEXT, Command, parse
+    from reporter.intake import not_understood
+
+    many = Command(kind="unparsed", problems=tuple(f"“死亡abc{i}”没有数字，请用数字重发此项" for i in range(6)))
+    for command in (many, parse("喂喂喂 这个怎么用"), parse("初报 洪涝 转移1e308")):
+        reply = not_understood(command).reply
+        assert reply.startswith("未能识别") and reply.endswith(HELP_TEXT)
+        assert len(DRILL_PREFIX + reply) <= 134 and segment_count(DRILL_PREFIX + reply) <= 2
+    assert "“死亡abc0”" in not_understood(many).reply and "…" in not_understood(many).reply
