@@ -13,6 +13,7 @@ from core.audit import record
 from core.extensions import db
 from core.indicators import INDICATORS
 from core.web import add_nav
+from dispatch.flows import may_acknowledge
 
 bp = Blueprint("board", __name__, template_folder="templates", static_folder="static",
                static_url_path="/board-static")
@@ -40,7 +41,9 @@ def _board_context() -> dict:
     exercise = view.exercise if view is not None else None
     return {"exercise_banner": f"{exercise.name} (#{exercise.id})" if exercise else None,
             "xargs": {"exercise": exercise.id} if exercise else {},
-            "INDICATORS": INDICATORS, "L": labels.Resolved()}
+            "INDICATORS": INDICATORS, "L": labels.Resolved(),
+            # an acknowledge button only where pressing it would work (dispatch's rule)
+            "may_ack": (lambda esc: may_acknowledge(view.person, esc)) if view is not None else (lambda esc: False)}
 
 
 def audit_export(view: query.BoardView, what: str, entity_id, count: int | None = None) -> None:

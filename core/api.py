@@ -12,7 +12,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask import Blueprint, Flask, current_app, g, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -70,6 +71,28 @@ def _handle_api_error(exc: ApiError):
     return error_response(exc.status, exc.message, exc.code)
 
 
+# The pages' own words for an error, in the page's language (the board is used at night by people
+# who should not meet a bare English "403 Forbidden").
+_PAGE_ERRORS = {
+    403: (_l("无权访问"), _l("您的账号无权查看或操作此项内容。如需处理，请联系上级应急管理部门。")),
+    404: (_l("未找到"), _l("没有这个页面，或它不在您的管辖范围内。")),
+    405: (_l("操作无效"), _l("此页面不支持这种操作，请从页面上的按钮进入。")),
+    500: (_l("系统出错"), _l("系统出错，已记录。请稍后重试；紧急情况请电话联系。")),
+}
+
+
+def error_page(status: int, headers=None):
+    """A page in the site's frame for an error status, with a way back; plain text if even that fails."""
+    heading, explanation = _PAGE_ERRORS.get(status, _PAGE_ERRORS[500])
+    referrer = request.referrer or ""
+    back = referrer if referrer.startswith(request.host_url) else "/"
+    try:
+        return render_template("error.html", heading=heading, explanation=explanation, back=back), status, headers
+    except Exception:  # noqa: BLE001  (a broken page must not hide the error it reports)
+        current_app.logger.exception("the error page itself failed")
+        return f"{heading}: {explanation}", status, headers
+
+
 def _handle_http_error(exc: HTTPException):
     if request.path.startswith("/api/"):
         response, status = error_response(exc.code or 500, exc.description or exc.name)
@@ -77,6 +100,9 @@ def _handle_http_error(exc: HTTPException):
             if name.lower() != "content-type":
                 response.headers[name] = value
         return response, status
+    if exc.code in _PAGE_ERRORS:
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return error_page(exc.code, headers)
     return exc
 
 
@@ -97,7 +123,7 @@ def _handle_unexpected(exc: Exception):
     current_app.logger.exception("unhandled error on %s", request.path)
     if request.path.startswith("/api/"):
         return error_response(500, "internal error; it has been logged", "internal")
-    return "Internal error; it has been logged.", 500
+    return error_page(500)
 
 
 # ---- pagination --------------------------------------------------------------------------
