@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import String, cast, desc, func, nulls_last, or_, select
 from sqlalchemy.orm import aliased, lazyload, selectinload
 
-from board.labels import HAZARD_LABELS, INDICATOR_LABELS, KIND_LABELS
+from board.labels import FLAG_LABELS, HAZARD_LABELS, INDICATOR_LABELS, KIND_LABELS
 from board.query import BoardView, figure_columns, severity
 from core.extensions import db
 from core.indicators import HAZARDS, INDICATOR_KEYS
@@ -168,7 +168,8 @@ def incident_popup(view: BoardView, incident_id: int) -> dict | None:
             "hazard": str(HAZARD_LABELS.get(incident.hazard, incident.hazard)),
             "figures": [f"{INDICATOR_LABELS[k]} {int(v) if float(v).is_integer() else round(v, 2)}"
                         for k, v in values.items()],
-            "severity": severity(values), "status": incident.status, "flags": list(incident.flags or []),
+            "severity": severity(values), "status": incident.status,
+            "flags": [str(FLAG_LABELS.get(f, f)) for f in incident.flags or []],
             "report": f"R{report_id}" if report_id else None, "kind": str(KIND_LABELS.get(kind, kind or "")),
             "narrative": narrative or ""}
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from flask import Response, abort, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
-from board import cap, exports, incidents, query, review
+from board import cap, exports, incidents, query, review, timeline
 from board.blueprint import audit_export, bp, current_view
 from core import api
 from core.auth import staff_required
@@ -50,6 +50,17 @@ def map_data():
     data = incidents.map_layer(view)
     data["shelters"] = incidents.shelter_layer(view)
     return jsonify(data)
+
+
+@bp.get("/board/incidents/<int:incident_id>")
+@staff_required
+def incident_page(incident_id: int):
+    """One incident's whole history, with the actions the viewer may take (printable)."""
+    view = current_view()
+    history = timeline.incident_history(view, incident_id)
+    if history is None:
+        abort(404)
+    return render_template("board/incident.html", view=view, h=history, now=view.now)
 
 
 @bp.get("/board/incidents/<int:incident_id>.json")

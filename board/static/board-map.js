@@ -43,6 +43,10 @@
         line(box, d.figures.join(" · ") || "—");
         if (d.flags.length) { line(box, "⚑ " + d.flags.join(" "), "flag"); }
         if (d.narrative) { line(box, d.narrative, "popup-narrative"); }
+        var more = document.createElement("a");  /* the incident's whole history */
+        more.href = incidentUrl(id).replace(".json", "");
+        more.textContent = "›";
+        box.appendChild(more);
         done();
       })
       .catch(function () { box.textContent = "—"; });
