@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import String, cast, desc, func, nulls_last, or_, select
 from sqlalchemy.orm import aliased, lazyload, selectinload
 
-from board.labels import FLAG_LABELS, HAZARD_LABELS, INDICATOR_LABELS, KIND_LABELS
+from board.labels import FLAG_LABELS, HAZARD_LABELS, INDICATOR_LABELS, KIND_LABELS, RULE_LABELS
 from board.query import BoardView, figure_columns, severity
 from core.extensions import db
 from core.indicators import HAZARDS, INDICATOR_KEYS
@@ -238,7 +238,7 @@ def changes(view: BoardView, raw_cursor: str | None, limit: int = 20) -> dict:
                                                                         *view.escalation_filter()))
     names = _names({e.village_code for e in escs})
     for eid, rule, village_code, at in escs:
-        items.append({"key": f"E{eid}", "type": "escalation", "id": f"E{eid}", "rule": rule,
+        items.append({"key": f"E{eid}", "type": "escalation", "id": f"E{eid}", "rule": str(RULE_LABELS.get(rule, rule)),
                       "village": names.get(village_code, ""), "at": at.isoformat()})
     acks = db.session.execute(
         select(Escalation.id, Escalation.acknowledged_at, Person.name)

@@ -52,3 +52,15 @@ def test_a_drill_incident_only_with_its_exercise(client, tree, make_person, logi
     login(make_person("county", tree.county))
     assert client.get(f"/board/incidents/{incident.id}").status_code == 404
     assert client.get(f"/board/incidents/{incident.id}?exercise={exercise.id}").status_code == 200
+
+
+def test_the_live_feed_names_rules_instead_of_codes(client, tree, make_person, login, rows):
+    """The live chips read "E10 E2 前屯村": an escalation id next to a rule code, both written E<n>."""
+    event = rows.event(tree.county)
+    incident, _ = rows.incident(tree.village, event, figures={"deaths": 1})
+    login(make_person("county", tree.county))
+    cursor = client.get("/board/changes").get_json()["cursor"]
+    esc = rows.escalation(incident, [], rule="E2")
+    items = client.get(f"/board/changes?since={cursor}").get_json()["items"]
+    [chip] = [i for i in items if i["type"] == "escalation"]
+    assert chip["id"] == f"E{esc.id}" and chip["rule"] == "有伤亡"
