@@ -124,8 +124,21 @@ def summary(view: BoardView) -> dict:
             "escalations_open": rollup["escalations_open"], "escalations_overdue": rollup["escalations_overdue"],
             "sms_failed": failed_sms_count(view.person, view.exercise_id) or 0,
             "intake": intake_status(view.now),
-            "events": [{"id": e.id, "name": e.name, "hazard": e.hazard, "daily_report": e.daily_report,
-                        "county_code": e.county_code} for e in open_events(view) if e.status == CaseStatus.OPEN]}
+            "events": _event_summaries(view)}
+
+
+def _event_summaries(view: BoardView) -> list[dict]:
+    """The open events with how many villages their daily reporting would concern (the board asks
+    before it makes that many villages owe a report)."""
+    events = [e for e in open_events(view) if e.status == CaseStatus.OPEN]
+    townships = (select(Incident.event_id, Incident.township_code)
+                 .where(Incident.event_id.in_([e.id for e in events])).distinct().subquery())
+    villages = dict(db.session.execute(
+        select(townships.c.event_id, func.count(Division.code))
+        .join(Division, and_(Division.township_code == townships.c.township_code, Division.level == "village"))
+        .group_by(townships.c.event_id)).all()) if events else {}
+    return [{"id": e.id, "name": e.name, "hazard": e.hazard, "daily_report": e.daily_report,
+             "county_code": e.county_code, "villages": villages.get(e.id, 0)} for e in events]
 
 
 def intake_status(now: datetime) -> dict:

@@ -128,7 +128,7 @@ def test_a_county_ends_an_event_from_the_board_and_a_township_may_not(client, tr
     assert _post(client, f"/board/events/{ev.id}/close").status_code == 403
     county = make_person("county", tree.county, name="县值班")
     login(county)
-    assert "结束灾害过程" in client.get("/board").get_data(as_text=True)
+    assert "结束并关闭其全部灾情" in client.get("/board").get_data(as_text=True)  # in view, not folded away
     response = _post(client, f"/board/events/{ev.id}/close", {"note": "水退了 <b>"})
     assert response.status_code == 302
     db.session.expire_all()

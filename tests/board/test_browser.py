@@ -119,3 +119,33 @@ def test_live_board_ack_return_and_xlsx(page, tree, make_person, send_sms, tmp_p
     assert rows["合计"][header.index("紧急转移安置人口（人）")] == 120
     assert page.js_errors == []
 
+
+
+def test_texting_many_villages_asks_first_and_says_how_many(page, tree, make_person, rows):
+    """'要求每日报告' made every village of the event owe a daily report (22 reminders went out)
+    in one click; now the browser asks, naming how many villages, and a 'no' changes nothing."""
+    from reporter.models import Event
+
+    county = make_person("county", tree.county, name="县应急办值班员")
+    event = rows.event(tree.county)
+    rows.incident(tree.village, event, figures={"relocated": 3})
+    page.goto("/login")
+    page.fill("input[name=phone]", county.phone)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/board")
+
+    questions: list[str] = []
+    page.once("dialog", lambda d: (questions.append(d.message), d.dismiss()))
+    page.click("text=要求每日报告（含零报告）")
+    page.wait_for_timeout(500)
+    assert questions and "2 个村" in questions[0]  # 码头镇 has two villages
+    db.session.expire_all()
+    assert db.session.get(Event, event.id).daily_report is False
+
+    page.once("dialog", lambda d: d.accept())
+    page.click("text=要求每日报告（含零报告）")
+    page.wait_for_url("**/board")
+    page.wait_for_selector("text=取消每日报告")
+    db.session.expire_all()
+    assert db.session.get(Event, event.id).daily_report is True
