@@ -90,7 +90,20 @@ def acknowledge(person: Person, escalation: Escalation, channel: str) -> Escalat
     if result.rowcount == 1:
         audit.record("escalation.acknowledge", "escalation", escalation.public_id, actor=person,
                      after={"channel": channel, "status": escalation.status}, exercise_id=escalation.exercise_id)
+        _tell_the_others(escalation, person)
     return escalation
+
+
+def _tell_the_others(escalation: Escalation, acker: Person) -> None:
+    """The other people told at that level learn that someone has it, so they can stop (one short SMS)."""
+    others = [p for p in escalation.recipients if p.id != acker.id and p.active]
+    if not others:
+        return
+    village = db.session.get(Division, escalation.village_code) if escalation.village_code else None
+    text = f"【已确认】{escalation.public_id}{f'（{village.name}）' if village else ''}已由{acker.name}确认，无需再回复。"
+    for person in others:
+        queue_sms(person.phone, text, purpose="notice", person=person, escalation_id=escalation.id,
+                  report_id=escalation.report_id, exercise_id=escalation.exercise_id)
 
 
 def _newest_open_for(person: Person, exercise_id: int | None) -> Escalation | None:

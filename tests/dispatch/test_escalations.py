@@ -262,3 +262,15 @@ def test_a_stranger_acknowledging_an_alert_learns_nothing_about_it(tree, staff, 
     stranger = make_person("county", tree.other_county)
     reply = flows.acknowledge_by_sms(stranger, esc.id, None)
     assert "无法确认" in reply and staff.township.name not in reply and "已由" not in reply
+
+
+def test_when_one_acknowledges_the_others_told_learn_it(tree, staff, report_in, make_person):
+    """Two responders on duty at the township: the one who did not answer gets one short SMS
+    saying who did, so both do not act (the policy depth GoAlert and Iris have)."""
+    colleague = make_person("township", tree.township, name="码头镇副值班")
+    _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
+    assert {p.id for p in esc.recipients} == {staff.township.id, colleague.id}
+    flows.acknowledge(staff.township, esc, "sms")
+    db.session.commit()
+    assert sms_to(colleague)[-1] == f"【已确认】E{esc.id}（王庄村）已由{staff.township.name}确认，无需再回复。"
+    assert len(sms_to(staff.township)) == 1  # the one who acknowledged is not told
