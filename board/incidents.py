@@ -238,7 +238,8 @@ def changes(view: BoardView, raw_cursor: str | None, limit: int = 20) -> dict:
                                                                         *view.escalation_filter()))
     names = _names({e.village_code for e in escs})
     for eid, rule, village_code, at in escs:
-        items.append({"key": f"E{eid}", "type": "escalation", "id": f"E{eid}", "rule": str(RULE_LABELS.get(rule, rule)),
+        items.append({"key": f"E{eid}", "type": "escalation", "id": f"E{eid}", "code": rule,
+                      "rule": str(RULE_LABELS.get(rule, rule)),
                       "village": names.get(village_code, ""), "at": at.isoformat()})
     acks = db.session.execute(
         select(Escalation.id, Escalation.acknowledged_at, Person.name)

@@ -100,7 +100,8 @@ def _tell_the_others(escalation: Escalation, acker: Person) -> None:
     if not others:
         return
     village = db.session.get(Division, escalation.village_code) if escalation.village_code else None
-    text = f"【已确认】{escalation.public_id}{f'（{village.name}）' if village else ''}已由{acker.name}确认，无需再回复。"
+    place = f"（{village.name}）" if village else ""
+    text = f"【已确认】{escalation.public_id}{place}已由{acker.name}确认，无需再回复。"
     for person in others:
         queue_sms(person.phone, text, purpose="notice", person=person, escalation_id=escalation.id,
                   report_id=escalation.report_id, exercise_id=escalation.exercise_id)

@@ -13,6 +13,27 @@
   var liveItems = document.getElementById("live-items");
   var live = document.getElementById("live");
   var i18n = root.dataset;
+  /* Attention: casualties (E2), skip-level (E3) and overdue acknowledgements (E4) arriving while
+     nobody looks at the tab are counted in its title until someone does. */
+  var SERIOUS = new Set(["E2", "E3", "E4"]);
+  var baseTitle = document.title;
+  var unseen = 0;
+
+  function lookedAt() { return !document.hidden && document.hasFocus(); }
+
+  function attend(items) {
+    var serious = items.filter(function (it) { return it.type === "escalation" && SERIOUS.has(it.code); }).length;
+    if (serious && !lookedAt()) {
+      unseen += serious;
+      document.title = "(" + unseen + ") " + baseTitle;
+    }
+  }
+
+  function seenNow() {
+    if (lookedAt() && unseen) { unseen = 0; document.title = baseTitle; }
+  }
+  document.addEventListener("visibilitychange", seenNow);
+  window.addEventListener("focus", seenNow);
 
   function describe(item) {
     if (item.type === "report") { return item.id + " " + item.village + " " + item.hazard; }
@@ -67,6 +88,7 @@
         cursor = data.cursor;
         var fresh = data.items.filter(function (it) { return !seen.has(it.key); });
         fresh.forEach(function (it) { seen.add(it.key); });
+        attend(fresh);
         var acks = fresh.filter(function (it) { return it.type === "ack"; }).length;
         var changed = data.counts.reports + data.counts.escalations + acks;
         if (changed > 0) {
