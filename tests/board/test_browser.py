@@ -149,3 +149,33 @@ def test_texting_many_villages_asks_first_and_says_how_many(page, tree, make_per
     page.wait_for_selector("text=取消每日报告")
     db.session.expire_all()
     assert db.session.get(Event, event.id).daily_report is True
+
+
+def test_a_casualty_alert_in_a_background_tab_shows_in_its_title(page, tree, make_person, rows):
+    """Nothing drew attention when casualties arrived in a background tab: the title now counts
+    casualty, skip-level and overdue escalations until someone looks at the board again."""
+    county = make_person("county", tree.county, name="县应急办值班员")
+    event = rows.event(tree.county)
+    incident, _ = rows.incident(tree.village, event, figures={"deaths": 1})
+    page.goto("/login")
+    page.fill("input[name=phone]", county.phone)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/board")
+    title = page.title()
+    page.evaluate("Object.defineProperty(document, 'hidden', {value: true, configurable: true})")
+    rows.escalation(incident, [county], rule="E2", level="county")
+    _until(lambda: page.title() == f"(1) {title}", "the count in the title")
+    page.evaluate("Object.defineProperty(document, 'hidden', {value: false, configurable: true});"
+                  "document.dispatchEvent(new Event('visibilitychange'))")
+    _until(lambda: page.title() == title, "the title back once looked at")
+
+
+def _until(condition, what: str, seconds: float = 15.0) -> None:
+    """Poll the page from Python (the CSP forbids the string evaluation wait_for_function uses)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
