@@ -186,6 +186,16 @@ def _cached_daily_status(view: BoardView) -> dict[str, dict]:
 
 
 def _daily_report_status(view: BoardView) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for _code, name, township, reported in daily_villages(view):
+        entry = out.setdefault(township, {"reported": [], "silent": []})
+        entry["reported" if reported else "silent"].append(name)
+    return out
+
+
+def daily_villages(view: BoardView) -> list[tuple[str, str, str, bool]]:
+    """(code, name, township code, reported today) of every village in scope that owes today's
+    report: the villages of the townships of an open daily-report event (SPEC §4.1)."""
     daily_events = select(Event.id).where(Event.status == CaseStatus.OPEN, Event.daily_report.is_(True),
                                           exercise_clause(Event.exercise_id, view.exercise_id))
     townships = select(func.distinct(Incident.township_code)).where(
@@ -196,16 +206,12 @@ def _daily_report_status(view: BoardView) -> dict[str, dict]:
                scope_clause(view.person, Division.code))
         .order_by(Division.township_code, Division.code)).all()
     if not villages:
-        return {}
+        return []
     reported = set(db.session.scalars(
         select(func.distinct(Report.village_code)).join(Division, Division.code == Report.village_code)
         .where(Division.township_code.in_(townships), Report.received_at >= view.today_start(),
                *view.report_filter())))
-    out: dict[str, dict] = {}
-    for code, name, township in villages:
-        entry = out.setdefault(township, {"reported": [], "silent": []})
-        entry["reported" if code in reported else "silent"].append(name)
-    return out
+    return [(code, name, township, code in reported) for code, name, township in villages]
 
 
 # -- per-township roll-up --------------------------------------------------------------------

@@ -9,7 +9,7 @@ from datetime import datetime
 from flask import Response, abort, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
-from board import cap, exports, incidents, query, review, timeline
+from board import cap, exports, incidents, query, review, silence, timeline
 from board.blueprint import audit_export, bp, current_view
 from core import api
 from core.auth import staff_required
@@ -150,6 +150,28 @@ def _filename(view: query.BoardView, stem: str, ext: str) -> str:
 def _download(body: bytes, mimetype: str, view: query.BoardView, ext: str) -> Response:
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f"attachment; filename={_filename(view, 'townships', ext)}"
+    return response
+
+
+@bp.get("/board/silence")
+@staff_required
+def silence_panel():
+    """The villages that owe today's report and are silent, with whom to call."""
+    view = current_view()
+    sort = request.args.get("sort") if request.args.get("sort") in silence.SORTS else "township"
+    return render_template("board/silence.html", view=view, villages=silence.silent_villages(view, sort), sort=sort,
+                           sorts=silence.SORTS, steps=silence.STEP_NAMES)
+
+
+@bp.get("/board/silence.xlsx")
+@staff_required
+def silence_xlsx():
+    view = current_view()
+    villages = silence.silent_villages(view)
+    body = silence.call_list_xlsx(view, villages)
+    audit_export(view, "silence_xlsx", view.person.division_code, len(villages))
+    response = Response(body, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response.headers["Content-Disposition"] = f"attachment; filename={_filename(view, 'silent-villages', 'xlsx')}"
     return response
 
 
