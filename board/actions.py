@@ -128,6 +128,14 @@ def daily_report(event_id: int):
     return _run(lambda: review.set_daily_report(view.person, event, on), done)
 
 
+@bp.post("/board/events/<int:event_id>/county-report")
+@staff_required
+def county_report(event_id: int):
+    view = current_view()
+    event = _county_event(view, event_id)
+    return _run(lambda: review.mark_county_report_sent(view.person, event), _("已标记县级初报已报送。"))
+
+
 @bp.post("/board/events/<int:event_id>/close")
 @staff_required
 def close_event(event_id: int):

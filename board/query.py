@@ -23,7 +23,7 @@ from core.scope import scope_clause
 from dispatch.models import Escalation, EscalationStatus
 from dispatch.service import failed_sms_count, visible_clause
 from reporter.access import event_visible_clause
-from reporter.models import CaseStatus, Event, Incident, Report
+from reporter.models import COUNTY_REPORT_DUE, TOWNSHIP_REPORT_DUE, CaseStatus, Event, Incident, Report
 from reporter.service import intake_backlog
 
 
@@ -138,7 +138,10 @@ def _event_summaries(view: BoardView) -> list[dict]:
         .join(Division, and_(Division.township_code == townships.c.township_code, Division.level == "village"))
         .group_by(townships.c.event_id)).all()) if events else {}
     return [{"id": e.id, "name": e.name, "hazard": e.hazard, "daily_report": e.daily_report,
-             "county_code": e.county_code, "villages": villages.get(e.id, 0)} for e in events]
+             "county_code": e.county_code, "villages": villages.get(e.id, 0),
+             "township_due": e.started_at + TOWNSHIP_REPORT_DUE, "county_due": e.started_at + COUNTY_REPORT_DUE,
+             "county_reported_at": e.county_reported_at,
+             "county_reported_by": e.county_reported_by.name if e.county_reported_by else None} for e in events]
 
 
 def intake_status(now: datetime) -> dict:

@@ -278,3 +278,11 @@ def reporter_daily_report(event_id: str):
         raise ApiError(400, "on must be true or false")
     event = _call(review.set_daily_report, api_person(), _event(event_id), data["on"])
     return jsonify(shapes.serialize_event(event))
+
+
+@bp.post("/events/<event_id>/county-report")
+@doc("Mark the county's own initial report (初报) to the city as sent: stops its 2-hour clock (county or above)",
+     tag=TAG)
+def reporter_county_report(event_id: str):
+    event = _call(review.mark_county_report_sent, api_person(), _event(event_id))
+    return jsonify(shapes.serialize_event(event))

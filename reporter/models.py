@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
@@ -87,6 +87,12 @@ class InboundMessage(db.Model):
     division: Mapped[Division | None] = relationship(foreign_keys=[division_code])
 
 
+# National practice (SPEC §0): the county sends its initial report to the city within 2 hours of
+# a disaster; the township reports to the county within 1 hour.
+COUNTY_REPORT_DUE = timedelta(hours=2)
+TOWNSHIP_REPORT_DUE = timedelta(hours=1)
+
+
 class Event(db.Model):
     """A county-level disaster process (灾害过程): incidents of one hazard in one county."""
 
@@ -103,8 +109,12 @@ class Event(db.Model):
     daily_report: Mapped[bool] = mapped_column(Boolean, default=False)
     daily_report_since: Mapped[date | None] = mapped_column(Date)
     exercise_id: Mapped[int | None] = mapped_column(ForeignKey("exercises.id"), index=True)
+    # The county's own 初报 to the city (due 2 h after the event began), marked by the county office.
+    county_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    county_reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
 
     county: Mapped[Division] = relationship(lazy="joined")
+    county_reported_by: Mapped[Person | None] = relationship(foreign_keys=[county_reported_by_id])
 
 
 class Incident(IndicatorColumns, db.Model):

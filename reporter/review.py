@@ -96,6 +96,19 @@ def close_event(person: Person, event: Event, note: str | None) -> Event:
     return event
 
 
+def mark_county_report_sent(person: Person, event: Event) -> Event:
+    """The county office sent its 初报 to the city (outside this service): the clock stops, with who and when."""
+    if not may_decide_event(person, event):
+        raise PermissionError("无权标记县级初报。")
+    if event.county_reported_at is not None:
+        raise Refusal("县级初报已标记为报送。")
+    event.county_reported_at, event.county_reported_by_id = utcnow(), person.id
+    audit.record("event.county_report", "event", event.id, before={"county_reported_at": None},
+                 after={"county_reported_at": event.county_reported_at}, actor=person, exercise_id=event.exercise_id)
+    db.session.commit()
+    return event
+
+
 def set_daily_report(person: Person, event: Event, on: bool) -> Event:
     """Mark an event daily-report (零报告): its townships' villages then owe a report every day."""
     if not may_decide_event(person, event):

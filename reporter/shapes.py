@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from core.indicators import REPORT_KINDS, format_figures
 from core.models import Division
-from reporter.models import Event, InboundMessage, Incident, Report
+from reporter.models import COUNTY_REPORT_DUE, Event, InboundMessage, Incident, Report
 from reporter.service import hazard_name
 
 
@@ -79,6 +79,8 @@ def serialize_event(event: Event) -> dict:
             "status": event.status, "started_at": _iso(event.started_at),
             "last_activity_at": _iso(event.last_activity_at), "closed_at": _iso(event.closed_at),
             "daily_report": bool(event.daily_report), "daily_report_since": _iso(event.daily_report_since),
+            "county_report_due_at": _iso(event.started_at + COUNTY_REPORT_DUE if event.started_at else None),
+            "county_reported_at": _iso(event.county_reported_at),
             "exercise_id": event.exercise_id}
 
 
