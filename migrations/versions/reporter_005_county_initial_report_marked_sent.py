@@ -14,16 +14,21 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ADD COLUMN, no table rebuild: on SQLite (make run) a batch rebuild of `events` must drop
+# the old table, which incidents, reports and escalations reference, and with foreign keys on that
+# fails half-way on a database with data. The foreign key is added where ALTER TABLE can (as
+# kernel_001 does for the reports' keys).
 def upgrade():
-    with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('county_reported_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('county_reported_by_id', sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(batch_op.f('fk_events_county_reported_by_id_people'), 'people',
-                                    ['county_reported_by_id'], ['id'])
+    op.add_column('events', sa.Column('county_reported_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('events', sa.Column('county_reported_by_id', sa.Integer(), nullable=True))
+    if op.get_bind().dialect.name != 'sqlite':
+        op.create_foreign_key('fk_events_county_reported_by_id_people', 'events', 'people',
+                              ['county_reported_by_id'], ['id'])
 
 
 def downgrade():
+    if op.get_bind().dialect.name != 'sqlite':
+        op.drop_constraint('fk_events_county_reported_by_id_people', 'events', type_='foreignkey')
     with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_events_county_reported_by_id_people'), type_='foreignkey')
         batch_op.drop_column('county_reported_by_id')
         batch_op.drop_column('county_reported_at')

@@ -108,3 +108,30 @@ def test_dropping_the_audit_deferral_audits_reports_still_waiting(app_config, tm
         chain_all()
         assert verify() == []
         db.engine.dispose()
+
+
+def test_the_latest_migrations_upgrade_a_sqlite_database_with_data(app_config, tmp_path):
+    """make run's SQLite file holds events that incidents reference: a migration that rebuilt the
+    events table (SQLite's way to add a foreign key) failed half-way on it, with foreign keys on."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from core import create_app
+    from tests.conftest import TestConfig
+
+    other = create_app(TestConfig, app_config | {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db"})
+    with other.app_context():
+        upgrade(revision="reporter_004")
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO divisions (code, name, level, parent_code, virtual) "
+                              "VALUES ('130681000000', '涿州市', 'county', NULL, false)"))
+            conn.execute(text("INSERT INTO events (id, county_code, hazard, name, status, started_at, "
+                              "last_activity_at, daily_report) VALUES (1, '130681000000', 'flood', '洪涝', 'open', "
+                              "'2026-07-30 01:00:00', '2026-07-30 01:00:00', false)"))
+            conn.execute(text("INSERT INTO incidents (village_code, hazard, status, event_id, report_count, flags, "
+                              "opened_at, last_report_at) VALUES ('130681000000', 'flood', 'open', 1, 1, '[]', "
+                              "'2026-07-30 01:00:00', '2026-07-30 01:00:00')"))
+        upgrade(revision="heads")
+        assert db.session.execute(text("SELECT count(*) FROM events WHERE county_reported_at IS NULL")).scalar() == 1
+        db.session.remove()
+        db.engine.dispose()
