@@ -4,18 +4,21 @@ export code, render. The POST forms are `board.actions`, on the same blueprint (
 
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime
+from pathlib import Path
 
 from flask import Response, abort, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
-from board import cap, exports, incidents, query, review, silence, timeline
+from board import brief, cap, exports, incidents, query, review, silence, timeline
 from board.blueprint import audit_export, bp, current_view
 from core import api
 from core.auth import staff_required
 from core.extensions import db
 from core.localtime import local_text
 from drills import service as drill_service
+from drills.evaluation import html_to_pdf
 from reporter.models import Event
 
 
@@ -150,6 +153,30 @@ def _filename(view: query.BoardView, stem: str, ext: str) -> str:
 def _download(body: bytes, mimetype: str, view: query.BoardView, ext: str) -> Response:
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f"attachment; filename={_filename(view, 'townships', ext)}"
+    return response
+
+
+@bp.get("/board/brief")
+@staff_required
+def daily_brief():
+    """Today's brief as one printable page."""
+    view = current_view()
+    return render_template("board/brief.html", view=view, b=brief.build(view), headers=query.indicator_headers())
+
+
+@bp.get("/board/brief.pdf")
+@staff_required
+def daily_brief_pdf():
+    view = current_view()
+    html = render_template("board/brief.html", view=view, b=brief.build(view), headers=query.indicator_headers(),
+                           inline_css=(Path(bp.static_folder) / "board.css").read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory(prefix="zaibao-brief-") as tmp:
+        output = Path(tmp) / "brief.pdf"
+        html_to_pdf(html, output)
+        body = output.read_bytes()
+    audit_export(view, "daily_brief_pdf", view.person.division_code)
+    response = Response(body, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f"attachment; filename={_filename(view, 'brief', 'pdf')}"
     return response
 
 
