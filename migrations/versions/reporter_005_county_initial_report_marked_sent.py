@@ -16,12 +16,15 @@ depends_on = None
 
 # Plain ADD COLUMN, no table rebuild: on SQLite (make run) a batch rebuild of `events` must drop
 # the old table, which incidents, reports and escalations reference, and with foreign keys on that
-# fails half-way on a database with data. The foreign key is added where ALTER TABLE can (as
-# kernel_001 does for the reports' keys).
+# fails half-way on a database with data. SQLite takes the foreign key inline with ADD COLUMN
+# (REFERENCES, the column being NULL); PostgreSQL gets it as its own constraint.
 def upgrade():
     op.add_column('events', sa.Column('county_reported_at', sa.DateTime(timezone=True), nullable=True))
-    op.add_column('events', sa.Column('county_reported_by_id', sa.Integer(), nullable=True))
-    if op.get_bind().dialect.name != 'sqlite':
+    if op.get_bind().dialect.name == 'sqlite':  # (Alembic will not render the inline reference itself)
+        op.execute("ALTER TABLE events ADD COLUMN county_reported_by_id INTEGER "
+                   "CONSTRAINT fk_events_county_reported_by_id_people REFERENCES people (id)")
+    else:
+        op.add_column('events', sa.Column('county_reported_by_id', sa.Integer(), nullable=True))
         op.create_foreign_key('fk_events_county_reported_by_id_people', 'events', 'people',
                               ['county_reported_by_id'], ['id'])
 

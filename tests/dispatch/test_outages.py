@@ -185,7 +185,8 @@ def test_a_due_retry_goes_out_after_its_worker_was_killed_and_restarted(app, tre
     start_worker(**settings)
     wait_for(lambda: fake_twilio.bodies_to(staff.township.phone), timeout=30, message="the retry at the gateway")
     assert time.monotonic() - failed_at < 2 + 10
-    assert db.session.get(OutboundSms, sms_id).status == "sent"
+    wait_for(lambda: db.session.get(OutboundSms, sms_id).status == "sent", timeout=10,
+             message="the row marked sent (the worker commits just after the gateway answers)")
 
 
 def _group_gone(pgid: int) -> bool:
