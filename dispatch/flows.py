@@ -24,7 +24,7 @@ from core.models import Division, Person, utcnow
 from core.scope import can_access
 from dispatch import service
 from dispatch.models import ACKABLE, Escalation, EscalationStatus
-from dispatch.rules import Policy, Situation, decide, merge_levels, next_level
+from dispatch.rules import LADDER, Policy, Situation, decide, merge_levels, next_level
 from messaging.models import OutboundSms
 from messaging.outbox import queue_sms
 from reporter.commands import Handled
@@ -37,8 +37,9 @@ log = logging.getLogger("zaibao.dispatch")
 def on_report_saved(report: Report, *, incident: Incident | None, previous: dict | None) -> list[Escalation]:
     """Open the escalations the rules call for (E1–E3), with their SMS in the outbox, in the
     caller's transaction. `previous` holds the incident's figures before this report (None for
-    a new incident). Returns the escalations opened (including records of levels skipped
-    because nobody was on duty)."""
+    a new incident). A level whose escalation of this incident still waits is not told twice:
+    that one is updated (one 【灾情更新】 SMS) instead. Returns the escalations opened or updated
+    (including records of levels skipped because nobody was on duty)."""
     village = report.village or db.session.get(Division, report.village_code)
     if incident is None or report.kind == "nil":
         return []
@@ -48,7 +49,13 @@ def on_report_saved(report: Report, *, incident: Incident | None, previous: dict
     levels = merge_levels(plans)
     planned = frozenset(level for level, _rule, _minutes in levels)
     created: list[Escalation] = []
+    updated: list[Escalation] = []
     for level, rule, minutes in levels:
+        live = service.live_escalation(incident.id, level) if previous is not None else None
+        if live is not None:
+            service.update_live(live, rule, village, incident, report)
+            updated.append(live)
+            continue
         created += service.open_chain(rule, level, village, incident=incident, report=report,
                                       exercise_id=report.exercise_id, deadline_minutes=minutes,
                                       stop_levels=planned)
@@ -56,7 +63,10 @@ def on_report_saved(report: Report, *, incident: Incident | None, previous: dict
         audit.record("escalations.open", "report", report.public_id, exercise_id=report.exercise_id,
                      after={"escalations": [{"id": e.public_id, "rule": e.rule, "level": e.level,
                                              "recipients": [p.id for p in e.recipients]} for e in created]})
-    return created
+    if updated:
+        audit.record("escalations.update", "report", report.public_id, exercise_id=report.exercise_id,
+                     after={"escalations": [{"id": e.public_id, "rule": e.rule, "level": e.level} for e in updated]})
+    return sorted(updated + created, key=lambda e: LADDER.index(e.level) if e.level in LADDER else 0)
 
 
 # ---- acknowledgement ----------------------------------------------------------------------

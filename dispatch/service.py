@@ -68,10 +68,12 @@ def compose(head: str, tail: str, exercise_id: int | None) -> str:
 
 
 def alert_text(esc: Escalation, village: Division, incident: Incident | None, report: Report | None,
-               overdue: Escalation | None = None) -> str:
-    """SPEC §5: `【灾情】王庄村(码头镇) 洪涝 死亡0 失踪1 转移120 R1203。回复"收到 E17"确认。`"""
+               overdue: Escalation | None = None, update: bool = False) -> str:
+    """SPEC §5: `【灾情】王庄村(码头镇) 洪涝 死亡0 失踪1 转移120 R1203。回复"收到 E17"确认。`
+    (`【灾情更新】` when a later report changes the figures of an escalation still waiting)."""
     hazard = HAZARDS.get(getattr(incident, "hazard", None) or "", getattr(incident, "hazard", "") or "")
-    head = f"【灾情】{place_label(village)} {hazard} {key_figures(incident)}"
+    tag = "【灾情更新】" if update else "【灾情】"
+    head = f"{tag}{place_label(village)} {hazard} {key_figures(incident)}"
     if report is not None:
         head += f" R{report.id}"
     if overdue is not None:
@@ -105,6 +107,29 @@ def new_escalation(*, rule: str, level: str, division_code: str, village: Divisi
         esc.escalated_at = now
     db.session.add(esc)
     return esc
+
+
+def live_escalation(incident_id: int, level: str) -> Escalation | None:
+    """The escalation of this incident still waiting at this level (open or overdue, nobody has
+    acknowledged it): a later report updates it instead of opening another beside it."""
+    return db.session.scalar(select(Escalation).where(
+        Escalation.incident_id == incident_id, Escalation.level == level,
+        Escalation.status.in_((EscalationStatus.OPEN, EscalationStatus.OVERDUE)),
+        Escalation.acknowledged_at.is_(None), Escalation.rule.in_(("E1", "E2", "E3", "E4")))
+        .order_by(Escalation.id.desc()).limit(1))
+
+
+def update_live(esc: Escalation, rule: str, village: Division, incident: Incident, report: Report) -> None:
+    """The waiting escalation now speaks of this report (the more serious rule kept); its people
+    get one 【灾情更新】 SMS with the new figures. Its deadline runs on from the first notice."""
+    if rule > esc.rule:  # E1 < E2 < E3 < E4: the more serious reason to answer
+        esc.rule = rule
+    esc.report_id = report.id
+    text = alert_text(esc, village, incident, report, update=True)
+    for person in esc.recipients:
+        if person.active:
+            queue_sms(person.phone, text, purpose="escalation", person=person, escalation_id=esc.id,
+                      report_id=report.id, exercise_id=esc.exercise_id)
 
 
 def open_chain(rule: str, level: str, village: Division, *, incident: Incident | None, report: Report | None,

@@ -274,3 +274,28 @@ def test_when_one_acknowledges_the_others_told_learn_it(tree, staff, report_in, 
     db.session.commit()
     assert sms_to(colleague)[-1] == f"【已确认】E{esc.id}（王庄村）已由{staff.township.name}确认，无需再回复。"
     assert len(sms_to(staff.township)) == 1  # the one who acknowledged is not told
+
+
+def test_a_follow_up_updates_the_waiting_escalation_instead_of_opening_another(tree, staff, report_in):
+    """One village showed three 确认收到 buttons to the county: each follow-up opened another
+    escalation beside the one still waiting. Now the waiting one is updated (one 【灾情更新】 SMS
+    with the new figures, the more serious rule), and only a level not yet told gets its own."""
+    _r, incident, [e1] = report_in(tree.village, staff.officer_a, relocated=50)
+    report, _i, caused = report_in(tree.village, staff.officer_a, kind="update", incident=incident, deaths=2)
+    assert [(e.id, e.rule, e.level) for e in caused][0] == (e1.id, "E2", "township")  # the same record
+    assert [(e.rule, e.level) for e in caused[1:]] == [("E2", "county")]
+    waiting = db.session.scalars(select(Escalation).where(Escalation.level == "township",
+                                                          Escalation.incident_id == incident.id)).all()
+    assert len(waiting) == 1 and waiting[0].report_id == report.id
+    update = sms_to(staff.township)[-1]
+    assert update.startswith("【灾情更新】") and "死亡2" in update and f"E{e1.id}" in update
+    _r, _i, again = report_in(tree.village, staff.officer_a, kind="update", incident=incident, deaths=3)
+    assert {e.id for e in again} == {e.id for e in caused}  # both levels still waiting: both updated
+    assert len(sms_to(staff.county)) == 2 and sms_to(staff.county)[-1].startswith("【灾情更新】")
+
+
+def test_once_acknowledged_a_new_reason_opens_a_new_escalation(tree, staff, report_in):
+    _r, incident, [e1] = report_in(tree.village, staff.officer_a, relocated=50)
+    flows.acknowledge(staff.township, e1, "sms")
+    _r, _i, caused = report_in(tree.village, staff.officer_a, kind="update", incident=incident, deaths=2)
+    assert e1.id not in {e.id for e in caused} and ("E2", "township") in [(e.rule, e.level) for e in caused]
