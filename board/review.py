@@ -13,13 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from board.query import BoardView
-from core.exercises import exercise_clause
 from core.extensions import db
 from core.models import Division, Person
 from core.roles import COUNTY_ROLES
 from core.scope import scope_clause
-from reporter.access import message_clause, message_in_scope
-from reporter.models import InboundMessage, ReviewState
+from reporter.access import message_in_scope, review_queue_stmt
+from reporter.models import InboundMessage
 
 LIMIT = 300
 
@@ -29,13 +28,10 @@ def may_handle(person: Person) -> bool:
     return person.role in COUNTY_ROLES
 
 
-def message_filter(view: BoardView) -> list:
-    return [message_clause(view.person), exercise_clause(InboundMessage.exercise_id, view.exercise_id)]
-
-
 def pending_messages(view: BoardView) -> list[InboundMessage]:
+    """The review queue the API serves too (`reporter.access.review_queue_stmt`), newest first."""
     return list(db.session.scalars(
-        select(InboundMessage).where(InboundMessage.review_status == ReviewState.PENDING, *message_filter(view))
+        review_queue_stmt(view.person, view.exercise_id)
         .options(selectinload(InboundMessage.person), selectinload(InboundMessage.division))
         .order_by(InboundMessage.id.desc()).limit(LIMIT)))
 

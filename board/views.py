@@ -4,7 +4,6 @@ export code, render. The POST forms are `board.actions`, on the same blueprint (
 
 from __future__ import annotations
 
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -17,9 +16,11 @@ from core import api
 from core.auth import staff_required
 from core.extensions import db
 from core.localtime import local_text
+from core.pdf import html_to_pdf_bytes
 from drills import service as drill_service
-from drills.evaluation import html_to_pdf
 from reporter.models import Event
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.get("/board")
@@ -107,7 +108,7 @@ def export_xlsx():
     view = current_view()
     body = exports.rollup_xlsx(view)
     audit_export(view, "rollup_xlsx", view.person.division_code)
-    return _download(body, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", view, "xlsx")
+    return _download(body, XLSX, view, "townships", "xlsx")
 
 
 @bp.get("/board/export/townships.csv")
@@ -116,7 +117,7 @@ def export_csv():
     view = current_view()
     body = exports.rollup_csv(view)
     audit_export(view, "rollup_csv", view.person.division_code)
-    return _download(body, "text/csv", view, "csv")  # Flask adds "; charset=utf-8" itself
+    return _download(body, "text/csv", view, "townships", "csv")  # Flask adds "; charset=utf-8" itself
 
 
 @bp.get("/board/export/incidents.geojson")
@@ -150,9 +151,9 @@ def _filename(view: query.BoardView, stem: str, ext: str) -> str:
     return f"{stem}-{view.person.division_code}{drill}-{local_text(view.now, '%Y%m%d-%H%M')}.{ext}"
 
 
-def _download(body: bytes, mimetype: str, view: query.BoardView, ext: str) -> Response:
+def _download(body: bytes, mimetype: str, view: query.BoardView, stem: str, ext: str) -> Response:
     response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f"attachment; filename={_filename(view, 'townships', ext)}"
+    response.headers["Content-Disposition"] = f"attachment; filename={_filename(view, stem, ext)}"
     return response
 
 
@@ -170,14 +171,9 @@ def daily_brief_pdf():
     view = current_view()
     html = render_template("board/brief.html", view=view, b=brief.build(view), headers=query.indicator_headers(),
                            inline_css=(Path(bp.static_folder) / "board.css").read_text(encoding="utf-8"))
-    with tempfile.TemporaryDirectory(prefix="zaibao-brief-") as tmp:
-        output = Path(tmp) / "brief.pdf"
-        html_to_pdf(html, output)
-        body = output.read_bytes()
+    body = html_to_pdf_bytes(html)
     audit_export(view, "daily_brief_pdf", view.person.division_code)
-    response = Response(body, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f"attachment; filename={_filename(view, 'brief', 'pdf')}"
-    return response
+    return _download(body, "application/pdf", view, "brief", "pdf")
 
 
 @bp.get("/board/silence")
@@ -187,7 +183,7 @@ def silence_panel():
     view = current_view()
     sort = request.args.get("sort") if request.args.get("sort") in silence.SORTS else "township"
     return render_template("board/silence.html", view=view, villages=silence.silent_villages(view, sort), sort=sort,
-                           sorts=silence.SORTS, steps=silence.STEP_NAMES)
+                           sorts=silence.SORTS)
 
 
 @bp.get("/board/silence.xlsx")
@@ -197,9 +193,7 @@ def silence_xlsx():
     villages = silence.silent_villages(view)
     body = silence.call_list_xlsx(view, villages)
     audit_export(view, "silence_xlsx", view.person.division_code, len(villages))
-    response = Response(body, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response.headers["Content-Disposition"] = f"attachment; filename={_filename(view, 'silent-villages', 'xlsx')}"
-    return response
+    return _download(body, XLSX, view, "silent-villages", "xlsx")
 
 
 @bp.get("/board/review")

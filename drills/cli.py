@@ -15,6 +15,7 @@ from core.divisions import descendants_clause
 from core.exercises import ExerciseStatus
 from core.extensions import db
 from core.models import Division, Person
+from core.pdf import html_to_pdf
 from drills import evaluation, flows, roster, service
 from drills.scenario import Shelter, build_plan
 from drills.service import ExerciseError
@@ -186,7 +187,7 @@ def drill_report(exercise_id: int, fmt: str, output: str | None) -> None:
         path.write_text(html, encoding="utf-8")
     else:
         try:
-            evaluation.html_to_pdf(html, path.resolve())
+            html_to_pdf(html, path.resolve())
         except (RuntimeError, OSError) as exc:
             _die(str(exc))
     click.echo(f"wrote {path}")

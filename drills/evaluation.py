@@ -9,10 +9,7 @@ kept in wall-clock seconds because it measures the machine, not the scenario.
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from datetime import datetime
-from pathlib import Path
 
 from flask import current_app, has_request_context, render_template
 from sqlalchemy import func, select
@@ -27,7 +24,6 @@ from reporter.models import InboundMessage, Report
 from shelters.models import OccupancyRecord, Shelter
 
 HEADINGS = ("概述", "目标达成", "表现", "发现的问题", "改进建议")
-CHROMIUM = "/usr/bin/chromium"
 DATA_ATTRIBUTION = ("区划数据：国家统计局统计用区划代码（2016），经 Vonng/adcode 整理，CC BY 4.0 "
                     "(https://creativecommons.org/licenses/by/4.0/)")
 
@@ -118,16 +114,3 @@ def render_html(exercise: Exercise) -> str:
         return render_template("drills/report.html", **build(exercise))
     with current_app.test_request_context("/"):
         return render_template("drills/report.html", **build(exercise))
-
-
-def html_to_pdf(html: str, output: Path, timeout: float = 120.0) -> None:
-    """Print the HTML with headless Chromium (installed on the servers and in CI)."""
-    with tempfile.TemporaryDirectory(prefix="zaibao-report-") as tmp:
-        source = Path(tmp) / "report.html"
-        source.write_text(html, encoding="utf-8")
-        result = subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--no-pdf-header-footer", f"--user-data-dir={tmp}/profile", f"--print-to-pdf={output}",
-             source.as_uri()], capture_output=True, text=True, timeout=timeout)
-        if result.returncode != 0 or not output.exists() or output.stat().st_size == 0:
-            raise RuntimeError(f"chromium could not print the report: {result.stderr.strip()[-500:]}")

@@ -168,6 +168,17 @@ def cli(app):
 
 
 @pytest.fixture
+def file_app(app_config, tmp_path):
+    """A second app on its own SQLite file, for migration tests that start from an older revision
+    (`flask_migrate.upgrade(revision=…)` inside `with file_app.app_context()`)."""
+    other = create_app(TestConfig, app_config | {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/migrated.db"})
+    yield other
+    with other.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -80,18 +80,15 @@ def test_migrations_have_one_head_so_plain_db_upgrade_works(app):
     assert len(script.get_heads()) == 1, script.get_heads()
 
 
-def test_dropping_the_audit_deferral_audits_reports_still_waiting(app_config, tmp_path):
+def test_dropping_the_audit_deferral_audits_reports_still_waiting(file_app):
     """reporter_003 removes reports.audit_pending; a report still waiting for its creation entry
     gets one from the migration, so upgrading loses no audit trail."""
     from flask_migrate import upgrade
     from sqlalchemy import inspect, text
 
-    from core import create_app
     from core.audit import chain_all, verify
-    from tests.conftest import TestConfig
 
-    other = create_app(TestConfig, app_config | {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/m.db"})
-    with other.app_context():
+    with file_app.app_context():
         upgrade(revision="intake_001")
         with db.engine.begin() as conn:
             conn.execute(text("INSERT INTO divisions (code, name, level, parent_code, virtual) "
@@ -107,20 +104,16 @@ def test_dropping_the_audit_deferral_audits_reports_still_waiting(app_config, tm
         assert entries == [("report.create", "R1")]  # R2 had its entry already
         chain_all()
         assert verify() == []
-        db.engine.dispose()
 
 
-def test_the_latest_migrations_upgrade_a_sqlite_database_with_data(app_config, tmp_path):
+def test_the_latest_migrations_upgrade_a_sqlite_database_with_data(file_app):
     """make run's SQLite file holds events that incidents reference: a migration that rebuilt the
     events table (SQLite's way to add a foreign key) failed half-way on it, with foreign keys on."""
     from flask_migrate import upgrade
     from sqlalchemy import text
 
-    from core import create_app
-    from tests.conftest import TestConfig
 
-    other = create_app(TestConfig, app_config | {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db"})
-    with other.app_context():
+    with file_app.app_context():
         upgrade(revision="reporter_004")
         with db.engine.begin() as conn:
             conn.execute(text("INSERT INTO divisions (code, name, level, parent_code, virtual) "
@@ -133,5 +126,3 @@ def test_the_latest_migrations_upgrade_a_sqlite_database_with_data(app_config, t
                               "'2026-07-30 01:00:00', '2026-07-30 01:00:00')"))
         upgrade(revision="heads")
         assert db.session.execute(text("SELECT count(*) FROM events WHERE county_reported_at IS NULL")).scalar() == 1
-        db.session.remove()
-        db.engine.dispose()

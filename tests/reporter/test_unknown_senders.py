@@ -194,17 +194,14 @@ def test_a_hostile_text_is_one_bounded_query_and_places_nothing(tree):
     assert village_named_in("王庄村，" + "水" * 1600) == tree.village.code
 
 
-def test_upgrading_places_waiting_messages_of_former_officers(app_config, tmp_path):
+def test_upgrading_places_waiting_messages_of_former_officers(file_app):
     """reporter_004 adds the column; a waiting message from a former officer's phone is placed in
     their village at once (its county keeps seeing it), the others wait for the province."""
     from flask_migrate import upgrade
     from sqlalchemy import text
 
-    from core import create_app
-    from tests.conftest import TestConfig
 
-    other = create_app(TestConfig, app_config | {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/m.db"})
-    with other.app_context():
+    with file_app.app_context():
         upgrade(revision="reporter_003")
         with db.engine.begin() as conn:
             conn.execute(text("INSERT INTO divisions (code, name, level, parent_code, virtual) "
@@ -219,5 +216,3 @@ def test_upgrading_places_waiting_messages_of_former_officers(app_config, tmp_pa
         upgrade(revision="heads")
         placed = dict(db.session.execute(text("SELECT sid, division_code FROM inbound_messages")).all())
         assert placed == {"SM-1": "130681101001", "SM-2": None}
-        db.session.remove()
-        db.engine.dispose()
