@@ -59,11 +59,15 @@ def stored_reply(sid: str) -> str | None:
     return db.session.scalar(select(InboundMessage.reply).where(InboundMessage.sid == sid))
 
 
-def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None, replayed: bool = False) -> str:
+def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None, replayed: bool = False,
+                reply_by_sms: bool = False) -> str:
     """Store the SMS first, then handle it; returns the reply text (≤ 2 segments).
 
-    Raises OperationalError when the database is unreachable: the caller spools the request.
-    `replayed` (from the spool) also sends the reply by SMS, since the officer only got "稍后处理".
+    `form` holds From, To, Body and the provider's message id (MessageSid). Raises
+    OperationalError when the database is unreachable: the caller spools the request.
+    `replayed` (from the spool) also sends the reply by SMS, since the officer only got "稍后处理";
+    so does `reply_by_sms`, for providers whose push cannot carry a reply (Aliyun, Tencent).
+    A repeat of a stored message id changes nothing and sends nothing.
     """
     sid = message_sid(form)
     raw = {_clean(k, 100): _clean(v, 2000) for k, v in form.items()}
@@ -78,7 +82,7 @@ def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None,
         return stored_reply(sid) or TROUBLE
     try:
         reply = _handle(message)
-        if replayed:
+        if replayed or reply_by_sms:
             _send_late_reply(message, reply)
         db.session.commit()
         return reply
