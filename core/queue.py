@@ -120,6 +120,13 @@ def periodic_tasks() -> list[tuple[str, float | str, Callable[[], object]]]:
     return list(_PERIODIC)
 
 
+def background_loop(app: Flask, start: Callable[[Flask, threading.Event], object]) -> None:
+    """Register a loop that `flask worker` starts beside RQ (a part's own long-running work,
+    e.g. the intake processor): `start(app, stop)` starts its threads and returns; they end
+    when `stop` is set."""
+    app.extensions.setdefault("zaibao_loops", []).append(start)
+
+
 def _interval(app: Flask, seconds: float | str) -> float:
     return float(app.config[seconds]) if isinstance(seconds, str) else float(seconds)
 
@@ -176,7 +183,8 @@ def run_sweeps_forever(app: Flask, stop: threading.Event, holder: str) -> None:
 
 
 def start_worker(app: Flask, burst: bool = False, name: str | None = None) -> None:
-    """RQ worker with scheduler on all queues, plus the sweep thread; until SIGTERM or SIGINT.
+    """RQ worker with scheduler on all queues, the sweep thread and the parts' background loops;
+    until SIGTERM or SIGINT.
 
     RQ's own loop also quits by itself (a job it cannot read, Redis gone): then it is started
     again, since a worker that silently stops sends no SMS. A stop signal ends it for good,
@@ -201,6 +209,8 @@ def start_worker(app: Flask, burst: bool = False, name: str | None = None) -> No
     sweeper = threading.Thread(target=run_sweeps_forever, args=(app, stop, holder), daemon=True,
                                name="zaibao-sweeps")
     sweeper.start()
+    for start_loop in app.extensions.get("zaibao_loops", []):
+        start_loop(app, stop)
     try:
         while not stop.is_set():
             try:

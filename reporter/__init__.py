@@ -3,7 +3,8 @@
 views.py (the webhook and the officers' form), api.py (JSON API), intake.py (one SMS end to end,
 its command routing through commands.py), flows.py (saving and correcting reports), review.py
 (accept/return, closing, the review queue's actions), access.py (who may see and decide what),
-service.py (database work), events.py (what dispatch subscribes to), attribution.py.
+service.py and saving.py (database work), processing.py (the intake processor), events.py (what
+dispatch subscribes to), attribution.py.
 """
 
 from __future__ import annotations
@@ -11,11 +12,34 @@ from __future__ import annotations
 from flask import Flask
 
 from core.indicators import format_figures
+from core.queue import background_loop
+from core.settings import load_settings
 from messaging.spool import register_replay
-from reporter import api, intake, views  # noqa: F401  (api registers its routes)
+from reporter import api, cli, intake, processing, views  # noqa: F401  (api registers its routes)
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+DEFAULTS: dict[str, tuple[type, object]] = {
+    # SMS reports are filed by the intake processor after the webhook answers (reporter.processing);
+    # off: the webhook files them itself, as the web form does.
+    "INTAKE_DEFERRED": (_flag, True),
+    "INTAKE_BATCH": (int, 200),             # messages per processor transaction (about)
+    "INTAKE_POLL_SECONDS": (float, 0.5),    # an idle processor looks again this often (and on a wake-up)
+    "INTAKE_PROCESSORS": (int, 1),          # processor threads in each `flask worker`
+}
+
+
+def _start_processors(app: Flask, stop) -> None:
+    processing.start(app, stop, app.config["INTAKE_PROCESSORS"])
 
 
 def init_app(app: Flask) -> None:
+    load_settings(app, DEFAULTS)
+    background_loop(app, _start_processors)
+    app.cli.add_command(cli.intake)
     intake.register_commands(app)
     app.register_blueprint(views.bp)
     app.jinja_env.filters.setdefault("figures", format_figures)

@@ -2,12 +2,16 @@
 
 A saved report announces itself (`reporter.events.report_saved`) in the caller's transaction:
 dispatch, above, opens its escalations there. `submit_report` and `correct_report` do not
-commit (the intake, the review conversion commit); `submit_web_report` does.
+commit (the intake, the review conversion commit); `submit_web_report` does. An SMS report may
+be saved in two steps: `reserve_report` in the request, `place_message` by the intake processor
+(`reporter.processing`); anything that must see a village's reports placed settles it first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from sqlalchemy import select
 
 from core import audit
 from core.extensions import db
@@ -15,8 +19,9 @@ from core.indicators import format_figures
 from core.models import Person, utcnow
 from core.roles import OFFICER_ROLES
 from core.scope import is_above
-from reporter import events, service, shapes
-from reporter.models import InboundMessage, Report, ReportStatus
+from reporter import events, saving, service, shapes
+from reporter.models import InboundMessage, Outcome, Report, ReportStatus
+from reporter.service import lock_division
 
 NOT_OFFICER = "只有村灾害信息员可以报送灾情。"
 
@@ -40,28 +45,73 @@ def submit_report(author: Person | None, command, *, channel: str, message: Inbo
     unless a reviewer converting a message names it.
     """
     village = village or author.division
-    now = message.received_at if message is not None else utcnow()
-    actor = actor or author
     if command.kind == "nil" or command.report_kind == "nil":
-        report, new = service.nil_report(village=village, author=author, hazard=command.hazard,
-                                         narrative=command.narrative, channel=channel, message=message,
-                                         exercise_id=exercise_id, now=now)
-        if new:
-            _audit_new(report, actor)
-            if report.flags:
-                return report, shapes.nil_with_open_incident_text(report, village)
-            return report, f"已收到{village.name}今日零报告{report.public_id}，谢谢。"
-        return report, f"{village.name}今日零报告已收到({report.public_id})，无需重复发送。"
-    saved = service.save_report(village=village, author=author, kind=command.report_kind, hazard=command.hazard,
+        return _submit_nil(author, command, channel=channel, message=message, exercise_id=exercise_id,
+                           village=village, actor=actor or author)
+    report, reply = reserve_report(author, command, channel=channel, message=message, exercise_id=exercise_id,
+                                   village=village)
+    place_reserved(report, actor=actor or author)
+    return report, reply
+
+
+def reserve_report(author: Person | None, command, *, channel: str, message: InboundMessage | None = None,
+                   exercise_id: int | None = None, village=None) -> tuple[Report, str]:
+    """What an SMS report's request does before it answers: hold the village, place what it
+    still has waiting, then plan the report (`reporter.saving.plan_report`). Does not commit;
+    the report is filed by `place_reserved`, now or by the intake processor."""
+    village = village or author.division
+    now = message.received_at if message is not None else utcnow()
+    settle_village(village.code)
+    report = saving.plan_report(village=village, author=author, kind=command.report_kind, hazard=command.hazard,
                                 indicators=command.indicators, narrative=command.narrative, channel=channel,
                                 message=message, exercise_id=exercise_id, now=now)
+    return report, shapes.confirmation_text(report)
+
+
+def place_reserved(report: Report, actor: Person | None = None) -> None:
+    """File a reserved report: its incident and event, dispatch's escalations, the audit entry."""
+    saved = saving.place_report(report)
     events.report_saved.send(saved.report, incident=saved.incident, previous=saved.previous)
-    _audit_new(saved.report, actor)
-    return saved.report, shapes.confirmation_text(saved.report)
+    _audit_new(report, actor if actor is not None else report.author)
+
+
+def settle_village(village_code: str) -> None:
+    """Hold the village and file its reports still waiting for the intake processor, oldest
+    first, so what comes next (a follow-up, a correction, a nil report) sees them placed."""
+    lock_division(village_code)
+    waiting = db.session.scalars(
+        select(InboundMessage).join(Report, Report.id == InboundMessage.report_id)
+        .where(InboundMessage.outcome == Outcome.PENDING, Report.village_code == village_code)
+        .order_by(InboundMessage.id).with_for_update(of=InboundMessage)).all()
+    for message in waiting:
+        place_message(message)
+
+
+def place_message(message: InboundMessage) -> None:
+    """The intake processor's work for one stored SMS report (or its replay): file it once."""
+    report = db.session.get(Report, message.report_id)
+    if report is not None and not saving.placed(report):
+        place_reserved(report)
+    message.outcome = Outcome.REPORT
+
+
+def _submit_nil(author: Person | None, command, *, channel: str, message: InboundMessage | None,
+                exercise_id: int | None, village, actor: Person | None) -> tuple[Report, str]:
+    now = message.received_at if message is not None else utcnow()
+    settle_village(village.code)
+    report, new = saving.nil_report(village=village, author=author, hazard=command.hazard,
+                                    narrative=command.narrative, channel=channel, message=message,
+                                    exercise_id=exercise_id, now=now)
+    if not new:
+        return report, f"{village.name}今日零报告已收到({report.public_id})，无需重复发送。"
+    _audit_new(report, actor)
+    if report.flags:
+        return report, shapes.nil_with_open_incident_text(report, village)
+    return report, f"已收到{village.name}今日零报告{report.public_id}，谢谢。"
 
 
 def _audit_new(report: Report, actor: Person | None) -> None:
-    """The report's creation entry, in the transaction that saves it (`core.audit.record` takes no
+    """The report's creation entry, in the transaction that files it (`core.audit.record` takes no
     lock): in the name of whoever sent or typed it, "sms" for a phone nobody registered."""
     db.session.flush()
     who = actor if actor is not None else "sms"
@@ -78,6 +128,8 @@ def correct_report(person: Person, report_id: int | None, indicators: dict, narr
     Raises service.ReportRefused: an unknown id, nothing to correct, or someone else's report.
     """
     report = db.session.get(Report, report_id) if report_id else None
+    if report is not None and not saving.placed(report):  # a correction waits for its report
+        settle_village(report.village_code)
     if report is None or report.exercise_id != exercise_id:
         raise service.ReportRefused(f"未找到报告R{report_id}，请核对编号。" if report_id
                                     else "请写明报告编号，例如: 更正 R12 死亡1")

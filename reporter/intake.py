@@ -1,8 +1,10 @@
 """Intake: one inbound SMS end to end — stored first, parsed, routed to the part that answers it.
 
 `receive_sms` is one transaction: it commits what it did (or nothing) so the webhook, the spool
-replay and the CLI all call it the same way. Commands are routed through `reporter.commands`,
-which each part fills at app creation (`收到` is dispatch's, `避难` shelters').
+replay and the CLI all call it the same way. A disaster report is only planned here (kind,
+flags, id: what the reply says) and filed by the intake processor (`reporter.processing`).
+Commands are routed through `reporter.commands`, which each part fills at app creation (`收到`
+is dispatch's, `避难` shelters').
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -25,7 +27,7 @@ from core.refusals import Refusal
 from core.roles import OFFICER_ROLES
 from messaging.gateway import fit
 from messaging.outbox import queue_sms
-from reporter import flows, grammar
+from reporter import flows, grammar, processing
 from reporter.attribution import attribute_unknown_sender
 from reporter.commands import Handled, handler_for, register
 from reporter.models import InboundMessage, Outcome, ReviewState
@@ -85,6 +87,8 @@ def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None,
         if replayed or reply_by_sms:
             _send_late_reply(message, reply)
         db.session.commit()
+        if message.outcome == Outcome.PENDING:  # a report left for the intake processor
+            processing.wake()
         return reply
     except OperationalError:
         db.session.rollback()
@@ -211,13 +215,21 @@ def handle_report(person: Person, command: grammar.Command, message: InboundMess
     """A report or nil report (officers only); a refused one waits for review."""
     if person.role not in OFFICER_ROLES:
         return Handled(Outcome.REJECTED, flows.NOT_OFFICER)
+    # A disaster report is filed by the intake processor after the answer (SPEC §3.3's reply needs
+    # only the planned report); a nil report is one row and stays here.
+    deferred = command.kind == "report" and current_app.config["INTAKE_DEFERRED"]
     try:
-        report, reply = flows.submit_report(person, command, channel="sms", message=message, exercise_id=exercise_id)
+        if deferred:
+            report, reply = flows.reserve_report(person, command, channel="sms", message=message,
+                                                 exercise_id=exercise_id)
+        else:
+            report, reply = flows.submit_report(person, command, channel="sms", message=message,
+                                                exercise_id=exercise_id)
     except ReportRefused as exc:
         return Handled(Outcome.UNPARSED, str(exc), review=True)
     if command.problems:  # parts the grammar had to ignore: say so, the officer can resend them
         reply += "注意: " + "；".join(command.problems)
-    return Handled(Outcome(command.kind), reply, report.id)
+    return Handled(Outcome.PENDING if deferred else Outcome(command.kind), reply, report.id)
 
 
 def handle_correction(person: Person, command: grammar.Command, _message: InboundMessage,

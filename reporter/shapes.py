@@ -9,6 +9,7 @@ from datetime import date, datetime
 from core.indicators import REPORT_KINDS, format_figures
 from core.models import Division
 from reporter.models import COUNTY_REPORT_DUE, Event, InboundMessage, Incident, Report
+from reporter.saving import placed
 from reporter.service import hazard_name
 
 
@@ -29,7 +30,7 @@ def confirmation_text(report: Report, *, flagged_note: str | None = None) -> str
         text += f"{flagged_note or flag_text(report.flags)}，请核实；有误请回复: 更正 {report.public_id} 死亡1"
     else:
         text += f"有误请回复: 更正 {report.public_id} 死亡1"
-    if report.incident is not None and report.kind == "final":
+    if report.kind == "final":  # a final report closes its incident (opened for it if need be)
         text = text.replace("。有误", "。事件已结案。有误", 1)
     return text
 
@@ -58,7 +59,9 @@ def serialize_report(report: Report) -> dict:
             "author_phone": report.author.phone if report.author else None,
             "indicators": report.indicators, "narrative": report.narrative, "status": report.status,
             "flags": list(report.flags or []), "incident_id": report.incident_id, "event_id": report.event_id,
-            "exercise_id": report.exercise_id, "received_at": _iso(report.received_at)}
+            "exercise_id": report.exercise_id, "received_at": _iso(report.received_at),
+            # stored and answered, not yet filed by the intake processor (its figures are final)
+            "processing": not placed(report)}
 
 
 def serialize_incident(incident: Incident) -> dict:

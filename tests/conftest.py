@@ -229,6 +229,11 @@ def _division(code, parent, name, level, lon=None, lat=None) -> Division:
 @pytest.fixture
 def tree() -> Tree:
     """A small real-looking tree: 河北省 › 保定市 › 涿州市 › two townships › villages."""
+    return build_tree()
+
+
+def build_tree() -> Tree:
+    """The `tree` fixture's divisions (a test that empties the tables builds them again)."""
     province = _division("130000000000", None, "河北省", "province", 114.52, 38.04)
     city = _division("130600000000", province, "保定市", "city", 115.46, 38.87)
     county = _division("130681000000", city, "涿州市", "county", 115.97, 39.48)
@@ -296,14 +301,21 @@ def api_token():
 
 @pytest.fixture
 def send_sms(client):
-    """Post a correctly signed Twilio webhook; returns the response."""
+    """Post a correctly signed Twilio webhook, then let the intake processor file what it stored
+    (as `flask worker` does right after); returns the webhook's response. `filed=False` leaves
+    the stored report waiting, as during a burst."""
+    from reporter import processing
+
     def send(from_phone: str, body: str, *, sid: str | None = None, path: str = "/sms/inbound",
-             signature: str | None = None, extra: dict | None = None):
+             signature: str | None = None, extra: dict | None = None, filed: bool = True):
         form = {"MessageSid": sid or "SM" + uuid.uuid4().hex, "AccountSid": "AC" + "1" * 32,
                 "From": from_phone, "To": "+8610690000", "Body": body, "NumSegments": "1"}
         form.update(extra or {})
         sig = signature if signature is not None else sign(PUBLIC_BASE_URL + path, form, AUTH_TOKEN)
-        return client.post(path, data=form, headers={"X-Twilio-Signature": sig})
+        response = client.post(path, data=form, headers={"X-Twilio-Signature": sig})
+        if filed:
+            processing.drain()
+        return response
     return send
 
 

@@ -22,6 +22,7 @@ from core.extensions import db
 from core.models import Division, Person
 from messaging import spool
 from messaging.gateway import sign
+from reporter import processing
 from reporter.models import InboundMessage
 from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL
 from tests.private_postgres import signal_all
@@ -74,6 +75,7 @@ def test_a_hung_database_spools_within_about_a_second_and_replays_once(hung_app,
         counts = spool.replay()
         assert counts["replayed"] == 2 and spool.pending_count() == 0
         assert spool.replay()["replayed"] == 0  # nothing twice
+        processing.drain()
         stored = {m.sid: m for m in db.session.query(InboundMessage).all()}
         assert sid_first in stored and sid_second in stored and len(stored) == 3
         assert stored[sid_first].outcome == "report" and stored[sid_second].outcome == "report"

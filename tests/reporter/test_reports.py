@@ -16,10 +16,12 @@ from tests.reporter.conftest import message, reports, twiml_text
 
 def sms(person, body: str, at: datetime | None = None) -> str:
     """Handle one SMS as the webhook would, at a chosen time."""
-    from reporter import intake
+    from reporter import intake, processing
 
     form = {"MessageSid": "SM" + uuid.uuid4().hex, "From": person.phone, "To": "+8610690000", "Body": body}
-    return intake.receive_sms(form, received_at=at)
+    reply = intake.receive_sms(form, received_at=at)
+    processing.drain()
+    return reply
 
 
 def incidents() -> list[Incident]:

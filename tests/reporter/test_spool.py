@@ -145,6 +145,7 @@ def test_drill_message_spooled_during_a_drill_counts_in_it_when_replayed_after(a
     from core.exercises import Exercise
     from core.models import utcnow
     from messaging import spool
+    from reporter import processing
     from reporter.models import Report
 
     started = utcnow() - timedelta(minutes=30)
@@ -162,6 +163,7 @@ def test_drill_message_spooled_during_a_drill_counts_in_it_when_replayed_after(a
     active.write_text(json.dumps(entry, ensure_ascii=False) + "\n", encoding="utf-8")
 
     assert spool.replay()["replayed"] == 1
+    processing.drain()
     stored = db.session.scalar(select(InboundMessage).where(InboundMessage.sid == "SM-drill-spooled"))
     assert stored.outcome == "report" and stored.exercise_id == drill.id
     report = db.session.get(Report, stored.report_id)

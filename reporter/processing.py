@@ -1,0 +1,153 @@
+"""The intake processor: files SMS reports the webhook stored and answered, in batches.
+
+The webhook (`reporter.intake`) does only what its reply needs: it stores the message and the
+planned report (kind, flags, id) and answers. Everything else — the incident, the event,
+dispatch's escalations and their SMS, the audit entry — is done here, many messages to one
+transaction, by `flask worker` or by `flask intake run` (several may run, on several machines).
+
+A batch takes the villages of the oldest waiting messages whose division row nobody holds
+(`FOR NO KEY UPDATE SKIP LOCKED`: a village is filed by one transaction at a time, and a
+processor never waits for a request), then every waiting message of those villages in order, so
+a follow-up never overtakes its initial report. Each message is filed in a savepoint: one that
+fails is rolled back alone and retried in a later batch; after `MAX_ATTEMPTS` it is kept for
+review with the reason. The batch commits once; the outbox hands its SMS to Redis after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import redis
+from flask import Flask, current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
+
+from core.extensions import db
+from core.models import Division
+from core.queue import key, redis_conn
+from reporter import flows
+from reporter.models import InboundMessage, Outcome, Report, ReviewState
+
+log = logging.getLogger("zaibao.intake")
+MAX_ATTEMPTS = 3
+_failures: dict[int, int] = {}  # message id → failed attempts, in this process
+
+
+def wake_key() -> str:
+    return key("intake", "wake")
+
+
+def wake() -> None:
+    """Tell an idle processor there is work (it also polls, so a lost wake-up only delays)."""
+    try:
+        conn = redis_conn()
+        conn.pipeline(transaction=False).lpush(wake_key(), 1).ltrim(wake_key(), 0, 0).execute()
+    except redis.exceptions.RedisError:
+        pass
+
+
+def _villages_to_take(limit: int) -> list[str]:
+    if db.session.get_bind().dialect.name == "sqlite":
+        # Take SQLite's one write lock before reading: a transaction that read first and then
+        # writes after another writer committed fails at once ("database is locked").
+        db.session.execute(update(InboundMessage).where(InboundMessage.id == -1).values(outcome=Outcome.PENDING))
+    oldest = (select(Report.village_code).join(InboundMessage, InboundMessage.report_id == Report.id)
+              .where(InboundMessage.outcome == Outcome.PENDING).order_by(InboundMessage.id).limit(limit))
+    villages = sorted(set(db.session.scalars(oldest)))
+    if not villages or db.session.get_bind().dialect.name != "postgresql":
+        return villages  # SQLite: the batch holds the one write lock
+    return list(db.session.scalars(select(Division.code).where(Division.code.in_(villages))
+                                   .order_by(Division.code).with_for_update(key_share=True, skip_locked=True)))
+
+
+def process_batch(limit: int | None = None) -> int:
+    """File up to about `limit` waiting messages in one transaction; returns how many were taken."""
+    limit = limit or current_app.config["INTAKE_BATCH"]
+    villages = _villages_to_take(limit)
+    if not villages:
+        db.session.rollback()
+        return 0
+    # Village-code order is also the order the county rows (new events) are locked in.
+    messages = db.session.scalars(
+        select(InboundMessage).join(Report, Report.id == InboundMessage.report_id)
+        .where(InboundMessage.outcome == Outcome.PENDING, Report.village_code.in_(villages))
+        .order_by(Report.village_code, InboundMessage.id).with_for_update(of=InboundMessage)).all()
+    for message in messages:
+        _file_one(message)
+    db.session.commit()
+    return len(messages)
+
+
+def _file_one(message: InboundMessage) -> None:
+    message_id = message.id
+    try:
+        with db.session.begin_nested():
+            flows.place_message(message)
+        _failures.pop(message_id, None)
+    except OperationalError:
+        raise  # the database, not this message: the whole batch is retried
+    except Exception as exc:  # noqa: BLE001  (a bug in one message must not hold up the rest)
+        attempts = _failures.get(message_id, 0) + 1
+        _failures[message_id] = attempts
+        log.exception("filing SMS report %s failed (attempt %d)", message_id, attempts)
+        if attempts >= MAX_ATTEMPTS:
+            _keep_for_review(message_id, exc)
+
+
+def _keep_for_review(message_id: int, exc: Exception) -> None:
+    """Given up: the message waits for county staff with the reason; its report stays as planned."""
+    message = db.session.get(InboundMessage, message_id)
+    message.outcome = Outcome.UNPARSED
+    message.review_status = ReviewState.PENDING
+    message.review_note = f"自动处理出错({type(exc).__name__}: {str(exc)[:120]})，见日志"
+    _failures.pop(message_id, None)
+
+
+def run_forever(app: Flask, stop: threading.Event) -> None:
+    """The processor loop: batches while there is work, else wait for a wake-up or the poll."""
+    while not stop.is_set():
+        taken = 0
+        with app.app_context():
+            try:
+                taken = process_batch()
+            except OperationalError as exc:
+                log.warning("intake processor: database unavailable (%s); retrying in 1 s", exc)
+                db.session.rollback()
+                stop.wait(1)
+            except Exception:  # noqa: BLE001  (the loop must outlive any one batch)
+                log.exception("intake batch failed; retrying")
+                db.session.rollback()
+                stop.wait(1)
+            finally:
+                db.session.remove()
+            if not taken and not stop.is_set():
+                _idle(app.config["INTAKE_POLL_SECONDS"], stop)
+
+
+def _idle(seconds: float, stop: threading.Event) -> None:
+    try:
+        redis_conn().blpop([wake_key()], timeout=max(seconds, 0.01))
+    except redis.exceptions.RedisError:
+        stop.wait(seconds)
+
+
+def start(app: Flask, stop: threading.Event, count: int = 1) -> list[threading.Thread]:
+    """Processor threads inside `flask worker` (each with its own database connection)."""
+    threads = [threading.Thread(target=run_forever, args=(app, stop), daemon=True, name=f"zaibao-intake-{n}")
+               for n in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def drain(max_seconds: float = 30.0) -> int:
+    """File everything waiting now (tests, `flask intake run --once`); returns how many."""
+    total, deadline = 0, time.monotonic() + max_seconds
+    while time.monotonic() < deadline:
+        taken = process_batch()
+        if not taken:
+            break
+        total += taken
+    return total

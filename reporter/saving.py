@@ -1,0 +1,219 @@
+"""Saving a report in two steps (SPEC §4.1): `plan_report` decides, `place_report` files it.
+
+`plan_report` is what the SMS request itself must do to answer the officer: the report's kind
+(初报/续报), hazard, flags and id, from the village's open incident. `place_report` is the rest:
+the incident and event brought up to date. The intake processor runs the second step later, in
+batches (`reporter.processing`); the web form and the review conversion run both at once
+(`reporter.flows.submit_report`). Both steps run inside the caller's transaction and never commit.
+
+Lock order (PostgreSQL): the village's division row first (`lock_division`), then the village's
+stored-but-unplaced messages, then the county row when an event is opened. The request waits for
+the village; the processor never waits for a village (it skips one that is locked), so the only
+waits that can chain are on county rows, which everyone takes in village-code order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from core.exercises import exercise_clause
+from core.extensions import db
+from core.indicators import HAZARDS
+from core.localtime import local_date
+from core.models import Division, Person, utcnow
+from reporter.models import CaseStatus, Event, InboundMessage, Incident, Report, ReportStatus
+from reporter.service import (
+    ACTIVITY_GRAIN,
+    EVENT_WINDOW,
+    LATE_AFTER,
+    ReportRefused,
+    check_indicators,
+    compute_flags,
+    hazard_name,
+    lock_division,
+    open_incidents,
+)
+
+
+@dataclass
+class Saved:
+    """What `place_report` did, for dispatch (`reporter.events.report_saved`)."""
+
+    report: Report
+    incident: Incident
+    event: Event
+    previous: dict | None           # the incident's figures before this report (None: new incident)
+    new_incident: bool = False
+    new_event: bool = False
+
+
+def placed(report: Report) -> bool:
+    """A nil report needs no placing; any other report is placed once it has its event (a
+    planned report continuing an open incident already names that incident)."""
+    return report.kind == "nil" or report.event_id is not None
+
+
+def _open_event_stmt(county_code: str, hazard: str, exercise_id: int | None, now: datetime):
+    return (select(Event).where(Event.county_code == county_code, Event.hazard == hazard,
+                                Event.status == CaseStatus.OPEN, Event.last_activity_at >= now - EVENT_WINDOW,
+                                exercise_clause(Event.exercise_id, exercise_id))
+            .order_by(Event.last_activity_at.desc()).limit(1))
+
+
+def _event_for(village: Division, hazard: str, exercise_id: int | None, now: datetime) -> tuple[Event, bool]:
+    """The open event of the village's county and hazard active within 3 days, or a new one."""
+    county_code = village.county_code or village.code
+    stmt = _open_event_stmt(county_code, hazard, exercise_id, now)
+    event = db.session.scalar(stmt)
+    if event is not None:
+        return event, False
+    # Two villages of a county opening the first event at once: the county row is the lock.
+    lock_division(county_code)
+    event = db.session.scalar(stmt.execution_options(populate_existing=True))
+    if event is not None:
+        return event, False
+    county = db.session.get(Division, county_code)
+    event = Event(county_code=county.code, hazard=hazard, status=CaseStatus.OPEN, started_at=now, last_activity_at=now,
+                  name=f"{local_date(now).isoformat()} {county.name} {hazard_name(hazard)}",
+                  exercise_id=exercise_id)
+    db.session.add(event)
+    db.session.flush()
+    return event, True
+
+
+def _is_late(village: Division, hazard: str, exercise_id: int | None, now: datetime) -> bool:
+    """A new incident's initial report more than 2 h after the first report about this hazard
+    from its township, in the county's open event (no open event yet: not late)."""
+    if village.township_code is None:
+        return False
+    event = db.session.scalar(_open_event_stmt(village.county_code or village.code, hazard, exercise_id, now))
+    if event is None:
+        return False
+    first = db.session.scalar(
+        select(func.min(Report.received_at)).where(
+            Report.event_id == event.id, Report.township_code == village.township_code, Report.hazard == hazard,
+            exercise_clause(Report.exercise_id, exercise_id)))
+    return first is not None and now - first > LATE_AFTER
+
+
+def plan_report(*, village: Division, author: Person | None, kind: str | None, hazard: str | None,
+                indicators: dict, narrative: str | None, channel: str, message: InboundMessage | None,
+                exercise_id: int | None, now: datetime | None = None) -> Report:
+    """Decide and store the report row; its incident and event are filed by `place_report`.
+
+    `kind` None is inferred: initial when the village has no open incident for the hazard, else
+    update. `hazard` None is the hazard of the village's only open incident. The caller holds
+    the village (`lock_division`) with nothing of it left unplaced. Raises ReportRefused
+    (Chinese message) when the report cannot be placed.
+    """
+    now = now or utcnow()
+    values = check_indicators(indicators)
+    narrative = (narrative or "").strip()[:200] or None
+    if not values and not narrative:
+        raise ReportRefused("请写明灾情数字，例如: 初报 洪涝 死亡0 失踪0 转移30")
+    incidents = open_incidents(village.code, exercise_id)
+    if hazard is None:
+        if len(incidents) != 1:
+            which = "、".join(hazard_name(i.hazard) for i in incidents)
+            raise ReportRefused(f"请写明灾种({which})，例如: 续报 洪涝 转移30" if incidents else
+                                "请写明灾种，例如: 初报 洪涝 死亡0 转移30")
+        hazard = incidents[0].hazard
+    if hazard not in HAZARDS:
+        raise ReportRefused(f"未知灾种 {hazard}。")
+    incident = next((i for i in incidents if i.hazard == hazard), None)
+    saved_kind = kind or ("update" if incident is not None else "initial")
+    if kind == "initial" and incident is not None:
+        saved_kind = "update"
+    elif kind == "update" and incident is None:
+        saved_kind = "initial"
+
+    previous = incident.indicators if incident is not None else None
+    merged = dict(previous or {})
+    merged.update(values)
+    flags = compute_flags(saved_kind, values, previous, narrative, merged)
+    if incident is None and _is_late(village, hazard, exercise_id, now):
+        flags.append("late")
+
+    report = Report(kind=saved_kind, hazard=hazard, village_code=village.code, township_code=village.township_code,
+                    county_code=village.county_code, author_id=author.id if author else None,
+                    narrative=narrative, channel=channel, message_id=message.id if message else None,
+                    status=ReportStatus.RECEIVED, flags=flags, event_id=None,
+                    exercise_id=exercise_id, received_at=now, report_date=local_date(now))
+    report.set_indicators(values)
+    report.village = village
+    report.incident = incident  # the open incident it continues (kept as planned); None: placing opens one
+    db.session.add(report)
+    db.session.flush()
+    return report
+
+
+def place_report(report: Report) -> Saved:
+    """File a planned report: open or update its incident, find or open its event."""
+    village, hazard, exercise_id, now = report.village, report.hazard, report.exercise_id, report.received_at
+    incident = report.incident
+    new_incident = new_event = False
+    previous: dict | None = None
+    if incident is None:
+        event, new_event = _event_for(village, hazard, exercise_id, now)
+        incident = Incident(village_code=village.code, township_code=village.township_code,
+                            county_code=village.county_code, hazard=hazard, status=CaseStatus.OPEN, event_id=event.id,
+                            opened_at=now, last_report_at=now, report_count=0, flags=[],
+                            exercise_id=exercise_id)
+        incident.village = village
+        db.session.add(incident)
+        db.session.flush()
+        new_incident = True
+    else:
+        previous = incident.indicators
+        event = incident.event
+        if event is None:
+            event, new_event = _event_for(village, hazard, exercise_id, now)
+            incident.event_id = event.id
+    report.incident, report.incident_id, report.event_id = incident, incident.id, event.id
+
+    # A message replayed from the spool may be older than the incident's latest report: it is
+    # stored and counted, but the latest figures stay the newest ones.
+    newest = new_incident or incident.last_report_at is None or now >= incident.last_report_at
+    if newest:
+        incident.set_indicators(report.indicators)
+        incident.last_report_at = now
+        incident.latest_report_id = report.id
+    incident.report_count = (incident.report_count or 0) + 1
+    if report.flags:
+        incident.flags = sorted(set(incident.flags or []) | set(report.flags))
+    if report.kind == "final":
+        incident.status, incident.closed_at = "closed", now
+    if now - event.last_activity_at > ACTIVITY_GRAIN:
+        # Minute grain is plenty for a 3-day window, and spares every report of a busy county
+        # an UPDATE of (and a lock on) the same event row.
+        event.last_activity_at = now
+    return Saved(report, incident, event, previous, new_incident, new_event)
+
+
+def nil_report(*, village: Division, author: Person | None, hazard: str | None, narrative: str | None,
+               channel: str, message: InboundMessage | None, exercise_id: int | None,
+               now: datetime | None = None) -> tuple[Report, bool]:
+    """One nil report per village and local day: a second one the same day returns the first."""
+    now = now or utcnow()
+    today = local_date(now)
+    existing = db.session.scalar(
+        select(Report).where(Report.village_code == village.code, Report.kind == "nil",
+                             Report.report_date == today, exercise_clause(Report.exercise_id, exercise_id))
+        .limit(1))
+    if existing is not None:
+        return existing, False
+    # "Nothing happened" while the village has an incident still open: kept, flagged, and the
+    # officer is asked which is true (the incident may be over: a final report closes it).
+    flags = ["open_incident"] if open_incidents(village.code, exercise_id) else []
+    report = Report(kind="nil", hazard=hazard if hazard in HAZARDS else None, village_code=village.code,
+                    township_code=village.township_code, county_code=village.county_code,
+                    author_id=author.id if author else None, narrative=(narrative or "").strip()[:200] or None,
+                    channel=channel, message_id=message.id if message else None, status=ReportStatus.RECEIVED,
+                    flags=flags, exercise_id=exercise_id, received_at=now, report_date=today)
+    report.village = village
+    db.session.add(report)
+    db.session.flush()
+    return report, True
