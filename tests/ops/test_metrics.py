@@ -74,8 +74,10 @@ def test_with_a_token_the_token_is_required_from_anywhere(client, app, monkeypat
 def test_the_board_warns_when_the_backlog_is_old(client, tree, make_person, login):
     login(make_person("county", tree.county))
     assert "条短信尚未处理" not in client.get("/board").get_data(as_text=True)
+    assert "正在处理" not in client.get("/board").get_data(as_text=True)
     _backlog(utcnow() - timedelta(seconds=30))
-    assert "条短信尚未处理" not in client.get("/board").get_data(as_text=True)  # young: nothing to say
+    young = client.get("/board").get_data(as_text=True)
+    assert "条短信尚未处理" not in young and "份报告已收到，正在处理" in young  # young: no alarm, but said
     _backlog(utcnow() - timedelta(seconds=75))
     html = client.get("/board").get_data(as_text=True)
     assert "条短信尚未处理" in html and "最早一条已等待" in html

@@ -71,7 +71,8 @@ def snapshot() -> dict:
     db.session.rollback()
     first_report = dict(db.session.execute(select(Report.incident_id, func.min(Report.id))
                                            .group_by(Report.incident_id)).all())
-    incident_key = {i.id: (i.village_code, i.hazard, first_report.get(i.id)) for i in db.session.scalars(select(Incident))}
+    incident_key = {i.id: (i.village_code, i.hazard, first_report.get(i.id))
+                    for i in db.session.scalars(select(Incident))}
     event_key = {e.id: (e.county_code, e.hazard, e.name, e.exercise_id) for e in db.session.scalars(select(Event))}
     return {
         "messages": sorted((m.sid[-4:], m.outcome, m.reply, m.report_id, m.review_status)

@@ -1,0 +1,126 @@
+"""The intake processor under the faults the issue names: a real worker files what the webhook
+stored; a processor killed mid-batch loses and doubles nothing; Redis down leaves alerts in the
+outbox; a message that fails is retried alone, then kept for review with the reason."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import func, select, text
+
+from core.extensions import db
+from core.models import AuditEntry, Division
+from dispatch.models import Escalation
+from messaging.models import OutboundSms
+from reporter import processing
+from reporter.models import InboundMessage, Incident
+from tests.conftest import ROOT, wait_for, worker_env
+from tests.reporter.conftest import twiml_text
+
+
+def _villages(tree, count: int, start: int = 100) -> list[Division]:
+    villages = [Division(code=f"130681101{n:03d}", parent_code=tree.township.code, name=f"{n}村", level="village",
+                         province_code=tree.province.code, city_code=tree.city.code, county_code=tree.county.code,
+                         township_code=tree.township.code) for n in range(start, start + count)]
+    db.session.add_all(villages)
+    db.session.commit()
+    return villages
+
+
+def _waiting() -> int:
+    db.session.rollback()
+    return db.session.scalar(select(func.count(InboundMessage.id)).where(InboundMessage.outcome == "pending"))
+
+
+def test_the_worker_files_a_stored_report_and_the_township_is_alerted(send_sms, officer, township_staff,
+                                                                      start_worker, fake_twilio):
+    reply = twiml_text(send_sms(officer.phone, "初报 洪涝 失踪1 转移30", filed=False))
+    assert reply.startswith("已收到初报R1")
+    assert _waiting() == 1
+    start_worker("intake", OUTBOX_SWEEP_SECONDS=1, OUTBOX_GRACE_SECONDS=1, INTAKE_POLL_SECONDS=0.2)
+    wait_for(lambda: fake_twilio.bodies_to(township_staff.phone), timeout=30, message="the township's alert")
+    assert _waiting() == 0
+    assert "王庄村" in fake_twilio.bodies_to(township_staff.phone)[0]
+
+
+def test_a_processor_killed_mid_batch_loses_and_doubles_nothing(app, app_config, send_sms, tree, make_person):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("watching another process's open transaction needs PostgreSQL")
+    villages = _villages(tree, 120)
+    for village in villages:
+        send_sms(make_person("officer_a", village).phone, "初报 洪涝 失踪1 转移10", filed=False)
+    env = worker_env(app_config) | {"INTAKE_BATCH": "1000"}
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "intake", "run"], cwd=ROOT, env=env,
+                            start_new_session=True)
+    try:
+        # Kill it while its one big batch is open: it holds the villages' rows by then.
+        wait_for(lambda: db.session.execute(text(
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+            "WHERE c.relname = 'divisions' AND l.mode = 'RowShareLock' AND l.pid <> pg_backend_pid()")).scalar(),
+            timeout=30, interval=0.02, message="the processor's batch under way")
+        time.sleep(0.3)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=20)
+    assert _waiting() == 120  # the batch never committed: nothing half-filed
+    assert db.session.scalar(select(func.count(Incident.id))) == 0
+    assert processing.drain() == 120
+    assert db.session.scalar(select(func.count(Incident.id))) == 120
+    assert db.session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "report.create")) == 120
+    opened = db.session.execute(select(Escalation.incident_id, Escalation.rule, Escalation.level)).all()
+    assert len({incident for incident, _r, _l in opened}) == 120 and len(opened) == len(set(opened))
+    texts = db.session.execute(select(OutboundSms.to_phone, OutboundSms.body)).all()
+    assert len(texts) == len(set(texts))  # nobody told twice
+
+
+def test_redis_down_alerts_wait_in_the_outbox(app, send_sms, officer, township_staff):
+    saved = app.config["REDIS_URL"]
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    app.extensions.pop("zaibao_redis", None)
+    try:
+        reply = twiml_text(send_sms(officer.phone, "初报 洪涝 失踪1 转移30", filed=False))
+        assert reply.startswith("已收到初报R1")
+        assert processing.drain() == 1  # filing needs only the database
+    finally:
+        app.config["REDIS_URL"] = saved
+        app.extensions.pop("zaibao_redis", None)
+    rows = db.session.scalars(select(OutboundSms).where(OutboundSms.to_phone == township_staff.phone)).all()
+    assert [r.status for r in rows] == ["pending"]  # the outbox sweep sends it when Redis is back
+
+
+def test_a_message_that_fails_is_retried_alone_then_kept_for_review(app, send_sms, officer, officer2):
+    """A fault that hits one village only (here a database trigger refusing its incident) must not
+    hold up the others; the failing message is tried again, then waits for county staff."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the fault is a PostgreSQL trigger")
+    with db.engine.begin() as conn:
+        conn.execute(text(
+            "CREATE FUNCTION zb_refuse() RETURNS trigger AS $$ BEGIN "
+            f"IF NEW.village_code = '{officer.division_code}' THEN "
+            "RAISE EXCEPTION 'disk full for this village'; "
+            "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"))
+        conn.execute(text("CREATE TRIGGER zb_refuse BEFORE INSERT ON incidents "
+                          "FOR EACH ROW EXECUTE FUNCTION zb_refuse()"))
+    try:
+        send_sms(officer.phone, "初报 洪涝 转移30", sid="SM-bad", filed=False)
+        send_sms(officer2.phone, "初报 洪涝 转移20", sid="SM-good", filed=False)
+        processing.process_batch()
+        db.session.rollback()
+        by_sid = {m.sid: m for m in db.session.scalars(select(InboundMessage))}
+        assert by_sid["SM-good"].outcome == "report" and by_sid["SM-bad"].outcome == "pending"
+        processing.drain()
+        db.session.rollback()
+        bad = db.session.scalar(select(InboundMessage).where(InboundMessage.sid == "SM-bad"))
+        assert bad.outcome == "unparsed" and bad.review_status == "pending"
+        assert "disk full for this village" in bad.review_note
+        assert _waiting() == 0
+    finally:
+        db.session.rollback()
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TRIGGER IF EXISTS zb_refuse ON incidents"))
+            conn.execute(text("DROP FUNCTION IF EXISTS zb_refuse()"))
