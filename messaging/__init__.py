@@ -16,7 +16,7 @@ from __future__ import annotations
 from flask import Flask
 
 from core.settings import load_settings
-from messaging import jobs, outbox, providers, receipts, spool, views  # noqa: F401  (jobs, spool: sweeps)
+from messaging import jobs, outbox, providers, push, push_views, receipts, spool, views  # noqa: F401  (sweeps)
 from messaging.cli import sms_cli
 from messaging.gateway import backend_names
 from messaging.spool_cli import spool_cli
@@ -46,7 +46,7 @@ DEFAULTS: dict[str, tuple[type, object]] = {
     "TENCENT_SMS_ENDPOINT": (str, "sms.tencentcloudapi.com"),
     "TENCENT_REGION": (str, "ap-guangzhou"),
     "TENCENT_INBOUND_TOKEN": (str, ""),
-    "TENCENT_VARIABLE_MAX_CHARS": (int, 12),
+    "TENCENT_VARIABLE_MAX_CHARS": (int, 6),           # Tencent's default for a notification variable
     "PART_WAIT_SECONDS": (float, 8.0),                # how long a pushed part waits for its continuation
 }
 TEMPLATE_BACKENDS = ("aliyun", "tencent")
@@ -59,6 +59,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(sms_cli)
     app.cli.add_command(spool_cli)
     spool.register_replay(app, "/sms/status", receipts.apply)
+    push_views.init_app(app)
     app.extensions.setdefault("zaibao_ready_checks", []).append(check_templates)
 
 

@@ -74,7 +74,8 @@ class TemplateGateway:
         if not code:
             raise GatewayError(f"{self.name}: template {template.name} has no code in SMS_TEMPLATES",
                                retryable=False, failover=True)
-        return code, {k: cut(v, self.variable_limit) for k, v in template.params.items()}
+        # Providers refuse an empty variable ("变量内容不能为空"): an absent piece is sent as "-".
+        return code, {k: cut(v, self.variable_limit) if v else "-" for k, v in template.params.items()}
 
 
 def _never_connected(exc: BaseException | None) -> bool:

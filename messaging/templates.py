@@ -59,11 +59,13 @@ class Template:
         return self.text.format(**{k: "" if v is None else v for k, v in params.items()})
 
     def provider_text(self, style: str = "aliyun") -> str:
-        """The text to register: `${var}` for Aliyun, `{1}` … for Tencent."""
+        """The text to register: `${var}` for Aliyun, `{1}` … for Tencent. 【】 belong to the 签名
+        alone, so a tag such as 【灾情】 is registered as 「灾情」 (the variables are the same)."""
+        text = self.text.replace("【", "「").replace("】", "」")
         if style == "tencent":
             index = {v: i for i, v in enumerate(self.variables, start=1)}
-            return _VAR.sub(lambda m: "{" + str(index[m.group(1)]) + "}", self.text)
-        return _VAR.sub(lambda m: "${" + m.group(1) + "}", self.text)
+            return _VAR.sub(lambda m: "{" + str(index[m.group(1)]) + "}", text)
+        return _VAR.sub(lambda m: "${" + m.group(1) + "}", text)
 
 
 _REGISTRY: dict[str, Template] = {}

@@ -12,7 +12,7 @@ from flask import Flask
 
 from core.indicators import format_figures
 from messaging.spool import register_replay
-from reporter import api, intake, views  # noqa: F401  (api registers its routes)
+from reporter import api, intake, push, texts, views  # noqa: F401  (api: routes; texts: SMS templates)
 
 
 def init_app(app: Flask) -> None:
@@ -20,3 +20,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.jinja_env.filters.setdefault("figures", format_figures)
     register_replay(app, "/sms/inbound", intake.replay_spooled)
+    push.init_app(app)  # the Aliyun and Tencent pushes
