@@ -189,9 +189,9 @@ def test_receipts_move_the_status_forward_only(client, mainland, fakes, people):
     drain()
     sms = db.session.scalar(select(OutboundSms).where(OutboundSms.to_phone == officer.phone))
     biz_id = sms.gateway_sid.removeprefix("aliyun:")
-    report = {"phone_number": officer.phone[3:], "send_time": "2026-07-20 08:01:03", "report_time": "2026-07-20 08:01:09",
-              "success": True, "err_code": "DELIVERED", "err_msg": "用户接收成功", "sms_size": "1", "biz_id": biz_id,
-              "out_id": ""}
+    report = {"phone_number": officer.phone[3:], "send_time": "2026-07-20 08:01:03",
+              "report_time": "2026-07-20 08:01:09", "success": True, "err_code": "DELIVERED",
+              "err_msg": "用户接收成功", "sms_size": "1", "biz_id": biz_id, "out_id": ""}
     assert client.post(f"/sms/status/aliyun/{TOKEN}", json=[report]).get_json() == {"code": 0, "msg": "成功"}
     db.session.rollback()
     assert db.session.get(OutboundSms, sms.id).status == SmsStatus.DELIVERED
@@ -255,8 +255,8 @@ def test_long_variables_are_cut_with_a_visible_ellipsis(client, mainland, fakes,
     aliyun, _ = fakes
     mainland("aliyun")
     officer = SimpleNamespace(phone=make_person("officer_a", tree.village).phone)
-    aliyun_push(client, officer.phone, "初报 洪涝 死亡1 失踪2 受伤3 转移120 倒塌12间 损坏30间 农作物受灾面积300公顷 损失350万",
-                seq=46)
+    aliyun_push(client, officer.phone,
+                "初报 洪涝 死亡1 失踪2 受伤3 转移120 倒塌12间 损坏30间 农作物受灾面积300公顷 损失350万", seq=46)
     drain()
     [reply] = aliyun.to(officer.phone[3:])
     figures = reply.params["figures"]
