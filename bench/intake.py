@@ -240,6 +240,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers, the same for every phase")
     parser.add_argument("--officers", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=150_000, help="pre-signed webhooks in the wrk file")
+    parser.add_argument("--processors", type=int, default=1,
+                        help="`flask intake run` processes beside the worker (which runs one processor itself)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -269,6 +271,10 @@ def main() -> None:
     worker = subprocess.Popen([str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "worker"], cwd=ROOT,
                               env=env | {"PYTHONPATH": str(ROOT)}, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    processors = [subprocess.Popen([str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "intake", "run"], cwd=ROOT,
+                                   env=env | {"PYTHONPATH": str(ROOT)}, start_new_session=True,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                  for _ in range(args.processors)]
     server = start_gunicorn(env, "wsgi:app", port, ROOT, args.workers)
     try:
         started = time.perf_counter()
@@ -277,12 +283,14 @@ def main() -> None:
     finally:
         stop(server)
         stop(worker)
+        for processor in processors:
+            stop(processor)
     shutil.rmtree(scratch, ignore_errors=True)
 
     ceiling = results["insert"]["rate"]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"\n{when}, {platform.node()}, {os.cpu_count()} cores; {args.officers} officers; gunicorn -w "
-          f"{args.workers} -k sync; wrk -t1 -c{args.connections} -d{args.seconds:g}s; load average "
+          f"{args.workers} -k sync; intake processors: 1 in the worker + {args.processors}; wrk -t1 -c{args.connections} -d{args.seconds:g}s; load average "
           f"{os.getloadavg()[0]:.1f} at the end")
     print("| phase | requests | answered/s | share of the one-INSERT app | p50 ms | p99 ms | errors | "
           "server CPU ms/req | wrk CPU ms/req | load before |")

@@ -113,4 +113,7 @@ def create_app(config: type | dict | None = None, overrides: dict | None = None)
     for part in app.config["PARTS"]:
         importlib.import_module(part).init_app(app)  # by name: the kernel imports no part
     api.register(app)
+    # Checks that need every part loaded (messaging: each SMS template has a provider code).
+    for check in app.extensions.get("zaibao_ready_checks", []):
+        check(app)
     return app

@@ -27,9 +27,36 @@ from dispatch.models import ACKABLE, Escalation, EscalationStatus
 from dispatch.rules import LADDER, Policy, Situation, decide, merge_levels, next_level
 from messaging.models import OutboundSms
 from messaging.outbox import queue_sms
+from messaging.templates import sms_template
 from reporter.commands import Handled
 from reporter.grammar import Command
 from reporter.models import Event, InboundMessage, Incident, Outcome, Report
+
+# This module's SMS texts as named templates (messaging.templates).
+ACKED_BY_OTHER = sms_template("ack_by_colleague", "【已确认】{escalation}{place}已由{name}确认，无需再回复。",
+                              "the others told at a level: a colleague acknowledged")
+ACK_UNKNOWN = sms_template(
+    "ack_unknown",
+    "未找到通知E{number}，请核对编号后回复：收到 E编号",
+    "收到 with an unknown id")
+ACK_NOT_YOURS = sms_template(
+    "ack_not_allowed",
+    "您不是{escalation}的接收人或其上级，无法确认。",
+    "收到 from someone not told")
+ACK_DRILL = sms_template(
+    "ack_is_drill",
+    "E{number}是演练通知，请回复：演练 收到 E{number}",
+    "收到 without 演练 for a drill's alert")
+ACK_REAL = sms_template("ack_is_real", "E{number}是真实灾情通知，不属于演练，请直接回复：收到 E{number}",
+                        "演练 收到 for a real alert")
+ACK_ALREADY = sms_template("ack_already", "{escalation}已由{name}于{time}确认，无需重复。", "a second acknowledgement")
+ACK_NOT_NEEDED = sms_template(
+    "ack_not_needed",
+    "{escalation}无需确认。",
+    "收到 for an escalation that waits for nobody")
+ACK_DONE = sms_template("ack_done", "已确认{escalation}{place}，谢谢。", "an acknowledgement recorded")
+RETURNED = sms_template("report_returned", "【退回】您的报告R{report}已被退回：{reason}。请核实后重新报送或发送更正。",
+                        "a reviewer returned an officer's report")
 
 log = logging.getLogger("zaibao.dispatch")
 
@@ -111,10 +138,11 @@ def _tell_the_others(escalation: Escalation, acker: Person) -> None:
         return
     village = db.session.get(Division, escalation.village_code) if escalation.village_code else None
     place = f"（{village.name}）" if village else ""
-    text = f"【已确认】{escalation.public_id}{place}已由{acker.name}确认，无需再回复。"
     for person in others:
-        queue_sms(person.phone, text, purpose="notice", person=person, escalation_id=escalation.id,
-                  report_id=escalation.report_id, exercise_id=escalation.exercise_id)
+        queue_sms(person.phone, template=ACKED_BY_OTHER,
+                  params={"escalation": escalation.public_id, "place": place, "name": acker.name},
+                  purpose="notice", person=person, escalation_id=escalation.id, report_id=escalation.report_id,
+                  exercise_id=escalation.exercise_id)
 
 
 def _newest_open_for(person: Person, exercise_id: int | None) -> Escalation | None:

@@ -18,7 +18,24 @@ from dispatch.rules import next_level
 from messaging.gateway import MAX_SEGMENTS
 from messaging.models import FAILED_STATUSES, OutboundSms
 from messaging.outbox import queue_sms
+from messaging.templates import sms_template
 from reporter.models import Incident, Report
+
+# The alert texts (SPEC §5) as named templates (messaging.templates); alert_text writes them.
+ALERT = sms_template("alert", '【灾情】{place} {hazard} {figures} R{report}。回复"收到 E{escalation}"确认。',
+                     "a new report's escalation to responders")
+ALERT_OVERDUE = sms_template(
+    "alert_overdue",
+    '【灾情】{place} {hazard} {figures} R{report}，{below}未按时确认E{overdue}。回复"收到 E{escalation}"确认。',
+    "E4: the level below did not acknowledge in time")
+ALERT_UPDATE = sms_template(
+    "alert_update",
+    '【灾情更新】{place} {hazard} {figures} R{report}。回复"收到 E{escalation}"确认。',
+    "a later report changed the figures of an escalation still waiting")
+ALERT_BRIEF = sms_template("alert_brief", '【灾情】{summary}。回复"收到 E{escalation}"确认。',
+                           "an alert whose details were cut to fit two segments, or without a report")
+ALERT_UPDATE_BRIEF = sms_template("alert_update_brief", '【灾情更新】{summary}。回复"收到 E{escalation}"确认。',
+                                  "an update whose details were cut to fit two segments")
 
 LEVEL_NAMES = {"village": "村", "township": "乡镇", "county": "县", "city": "市", "province": "省"}
 KEY_FIGURES = ("deaths", "missing", "relocated", "houses_collapsed")

@@ -27,7 +27,17 @@ from core.roles import OFFICER_ROLES, Role
 from dispatch import service
 from dispatch.models import Escalation, EscalationStatus
 from messaging.outbox import queue_sms
+from messaging.templates import sms_template
 from reporter.models import CaseStatus, Event, Incident, Report
+
+REMIND_OFFICER = sms_template(
+    "reminder_officer",
+    '【零报告提醒】{village}今天({month}月{day}日)尚未报送灾情。无灾情请回复"零报告"，有灾情请按格式报送。',
+    "E5: a village has not reported today")
+REMIND_TOWNSHIP = sms_template(
+    "reminder_township",
+    "【零报告提醒】{township}今天({month}月{day}日)有{count}个村未报送：{villages}。请督促报送(含零报告)。",
+    "E5: the township's list of silent villages")
 
 log = logging.getLogger("zaibao.dispatch.silence")
 STEPS = ("a", "b", "township")

@@ -1,4 +1,8 @@
-"""The SMS gateway: one interface, two backends (`console` and `twilio`), and webhook signatures.
+"""The SMS gateway: one interface, several backends, and Twilio's webhook signatures.
+
+`console` and `twilio` live here; the mainland providers (`aliyun`, `tencent`) in
+`messaging.providers`, which registers them in `BACKENDS`. `SMS_BACKEND` names one backend or two
+comma-separated (`aliyun,tencent`): the second takes a send the first fails retryably.
 
 Callers get a `SendResult` or a `GatewayError` that says whether a retry is safe
 (`retryable`) and whether the text may have gone out anyway (`ambiguous`, e.g. a read
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,6 +28,7 @@ from twilio.rest import Client
 from core.exercises import DRILL_PREFIX
 from core.extensions import db
 from messaging.models import ConsoleSms
+from messaging.templates import Recognised
 
 log = logging.getLogger("zaibao.sms")
 
@@ -37,17 +43,25 @@ MAX_SEGMENTS = 2
 class SendResult:
     sid: str
     status: str
+    provider: str = ""
 
 
 class GatewayError(Exception):
+    """`retryable`: a later try may work; `ambiguous`: the text may have gone out anyway;
+    `failover`: another provider may take it (False for a bad number: no provider will)."""
+
     def __init__(self, message: str, *, retryable: bool, ambiguous: bool = False,
-                 code: int | None = None, status: int | None = None):
+                 code: int | None = None, status: int | None = None, failover: bool | None = None):
         super().__init__(message)
         self.retryable, self.ambiguous, self.code, self.status = retryable, ambiguous, code, status
+        self.failover = retryable if failover is None else failover
+        self.provider = ""
 
 
 class Gateway(Protocol):
-    def send(self, to: str, body: str) -> SendResult: ...
+    name: str
+
+    def send(self, to: str, body: str, template: Recognised | None = None) -> SendResult: ...
 
 
 def is_ucs2(text: str) -> bool:
@@ -83,15 +97,23 @@ def fit_reply(text: str, exercise_id: int | None) -> str:
 class ConsoleGateway:
     """Writes the SMS to the log and to `console_sms` (in the caller's transaction)."""
 
-    def send(self, to: str, body: str) -> SendResult:
+    name = "console"
+
+    def __init__(self, _config=None) -> None:
+        pass
+
+    def send(self, to: str, body: str, template: Recognised | None = None) -> SendResult:
         sid = "CN" + uuid.uuid4().hex
         log.info("SMS to %s: %s", to, body)
         db.session.add(ConsoleSms(sid=sid, to=to, body=body))
-        return SendResult(sid=sid, status="sent")
+        return SendResult(sid=sid, status="sent", provider=self.name)
 
 
 class TwilioGateway:
-    """The real `twilio` client, with a timeout, pointed at TWILIO_API_BASE (SPEC §10)."""
+    """The real `twilio` client, with a timeout, pointed at TWILIO_API_BASE (SPEC §10). It sends the
+    text itself (a template only names it)."""
+
+    name = "twilio"
 
     def __init__(self, config) -> None:
         self.config = config
@@ -102,7 +124,7 @@ class TwilioGateway:
                              environment={"ZAIBAO": "1"})
         self.client.api.base_url = config["TWILIO_API_BASE"].rstrip("/")
 
-    def send(self, to: str, body: str) -> SendResult:
+    def send(self, to: str, body: str, template: Recognised | None = None) -> SendResult:
         kwargs = {"to": to, "body": body,
                   "status_callback": self.config["PUBLIC_BASE_URL"] + "/sms/status"}
         if self.config.get("TWILIO_MESSAGING_SERVICE_SID"):
@@ -128,7 +150,7 @@ class TwilioGateway:
                                ambiguous=not _never_connected(exc)) from exc
         except (TwilioException, requests.exceptions.RequestException) as exc:
             raise GatewayError(f"gateway error: {exc}", retryable=True, ambiguous=True) from exc
-        return SendResult(sid=message.sid, status=message.status or "queued")
+        return SendResult(sid=message.sid, status=message.status or "queued", provider=self.name)
 
 
 def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
@@ -136,18 +158,52 @@ def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
     return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
+# name → factory(config); messaging.providers adds "aliyun" and "tencent".
+BACKENDS: dict[str, Callable[..., Gateway]] = {"console": ConsoleGateway, "twilio": TwilioGateway}
+
+
+def backend_names(config) -> list[str]:
+    """SMS_BACKEND as a list: one backend, or two comma-separated (the second is the failover)."""
+    names = [n.strip() for n in str(config["SMS_BACKEND"]).split(",") if n.strip()]
+    unknown = [n for n in names if n not in BACKENDS]
+    if not names or unknown or len(names) > 2 or len(set(names)) != len(names):
+        raise RuntimeError(f"SMS_BACKEND must be 'twilio' or 'console', or one or two of "
+                           f"{', '.join(sorted(BACKENDS))} comma-separated, not {config['SMS_BACKEND']!r}")
+    return names
+
+
+class FailoverGateway:
+    """Two backends: a send the first fails retryably (throttled, down) goes to the second at
+    once. A permanent failure (a bad number) and an ambiguous one (the first may have sent it:
+    a read timeout) are not handed over; the outbox's retry policy takes those."""
+
+    def __init__(self, gateways: list[Gateway]) -> None:
+        self.gateways = gateways
+        self.name = ",".join(g.name for g in gateways)
+
+    def send(self, to: str, body: str, template: Recognised | None = None) -> SendResult:
+        errors: list[str] = []
+        for index, gateway in enumerate(self.gateways):
+            try:
+                return gateway.send(to, body, template)
+            except GatewayError as exc:
+                errors.append(str(exc))
+                exc.provider = exc.provider or gateway.name
+                if index == len(self.gateways) - 1 or exc.ambiguous or not exc.failover:
+                    if len(errors) > 1:
+                        exc.args = ("; then ".join(errors),)
+                    raise
+                log.warning("%s failed (%s); trying %s", gateway.name, exc, self.gateways[index + 1].name)
+        raise RuntimeError("no SMS backend configured")
+
+
 def get_gateway() -> Gateway:
-    """The configured backend, one per app (the Twilio client keeps a connection pool)."""
+    """The configured backend, one per app (the clients keep connection pools)."""
     app = current_app._get_current_object()
     gateway = app.extensions.get("zaibao_gateway")
     if gateway is None:
-        backend = app.config["SMS_BACKEND"]
-        if backend == "twilio":
-            gateway = TwilioGateway(app.config)
-        elif backend == "console":
-            gateway = ConsoleGateway()
-        else:
-            raise RuntimeError(f"SMS_BACKEND must be 'twilio' or 'console', not {backend!r}")
+        gateways = [BACKENDS[name](app.config) for name in backend_names(app.config)]
+        gateway = gateways[0] if len(gateways) == 1 else FailoverGateway(gateways)
         app.extensions["zaibao_gateway"] = gateway
     return gateway
 

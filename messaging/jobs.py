@@ -27,18 +27,20 @@ from core.queue import periodic, task
 from messaging import outbox, ratelimit
 from messaging.gateway import GatewayError, get_gateway
 from messaging.models import OutboundSms, SmsStatus
+from messaging.templates import Recognised
 
 log = logging.getLogger("zaibao.messaging.jobs")
 
 
-def _claim(sms_id: int) -> tuple[str, str, int, str] | None:
-    """Atomically take the row for this worker: (to, body, attempts, purpose), or None if it is gone,
-    sent, failed or taken. Committed before the gateway is called."""
+def _claim(sms_id: int) -> tuple[str, str, int, str, str | None, dict | None] | None:
+    """Atomically take the row for this worker: (to, body, attempts, purpose, template, params), or
+    None if it is gone, sent, failed or taken. Committed before the gateway is called."""
     row = db.session.execute(
         update(OutboundSms)
         .where(OutboundSms.id == sms_id, OutboundSms.status == SmsStatus.PENDING)
         .values(status=SmsStatus.SENDING, attempts=OutboundSms.attempts + 1, claimed_at=utcnow())
-        .returning(OutboundSms.to_phone, OutboundSms.body, OutboundSms.attempts, OutboundSms.purpose)).first()
+        .returning(OutboundSms.to_phone, OutboundSms.body, OutboundSms.attempts, OutboundSms.purpose,
+                   OutboundSms.template, OutboundSms.params)).first()
     db.session.commit()
     return tuple(row) if row is not None else None
 
@@ -54,21 +56,25 @@ def send_sms(outbound_id: int) -> str:
     claimed = _claim(outbound_id)
     if claimed is None:
         return "skipped"
-    to_phone, body, attempts, purpose = claimed
+    to_phone, body, attempts, purpose, template, params = claimed
+    named = Recognised(template, dict(params or {})) if template else None
     ratelimit.acquire()
+    gateway = get_gateway()
     try:
-        result = get_gateway().send(to_phone, body)
+        result = gateway.send(to_phone, body, named)
     except GatewayError as exc:
+        exc.provider = exc.provider or gateway.name
         return _failed_attempt(outbound_id, attempts, purpose, exc)
     db.session.execute(update(OutboundSms).where(OutboundSms.id == outbound_id).values(
-        status=SmsStatus.SENT, gateway_sid=result.sid, sent_at=utcnow(), error_code=None))
+        status=SmsStatus.SENT, gateway_sid=result.sid, sent_at=utcnow(), error_code=None,
+        provider=result.provider or gateway.name))
     db.session.commit()
     return "sent"
 
 
 def _failed_attempt(sms_id: int, attempts: int, purpose: str, exc: GatewayError) -> str:
     cfg = current_app.config
-    values = {"error_code": exc.code, "last_error": str(exc)[:1000]}
+    values = {"error_code": exc.code, "last_error": str(exc)[:1000], "provider": exc.provider[:20] or None}
     if exc.ambiguous:
         values["ambiguous"] = True
     if not exc.retryable or attempts >= cfg["SMS_MAX_ATTEMPTS"]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
@@ -58,8 +58,35 @@ class OutboundSms(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     exercise_id: Mapped[int | None] = mapped_column(ForeignKey("exercises.id"), index=True)
+    # The named template the text is (messaging.templates) and its variables: what a mainland
+    # provider sends instead of the text. None: a text no template matches (such a provider refuses it).
+    template: Mapped[str | None] = mapped_column(String(80))
+    params: Mapped[dict | None] = mapped_column(JSON)
+    # Which backend sent it (or last tried): twilio, console, aliyun, tencent.
+    provider: Mapped[str | None] = mapped_column(String(20))
 
     person: Mapped[Person | None] = relationship()
+
+
+class InboundPart(db.Model):
+    """A pushed SMS that may be the first part of a longer one (it fills a whole segment): held,
+    committed, until its continuation arrives or PART_WAIT_SECONDS pass, then joined and handed on.
+
+    Aliyun and Tencent push the parts of a long SMS as separate messages; parsing one part alone
+    would file half a report."""
+
+    __tablename__ = "inbound_parts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)       # aliyun:<sequence_id> / tencent:…
+    provider: Mapped[str] = mapped_column(String(20))
+    from_phone: Mapped[str] = mapped_column(String(40), index=True)
+    to_phone: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[str] = mapped_column(String(40))                # as the provider gave it
+    position: Mapped[int | None] = mapped_column(Integer)           # the provider's order (sequence id)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    joined_into: Mapped[str | None] = mapped_column(String(64), index=True)  # the message id it became part of
 
 
 class ConsoleSms(db.Model):

@@ -32,22 +32,33 @@ from core.handoff import hand_off_after_commit
 from core.models import Person, utcnow
 from core.queue import job_id, queue, redis_conn
 from messaging.models import OutboundSms, SmsStatus
+from messaging.templates import Template, recognise
 
 log = logging.getLogger("zaibao.outbox")
 SEND_JOB = "messaging.jobs.send_sms"
 
 
-def queue_sms(to_phone: str, body: str, *, purpose: str, person: Person | None = None,
+def queue_sms(to_phone: str, body: str | None = None, *, purpose: str, person: Person | None = None,
               report_id: int | None = None, escalation_id: int | None = None,
-              exercise_id: int | None = None) -> OutboundSms:
+              exercise_id: int | None = None, template: Template | None = None,
+              params: dict | None = None) -> OutboundSms:
     """Add an SMS to the outbox in the current transaction; it is sent after commit.
 
-    During an exercise the body is prefixed with 【演练】 (SPEC §7).
+    The text is `body`, or `template` rendered with `params`. Either way the row records which
+    named template it is and its variables (`messaging.templates.recognise`), which is what a
+    mainland provider sends. During an exercise the body is prefixed with 【演练】 (SPEC §7).
     """
-    sms = OutboundSms(to_phone=to_phone, body=drill_text(body, exercise_id), purpose=purpose,
+    if template is not None:
+        body = template.render(**(params or {}))
+    text = drill_text(body or "", exercise_id)
+    named = recognise(text)
+    sms = OutboundSms(to_phone=to_phone, body=text, purpose=purpose,
                       person_id=person.id if person else None, report_id=report_id,
                       escalation_id=escalation_id, exercise_id=exercise_id, status=SmsStatus.PENDING,
-                      attempts=0, ambiguous=False)
+                      attempts=0, ambiguous=False, template=named.name if named else None,
+                      params=named.params if named else None)
+    if named is None:
+        log.warning("SMS text matches no template (a mainland provider will refuse it): %s", text[:80])
     db.session.add(sms)
     return sms
 

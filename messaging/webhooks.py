@@ -59,18 +59,20 @@ def signed(form) -> bool:
     return False
 
 
-def store_or_spool(store: Callable[[], T], form: dict) -> T | None:
+def store_or_spool(store: Callable[[], T], form: dict, spool_path: str | None = None) -> T | None:
     """Run `store` (one transaction that keeps what the provider pushed) within
     WEBHOOK_STORE_SECONDS. If the database is down or hung, spool the request instead and
     return None: the caller still answers the provider, and the spool replays it once later.
 
     The connection's state is unknown then, so it is dropped without another word to the
-    server (a ROLLBACK would hang too)."""
+    server (a ROLLBACK would hang too). `spool_path` names the replay handler when the request's
+    path must not be written down (a push URL carries its secret token)."""
     try:
         with time_limit(current_app.config["WEBHOOK_STORE_SECONDS"]):
             return store()
     except (OperationalError, TooSlow) as exc:
         log.error("database unreachable or hung (%s); spooling %s %r", exc, request.path, form.get("MessageSid"))
         db.session().invalidate()
-        spool.append(form, {"X-Twilio-Signature": request.headers.get("X-Twilio-Signature", "")}, request.path)
+        spool.append(form, {"X-Twilio-Signature": request.headers.get("X-Twilio-Signature", "")},
+                     spool_path or request.path)
         return None

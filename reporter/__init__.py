@@ -15,7 +15,7 @@ from core.indicators import format_figures
 from core.queue import background_loop
 from core.settings import load_settings
 from messaging.spool import register_replay
-from reporter import api, cli, intake, processing, views  # noqa: F401  (api registers its routes)
+from reporter import api, cli, intake, processing, push, texts, views  # noqa: F401  (api: routes; texts: templates)
 
 
 def _flag(value: str) -> bool:
@@ -44,3 +44,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.jinja_env.filters.setdefault("figures", format_figures)
     register_replay(app, "/sms/inbound", intake.replay_spooled)
+    push.init_app(app)  # the Aliyun and Tencent pushes

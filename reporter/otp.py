@@ -20,7 +20,13 @@ from core.models import Person, utcnow
 from core.people import by_phone, try_normalise_phone
 from core.roles import OFFICER_ROLES
 from messaging.outbox import queue_sms
+from messaging.templates import sms_template
 from reporter.models import OneTimeCode
+
+OTP = sms_template(
+    "login_code",
+    "灾报网页登录验证码 {code}，10分钟内有效。请勿告诉他人。",
+    "the web form's one-time code")
 
 LIFETIME = timedelta(minutes=10)
 MAX_TRIES = 5
@@ -63,7 +69,7 @@ def request_code(raw_phone: str, ip: str | None) -> str | None:
     if not officer:
         db.session.commit()
         return phone
-    queue_sms(phone, f"灾报网页登录验证码 {code}，10分钟内有效。请勿告诉他人。", purpose="otp", person=person)
+    queue_sms(phone, template=OTP, params={"code": code}, purpose="otp", person=person)
     db.session.commit()
     return phone
 

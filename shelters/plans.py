@@ -15,8 +15,15 @@ from core.roles import OFFICER_ROLES
 from core.scope import can_access, scope_clause
 from messaging.gateway import fit_reply
 from messaging.outbox import queue_sms
+from messaging.templates import sms_template
 from reporter.models import Event, Incident
 from shelters import relocation, rules, service
+
+PLAN = sms_template("relocation_plan", "【安置方案】{village}: {placements}。", "where a village's people go")
+PLAN_UNPLACED = sms_template(
+    "relocation_plan_unplaced",
+    "【安置方案】{village}: {placements}；另有{count}人暂无安置，请联系乡镇应急办。",
+    "a plan that could not place everyone")
 
 
 @dataclass

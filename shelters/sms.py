@@ -11,12 +11,38 @@ from core.extensions import db
 from core.models import Division, Person
 from core.scope import can_access
 from messaging.gateway import fit_reply
+from messaging.templates import sms_template
 from reporter.commands import Handled
 from reporter.grammar import Command
 from reporter.models import InboundMessage, Outcome
 from shelters import rules, search, service
 from shelters.models import STATUS_NAMES, Shelter
 from shelters.rules import ShelterStatus
+
+# The 避难 replies as named templates (messaging.templates).
+NO_COORDINATES = sms_template(
+    "shelter_no_coordinates",
+    "{division}未登记坐标，无法查找附近避难场所，请联系乡镇应急办。",
+    "避难 from a division without coordinates")
+NONE_NEAR = sms_template("shelter_none_near", "{division}附近没有{wanted}开放或待命避难场所，请联系乡镇应急办。",
+                         "避难 with no shelter found")
+NEAREST = sms_template("shelter_nearest", "距{division}最近{need}的避难场所:{shelters}", "避难: the nearest shelters")
+UNKNOWN_SHELTER = sms_template("shelter_unknown", "未找到避难场所{code}，请核对编号。", "避难 S… with an unknown code")
+NOT_MANAGER = sms_template(
+    "shelter_not_manager",
+    "抱歉，您不是避难场所{code}的管理员，无权更新。如需更新请联系该场所管理员或乡镇应急办。",
+    "a shelter update from someone else")
+BAD_ACTION = sms_template("shelter_bad_action", "无法识别的操作。格式: 避难 S12 入住230 / 满 / 关闭 / 开放",
+                          "a shelter update that is not one")
+NO_OCCUPANCY = sms_template(
+    "shelter_no_occupancy",
+    "请写明入住人数，例如: 避难 {code} 入住230",
+    "入住 without a number")
+IMPLAUSIBLE = sms_template("shelter_implausible", "{problem}，{code}未更新。请核对后重发。", "an occupancy refused")
+UPDATED = sms_template(
+    "shelter_updated",
+    "已更新{code} {name}: 入住{occupancy}/容量{capacity}，空位{free}，状态{status}。{extra}",
+    "a shelter updated")
 
 ACTIONS = ("occupancy", "full", "closed", "open")
 
