@@ -290,7 +290,8 @@ def main() -> None:
     ceiling = results["insert"]["rate"]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"\n{when}, {platform.node()}, {os.cpu_count()} cores; {args.officers} officers; gunicorn -w "
-          f"{args.workers} -k sync; intake processors: 1 in the worker + {args.processors}; wrk -t1 -c{args.connections} -d{args.seconds:g}s; load average "
+          f"{args.workers} -k sync; intake processors: 1 in the worker + {args.processors}; "
+          f"wrk -t1 -c{args.connections} -d{args.seconds:g}s; load average "
           f"{os.getloadavg()[0]:.1f} at the end")
     print("| phase | requests | answered/s | share of the one-INSERT app | p50 ms | p99 ms | errors | "
           "server CPU ms/req | wrk CPU ms/req | load before |")
