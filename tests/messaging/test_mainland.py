@@ -17,6 +17,7 @@ from core.extensions import db
 from messaging.jobs import send_sms
 from messaging.models import InboundPart, OutboundSms, SmsStatus
 from messaging.templates import example_map
+from reporter import processing
 from reporter.models import InboundMessage, Report, ReviewState
 from tests.fake_providers import FakeAliyun, FakeTencent
 
@@ -62,8 +63,10 @@ def mainland(app, fakes, tmp_path):
 
 
 def drain() -> list[str]:
-    """Run the send job for every pending outbox row, as a worker would; returns the outcomes."""
+    """File what the intake stored, then run the send job for every pending outbox row, as a
+    worker would; returns the outcomes."""
     db.session.commit()
+    processing.drain()
     ids = db.session.scalars(select(OutboundSms.id).where(OutboundSms.status == SmsStatus.PENDING)
                              .order_by(OutboundSms.id)).all()
     return [send_sms(i) for i in ids]
