@@ -13,6 +13,7 @@ from core.extensions import db
 from core.indicators import HAZARDS, format_figures
 from core.models import Division, Person, utcnow
 from core.scope import scope_clause
+from core.txmemo import remembered
 from dispatch.models import Escalation, EscalationStatus
 from dispatch.rules import next_level
 from messaging.gateway import MAX_SEGMENTS
@@ -164,9 +165,10 @@ def open_chain(rule: str, level: str, village: Division, *, incident: Incident |
     while (above := next_level(climb[-1])) is not None:
         climb.append(above)
     codes = {lv: village.ancestor_code(lv) for lv in climb}
-    divisions = {d.code: d for d in db.session.scalars(select(Division).where(
-        Division.code.in_([c for c in codes.values() if c])))}
-    staff = on_duty_along(codes)
+    key = tuple(sorted(codes.items()))  # the intake processor files many reports of a township at once
+    divisions = remembered("divisions", key, lambda: {d.code: d for d in db.session.scalars(select(Division).where(
+        Division.code.in_([c for c in codes.values() if c])))})
+    staff = remembered("on_duty", key, lambda: on_duty_along(codes))
     current: str | None = level
     while current is not None:
         code = codes.get(current)

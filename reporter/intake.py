@@ -86,8 +86,9 @@ def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None,
         reply = _handle(message)
         if replayed or reply_by_sms:
             _send_late_reply(message, reply)
+        waiting = message.outcome == Outcome.PENDING  # a report left for the intake processor
         db.session.commit()
-        if message.outcome == Outcome.PENDING:  # a report left for the intake processor
+        if waiting:
             processing.wake()
         return reply
     except OperationalError:

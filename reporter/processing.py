@@ -23,10 +23,12 @@ import redis
 from flask import Flask, current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import selectinload
 
 from core.extensions import db
 from core.models import Division
 from core.queue import key, redis_conn
+from core.txmemo import forget
 from reporter import flows
 from reporter.models import InboundMessage, Outcome, Report, ReviewState
 
@@ -74,8 +76,13 @@ def process_batch(limit: int | None = None) -> int:
         select(InboundMessage).join(Report, Report.id == InboundMessage.report_id)
         .where(InboundMessage.outcome == Outcome.PENDING, Report.village_code.in_(villages))
         .order_by(Report.village_code, InboundMessage.id).with_for_update(of=InboundMessage)).all()
+    # Their reports and authors in two queries, not two per message (held here: the session
+    # keeps only weak references).
+    held = db.session.scalars(select(Report).where(Report.id.in_([m.report_id for m in messages]))
+                              .options(selectinload(Report.author))).all()
     for message in messages:
         _file_one(message)
+    del held
     db.session.commit()
     return len(messages)
 
@@ -89,6 +96,7 @@ def _file_one(message: InboundMessage) -> None:
     except OperationalError:
         raise  # the database, not this message: the whole batch is retried
     except Exception as exc:  # noqa: BLE001  (a bug in one message must not hold up the rest)
+        forget()  # what the savepoint created (a new event) is gone
         attempts = _failures.get(message_id, 0) + 1
         _failures[message_id] = attempts
         log.exception("filing SMS report %s failed (attempt %d)", message_id, attempts)

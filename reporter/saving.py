@@ -24,6 +24,7 @@ from core.extensions import db
 from core.indicators import HAZARDS
 from core.localtime import local_date
 from core.models import Division, Person, utcnow
+from core.txmemo import remember, remembered
 from reporter.models import CaseStatus, Event, InboundMessage, Incident, Report, ReportStatus
 from reporter.service import (
     ACTIVITY_GRAIN,
@@ -64,7 +65,20 @@ def _open_event_stmt(county_code: str, hazard: str, exercise_id: int | None, now
 
 
 def _event_for(village: Division, hazard: str, exercise_id: int | None, now: datetime) -> tuple[Event, bool]:
-    """The open event of the village's county and hazard active within 3 days, or a new one."""
+    """The open event of the village's county and hazard active within 3 days, or a new one.
+
+    Found once per transaction (the intake processor files a county's reports together)."""
+    county_code = village.county_code or village.code
+    known = remembered("event", (county_code, hazard, exercise_id), lambda: None)
+    if known is not None and known.status == CaseStatus.OPEN:
+        return known, False
+    event, new = _find_or_open_event(village, hazard, exercise_id, now)
+    remember("event", (county_code, hazard, exercise_id), event)
+    return event, new
+
+
+def _find_or_open_event(village: Division, hazard: str, exercise_id: int | None,
+                        now: datetime) -> tuple[Event, bool]:
     county_code = village.county_code or village.code
     stmt = _open_event_stmt(county_code, hazard, exercise_id, now)
     event = db.session.scalar(stmt)
