@@ -10,8 +10,9 @@ from messaging.models import OutboundSms
 from reporter.models import InboundMessage
 from tests.reporter.conftest import reports, twiml_text
 
+# SPEC §8.3, and "processing" (issue 12): stored and answered, not yet filed by the intake processor.
 REPORT_FIELDS = {"id", "kind", "hazard", "village_code", "village_name", "author_phone", "indicators", "narrative",
-                 "status", "flags", "incident_id", "event_id", "exercise_id", "received_at"}
+                 "status", "flags", "incident_id", "event_id", "exercise_id", "received_at", "processing"}
 MESSAGE_FIELDS = {"sid", "from", "body", "received_at", "outcome", "report_id", "exercise_id"}
 
 
