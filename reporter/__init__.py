@@ -29,6 +29,7 @@ DEFAULTS: dict[str, tuple[type, object]] = {
     "INTAKE_BATCH": (int, 200),             # messages per processor transaction (about)
     "INTAKE_POLL_SECONDS": (float, 0.5),    # an idle processor looks again this often (and on a wake-up)
     "INTAKE_PROCESSORS": (int, 1),          # processor threads in each `flask worker`
+    "INTAKE_NICE": (int, 10),               # processors' CPU niceness: webhooks first on a shared machine
 }
 
 

@@ -16,6 +16,7 @@ review with the reason. The batch commits once; the outbox hands its SMS to Redi
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -113,8 +114,18 @@ def _keep_for_review(message_id: int, exc: Exception) -> None:
     _failures.pop(message_id, None)
 
 
+def _yield_cpu_to_webhooks(niceness: int) -> None:
+    """Lower this thread's CPU priority: in a burst on a shared machine the webhooks, which answer
+    officers and store what they sent, come first; filing takes the CPU they leave."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)  # Linux: this thread
+    except (AttributeError, OSError):
+        pass
+
+
 def run_forever(app: Flask, stop: threading.Event) -> None:
     """The processor loop: batches while there is work, else wait for a wake-up or the poll."""
+    _yield_cpu_to_webhooks(app.config["INTAKE_NICE"])
     while not stop.is_set():
         taken = 0
         with app.app_context():
