@@ -18,6 +18,7 @@ from core.extensions import db
 from core.localtime import local_text
 from core.pdf import html_to_pdf_bytes
 from drills import service as drill_service
+from reporter.access import sees_unattributed
 from reporter.models import Event
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -201,6 +202,7 @@ def silence_xlsx():
 def review_queue():
     view = current_view()
     return render_template("board/review.html", view=view, messages=review.pending_messages(view),
-                           villages=review.villages_in_scope(view), can_handle=review.may_handle(view.person))
+                           villages=review.villages_in_scope(view), can_handle=review.may_handle(view.person),
+                           sees_unplaced=sees_unattributed(view.person))
 
 

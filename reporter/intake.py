@@ -143,7 +143,7 @@ def _handle(message: InboundMessage) -> str:
     """
     person = by_phone(message.from_phone) if message.from_phone else None  # active people only
     if person is None:  # scoped by where it can be placed, or seen by the province only
-        division_code = attribute_unknown_sender(message.from_phone, message.body)
+        division_code = attribute_unknown_sender(message.from_phone, message.body, message.to_phone)
         return _finish(message, Outcome.UNKNOWN_SENDER, UNKNOWN_SENDER, review=True, division_code=division_code)
     command = grammar.parse(message.body)
     exercise_id = None
