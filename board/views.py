@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Response, abort, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
-from board import brief, cap, exports, incidents, query, review, silence, timeline
+from board import brief, cap, county_report, exports, incidents, query, review, silence, timeline
 from board.blueprint import audit_export, bp, current_view
 from core import api
 from core.auth import staff_required
@@ -145,6 +145,19 @@ def export_cap(event_id: int):
     response = Response(body, mimetype="application/cap+xml")
     response.headers["Content-Disposition"] = f"attachment; filename=event-{event.id}-cap.xml"
     return response
+
+
+@bp.get("/board/events/<int:event_id>/county-report.xlsx")
+@staff_required
+def export_county_report(event_id: int):
+    """The county's 初报 table of one event, scoped like the board (a township gets its own part)."""
+    view = current_view()
+    event = db.session.scalar(select(Event).where(Event.id == event_id, query.events_in_scope_clause(view)))
+    if event is None:
+        abort(404)
+    body = county_report.county_report_xlsx(view, event)
+    audit_export(view, "county_report_xlsx", event.id)
+    return _download(body, XLSX, view, f"county-report-event{event.id}", "xlsx")
 
 
 def _filename(view: query.BoardView, stem: str, ext: str) -> str:
