@@ -147,7 +147,7 @@ def export_cap(event_id: int):
     return response
 
 
-@bp.get("/board/events/<int:event_id>/county-report.xlsx")
+@bp.get("/board/events/<int:event_id>/initial-report.xlsx")
 @staff_required
 def export_county_report(event_id: int):
     """The county's 初报 table of one event, scoped like the board (a township gets its own part)."""

@@ -35,8 +35,8 @@ def _event(tree, rows):
 def test_county_report_is_the_statistics_form_of_the_event(client, tree, make_person, login, rows):
     ev = _event(tree, rows)
     login(make_person("county", tree.county))
-    assert "county-report.xlsx" in client.get("/board").get_data(as_text=True)
-    ws, body = _sheet(client.get(f"/board/events/{ev.id}/county-report.xlsx"))
+    assert "initial-report.xlsx" in client.get("/board").get_data(as_text=True)
+    ws, body = _sheet(client.get(f"/board/events/{ev.id}/initial-report.xlsx"))
     assert ws["A1"].value == "2026-11-29 涿州市 洪涝 自然灾害情况统计表（初报）"
     assert ws["A2"].value == "填报单位：涿州市" and ws["D2"].value == "灾种：洪涝"
     assert set(body) == {"码头镇", "东城坊镇", "合计"}
@@ -54,12 +54,12 @@ def test_county_report_is_scoped(client, tree, make_person, login, rows):
     theirs = rows.event(tree.other_county)
     rows.incident(tree.other_village, theirs, figures={"deaths": 9})
     login(make_person("township", tree.township))
-    _ws, body = _sheet(client.get(f"/board/events/{ev.id}/county-report.xlsx"))
+    _ws, body = _sheet(client.get(f"/board/events/{ev.id}/initial-report.xlsx"))
     assert set(body) == {"码头镇", "合计"}
-    assert client.get(f"/board/events/{theirs.id}/county-report.xlsx").status_code == 404
+    assert client.get(f"/board/events/{theirs.id}/initial-report.xlsx").status_code == 404
     login(make_person("county", tree.other_county))
-    assert client.get(f"/board/events/{ev.id}/county-report.xlsx").status_code == 404
-    assert client.get("/board/events/999999/county-report.xlsx").status_code == 404
+    assert client.get(f"/board/events/{ev.id}/initial-report.xlsx").status_code == 404
+    assert client.get("/board/events/999999/initial-report.xlsx").status_code == 404
 
 
 def test_drill_event_only_inside_its_exercise(client, tree, make_person, login, rows):
@@ -69,6 +69,6 @@ def test_drill_event_only_inside_its_exercise(client, tree, make_person, login, 
     ev = rows.event(tree.county, exercise_id=drill.id)
     rows.incident(tree.village, ev, figures={"deaths": 1}, exercise_id=drill.id)
     login(make_person("county", tree.county))
-    assert client.get(f"/board/events/{ev.id}/county-report.xlsx").status_code == 404
-    ws, body = _sheet(client.get(f"/board/events/{ev.id}/county-report.xlsx?exercise={drill.id}"))
+    assert client.get(f"/board/events/{ev.id}/initial-report.xlsx").status_code == 404
+    ws, body = _sheet(client.get(f"/board/events/{ev.id}/initial-report.xlsx?exercise={drill.id}"))
     assert ws["A1"].value.startswith("【演练】") and body["合计"]["因灾死亡人口（人）"] == 1
