@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from board import actions, views  # noqa: F401  (they register their routes on the blueprint)
+from board import actions, numbers, views  # noqa: F401  (they register their routes on the blueprint)
 from board.blueprint import bp
 
 

@@ -68,18 +68,26 @@ def rollup_csv(view: BoardView) -> bytes:
 def rollup_xlsx(view: BoardView) -> bytes:
     """A statistics form: title row, unit/date row, header, one row per township, total row."""
     header, rows, total = rollup_table(view)
+    return statistics_xlsx("乡镇汇总", title(view), [
+        (1, f"填报单位：{view.person.division.name}"), (5, "计量单位：人、间、公顷、万元"),
+        (10, f"统计时间：{local_text(view.now)}（北京时间）")], header, rows, total)
+
+
+def statistics_xlsx(sheet: str, heading: str, info: list[tuple[int, str]], header: list[str], rows: list[list],
+                    total: list) -> bytes:
+    """The layout of the official statistics forms: a merged title row, a row of `info` cells
+    (column, text: unit, reporting unit, time), the header, the rows and a bold total row."""
     wb = Workbook()
     ws = wb.active
-    ws.title = "乡镇汇总"
+    ws.title = sheet
     ncols = len(header)
     thin = Side(style="thin", color="888888")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    ws.cell(row=1, column=1, value=title(view)).font = Font(bold=True, size=14)
+    ws.cell(row=1, column=1, value=heading).font = Font(bold=True, size=14)
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncols)
     ws.cell(row=1, column=1).alignment = Alignment(horizontal="center")
-    ws.cell(row=2, column=1, value=f"填报单位：{view.person.division.name}")
-    ws.cell(row=2, column=5, value="计量单位：人、间、公顷、万元")
-    ws.cell(row=2, column=10, value=f"统计时间：{local_text(view.now)}（北京时间）")
+    for column, text in info:
+        ws.cell(row=2, column=column, value=text).data_type = "s"
     for c, text in enumerate(header, start=1):
         cell = ws.cell(row=3, column=c, value=text)
         cell.font = Font(bold=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Response, abort, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
-from board import brief, cap, exports, incidents, query, review, silence, timeline
+from board import brief, cap, county_report, exports, incidents, query, review, silence, timeline
 from board.blueprint import audit_export, bp, current_view
 from core import api
 from core.auth import staff_required
@@ -18,6 +18,7 @@ from core.extensions import db
 from core.localtime import local_text
 from core.pdf import html_to_pdf_bytes
 from drills import service as drill_service
+from reporter.access import sees_unattributed
 from reporter.models import Event
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -146,6 +147,19 @@ def export_cap(event_id: int):
     return response
 
 
+@bp.get("/board/events/<int:event_id>/initial-report.xlsx")
+@staff_required
+def export_county_report(event_id: int):
+    """The county's 初报 table of one event, scoped like the board (a township gets its own part)."""
+    view = current_view()
+    event = db.session.scalar(select(Event).where(Event.id == event_id, query.events_in_scope_clause(view)))
+    if event is None:
+        abort(404)
+    body = county_report.county_report_xlsx(view, event)
+    audit_export(view, "county_report_xlsx", event.id)
+    return _download(body, XLSX, view, f"county-report-event{event.id}", "xlsx")
+
+
 def _filename(view: query.BoardView, stem: str, ext: str) -> str:
     drill = f"-exercise{view.exercise_id}" if view.exercise else ""
     return f"{stem}-{view.person.division_code}{drill}-{local_text(view.now, '%Y%m%d-%H%M')}.{ext}"
@@ -201,6 +215,7 @@ def silence_xlsx():
 def review_queue():
     view = current_view()
     return render_template("board/review.html", view=view, messages=review.pending_messages(view),
-                           villages=review.villages_in_scope(view), can_handle=review.may_handle(view.person))
+                           villages=review.villages_in_scope(view), can_handle=review.may_handle(view.person),
+                           sees_unplaced=sees_unattributed(view.person))
 
 

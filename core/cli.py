@@ -16,7 +16,7 @@ from core.models import utcnow
 from core.queue import start_worker
 
 divisions_cli = AppGroup("divisions", help="Import the division list and county outlines.")
-people_cli = AppGroup("people", help="Import people (officers, responders, offices).")
+people_cli = AppGroup("people", help="People (officers, responders, offices): import, duty, backups.")
 tokens_cli = AppGroup("tokens", help="API bearer tokens: create, list, revoke.")
 audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 demo_cli = AppGroup("demo", help="Demo data for a newcomer to click through.")
@@ -63,6 +63,44 @@ def people_import(path: str) -> None:
     except ImportProblems as problems:
         fail(problems)
     click.echo(f"people: {counts['created']} created, {counts['updated']} updated")
+
+
+@people_cli.command("backup")
+@click.argument("phone")
+@click.argument("backup_phone", required=False)
+@click.option("--clear", is_flag=True, help="remove PHONE's backup")
+def people_backup(phone: str, backup_phone: str | None, clear: bool) -> None:
+    """Name BACKUP_PHONE as PHONE's backup: told in PHONE's place while PHONE is off duty."""
+    person = people.by_phone(phone)
+    backup = people.by_phone(backup_phone) if backup_phone else None
+    if person is None or (backup_phone and backup is None) or (backup is None and not clear):
+        click.echo("usage: flask people backup PHONE BACKUP_PHONE | flask people backup PHONE --clear "
+                   "(both phones of active people)", err=True)
+        sys.exit(1)
+    try:
+        change = people.set_backup(person, backup)
+    except ValueError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    audit.record("person.backup", "person", person.id, actor="cli", **change)
+    db.session.commit()
+    click.echo(f"{person.name}: backup {backup.name} {backup.phone}" if backup else f"{person.name}: no backup")
+
+
+@people_cli.command("duty")
+@click.argument("phone")
+@click.argument("state", type=click.Choice(["on", "off"]))
+def people_duty(phone: str, state: str) -> None:
+    """Put PHONE on or off duty (off duty: skipped, or replaced by their backup)."""
+    person = people.by_phone(phone)
+    if person is None:
+        click.echo(f"no active person with phone {phone}", err=True)
+        sys.exit(1)
+    before = {"on_duty": person.on_duty}
+    person.on_duty = state == "on"
+    audit.record("person.duty", "person", person.id, actor="cli", before=before, after={"on_duty": person.on_duty})
+    db.session.commit()
+    click.echo(f"{person.name}: {'on' if person.on_duty else 'off'} duty")
 
 
 @tokens_cli.command("create")

@@ -102,8 +102,12 @@ class Person(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The deputy (替班人) who is told in this person's place while this person is off duty, so a
+    # responder going off shift does not leave their level empty (dispatch.service.on_duty_along).
+    backup_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
 
     division: Mapped[Division] = relationship(lazy="joined")
+    backup: Mapped[Person | None] = relationship(remote_side=[id], foreign_keys=[backup_id])
 
     @property
     def is_active(self) -> bool:  # Flask-Login: deactivated people cannot log in

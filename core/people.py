@@ -15,6 +15,7 @@ from core.extensions import db
 from core.importing import ImportProblems, read_csv
 from core.models import LEVELS, ApiToken, Division, Person, utcnow
 from core.roles import ROLE_LEVEL, ROLES
+from core.scope import can_access
 
 
 class BadPhone(ValueError):
@@ -150,6 +151,26 @@ def revoke_token(token_id: int) -> ApiToken | None:
     if row is not None:
         row.revoked = True
     return row
+
+
+def set_backup(person: Person, backup: Person | None) -> dict:
+    """Name (or clear, with None) the deputy told in `person`'s place while they are off duty.
+    Returns the audit's before/after; the caller records and commits.
+
+    The backup must be an active responder whose scope holds the person's division (their own
+    division or one above), so they may see and acknowledge what they are told; not an
+    officer (officers A/B already back each other up for E5), and not the person themselves.
+    """
+    if backup is not None:
+        if backup.id == person.id:
+            raise ValueError("a person cannot be their own backup")
+        if not backup.active or not backup.is_staff:
+            raise ValueError(f"{backup.name} is not an active responder")
+        if not can_access(backup, person.division):
+            raise ValueError(f"{backup.name} ({backup.division.name}) cannot see {person.division.name}")
+    before = {"backup_id": person.backup_id}
+    person.backup_id = backup.id if backup is not None else None
+    return {"before": before, "after": {"backup_id": person.backup_id}}
 
 
 def level_rank(level: str) -> int:

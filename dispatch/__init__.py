@@ -16,6 +16,8 @@ from reporter import commands, events
 # Durations are floats so tests and drills can run deadlines in seconds (0.05 min = 3 s).
 DEFAULTS: dict[str, tuple[type, object]] = {
     "ESCALATION_ACK_MINUTES": (float, 30.0),          # E1–E4 acknowledgement deadline
+    "ESCALATION_REPEATS": (int, 1),                   # unacknowledged notices repeated this often
+                                                      # inside the window before E4 climbs
     "E2_DEATHS_MISSING": (int, 1),
     "E3_DEATHS_MISSING": (int, 10),
     "E3_RELOCATED": (int, 10_000),

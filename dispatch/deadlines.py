@@ -1,7 +1,8 @@
 """Acknowledgement deadlines in RQ: an escalation's deadline job is scheduled when it commits.
 
-`deadline-E<id>` runs on queue "deadlines" at the deadline (the worker runs `--with-scheduler`);
-the deadline sweep (`dispatch.jobs`) is the backstop when Redis lost it or was down.
+`deadline-E<id>` runs on queue "deadlines" at the deadline (the worker runs `--with-scheduler`),
+and `repeat-E<id>-<n>` at its n-th repeat (ESCALATION_REPEATS); the deadline sweep
+(`dispatch.jobs`) is the backstop when Redis lost them or was down.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from core.queue import job_id, queue
 from dispatch.models import Escalation, EscalationStatus
 
 DEADLINE_JOB = "dispatch.jobs.deadline"
+REPEAT_JOB = "dispatch.jobs.repeat"
 
 
 def schedule_deadline(escalation_id: int, at: datetime) -> bool:
@@ -30,15 +32,30 @@ def schedule_deadline(escalation_id: int, at: datetime) -> bool:
     return True
 
 
-def _pick(esc: Escalation) -> tuple[int, datetime] | None:
+def schedule_repeat(escalation_id: int, number: int, at: datetime) -> bool:
+    """`repeat-E<id>-<number>` at the repeat's time; False when it is already scheduled."""
+    q = queue("deadlines")
+    job = q.create_job(REPEAT_JOB, args=(escalation_id, number),
+                       job_id=job_id(f"repeat-E{escalation_id}-{number}"),
+                       result_ttl=0, failure_ttl=7 * 86400, status=JobStatus.SCHEDULED)
+    try:
+        q.schedule_job(job, at + timedelta(seconds=1), unique=True)
+    except DuplicateJobError:
+        return False
+    return True
+
+
+def _pick(esc: Escalation) -> tuple[int, datetime, datetime | None, int] | None:
     if esc.deadline_at is None or esc.status != EscalationStatus.OPEN:
         return None
-    return esc.id, esc.deadline_at
+    return esc.id, esc.deadline_at, esc.repeat_at, esc.repeats_sent or 0
 
 
-def _hand_over(deadlines: list[tuple[int, datetime]]) -> None:
-    for escalation_id, at in deadlines:
+def _hand_over(deadlines: list[tuple[int, datetime, datetime | None, int]]) -> None:
+    for escalation_id, at, repeat_at, sent in deadlines:
         schedule_deadline(escalation_id, at)
+        if repeat_at is not None:
+            schedule_repeat(escalation_id, sent + 1, repeat_at)
 
 
 def install_relay() -> None:

@@ -59,6 +59,10 @@ class Escalation(db.Model):
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     ack_channel: Mapped[str | None] = mapped_column(String(8))
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Repeat before climbing (ESCALATION_REPEATS): how many repeats went out, and when the next
+    # one is due (NULL: none left). The deadline (the climb) does not move.
+    repeats_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    repeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     note: Mapped[str | None] = mapped_column(Text)
     exercise_id: Mapped[int | None] = mapped_column(ForeignKey("exercises.id"), index=True)
     # Makes a sweep's step idempotent (E5 reminders): a second insert of the same key fails.

@@ -24,6 +24,7 @@ class Policy:
     e3_relocated: int = 10_000                # E3_RELOCATED
     e3_houses_collapsed: int = 1_000          # E3_HOUSES_COLLAPSED
     e2_deaths_missing: int = 1                # E2_DEATHS_MISSING
+    repeats: int = 1                          # ESCALATION_REPEATS
 
     @classmethod
     def from_config(cls, config: Mapping) -> Policy:
@@ -33,6 +34,7 @@ class Policy:
             e3_relocated=int(config.get("E3_RELOCATED", cls.e3_relocated)),
             e3_houses_collapsed=int(config.get("E3_HOUSES_COLLAPSED", cls.e3_houses_collapsed)),
             e2_deaths_missing=int(config.get("E2_DEATHS_MISSING", cls.e2_deaths_missing)),
+            repeats=max(0, int(config.get("ESCALATION_REPEATS", cls.repeats))),
         )
 
 
@@ -115,6 +117,19 @@ def next_level(level: str) -> str | None:
         return LADDER[0] if level == "village" else None
     i = LADDER.index(level)
     return LADDER[i + 1] if i + 1 < len(LADDER) else None
+
+
+def repeat_due(window_minutes: float, repeats: int, sent: int) -> float | None:
+    """Minutes after an escalation opened when its next repeat is due (None: no repeat left).
+
+    An unacknowledged notice is repeated `repeats` times before it climbs (as GoAlert and Iris
+    do: a missed SMS is more often unseen than ignored). The repeats are spread evenly inside
+    the acknowledgement window, so the climb itself keeps SPEC §5's deadline (30 minutes): with
+    one repeat, the notice is sent again after 15 minutes and climbs after 30.
+    """
+    if repeats <= 0 or sent >= repeats or window_minutes <= 0:
+        return None
+    return window_minutes * (sent + 1) / (repeats + 1)
 
 
 def merge_levels(plans: list[Plan]) -> list[tuple[str, str, float | None]]:

@@ -15,7 +15,7 @@ from core.models import Division, Person, utcnow
 from core.scope import scope_clause
 from core.txmemo import remembered
 from dispatch.models import Escalation, EscalationStatus
-from dispatch.rules import next_level
+from dispatch.rules import next_level, repeat_due
 from messaging.gateway import MAX_SEGMENTS
 from messaging.models import FAILED_STATUSES, OutboundSms
 from messaging.outbox import queue_sms
@@ -52,17 +52,53 @@ def on_duty(level: str, division_code: str) -> list[Person]:
 def on_duty_along(codes: dict[str, str]) -> dict[str, list[Person]]:
     """On-duty responders of several levels ({level: division code}) in one query: a new
     incident may climb township → county → city → province when levels have nobody on duty,
-    and this is the webhook's hot path."""
+    and this is the webhook's hot path.
+
+    A responder who is off duty is skipped (SPEC §5), unless they named a backup (替班人,
+    `Person.backup`) who is active and on duty: the backup is told in their place, so a level
+    does not fall empty because its one responder went off shift. One step only: a backup's
+    own backup is not asked."""
     wanted = {(level, code) for level, code in codes.items() if code}
     if not wanted:
         return {}
     found: dict[str, list[Person]] = {}
+    stand_ins: list[tuple[str, int]] = []  # (level, backup id) of off-duty people
     for person in db.session.scalars(select(Person).where(
             Person.role.in_({lv for lv, _c in wanted}), Person.division_code.in_({c for _lv, c in wanted}),
-            Person.active.is_(True), Person.on_duty.is_(True)).order_by(Person.id)):
-        if (person.role, person.division_code) in wanted:
+            Person.active.is_(True), or_(Person.on_duty.is_(True), Person.backup_id.is_not(None)))
+            .order_by(Person.id)):
+        if (person.role, person.division_code) not in wanted:
+            continue
+        if person.on_duty:
             found.setdefault(person.role, []).append(person)
+        else:
+            stand_ins.append((person.role, person.backup_id))
+    if stand_ins:
+        backups = {p.id: p for p in db.session.scalars(select(Person).where(
+            Person.id.in_({b for _lv, b in stand_ins}), Person.active.is_(True), Person.on_duty.is_(True)))}
+        for level, backup_id in stand_ins:
+            backup = backups.get(backup_id)
+            people = found.setdefault(level, [])
+            if backup is not None and all(p.id != backup.id for p in people):
+                people.append(backup)
+        for level in [lv for lv, people in found.items() if not people]:
+            del found[level]
     return found
+
+
+def with_stand_ins(people: list[Person]) -> list[Person]:
+    """The same people as they stand now: each one still on duty, or in their place their
+    backup (active and on duty); nobody twice. Used when a notice is repeated later."""
+    chosen: list[Person] = []
+    for person in people:
+        if not person.active:
+            continue
+        if not person.on_duty:
+            person = person.backup if person.backup is not None and person.backup.active \
+                and person.backup.on_duty else None
+        if person is not None and all(p.id != person.id for p in chosen):
+            chosen.append(person)
+    return chosen
 
 
 def place_label(village: Division) -> str:
@@ -86,11 +122,12 @@ def compose(head: str, tail: str, exercise_id: int | None) -> str:
 
 
 def alert_text(esc: Escalation, village: Division, incident: Incident | None, report: Report | None,
-               overdue: Escalation | None = None, update: bool = False) -> str:
+               overdue: Escalation | None = None, update: bool = False, repeat: bool = False) -> str:
     """SPEC §5: `【灾情】王庄村(码头镇) 洪涝 死亡0 失踪1 转移120 R1203。回复"收到 E17"确认。`
-    (`【灾情更新】` when a later report changes the figures of an escalation still waiting)."""
+    (`【灾情更新】` when a later report changes the figures of an escalation still waiting,
+    `【灾情·再次提醒】` when nobody acknowledged it and it is repeated before it climbs)."""
     hazard = HAZARDS.get(getattr(incident, "hazard", None) or "", getattr(incident, "hazard", "") or "")
-    tag = "【灾情更新】" if update else "【灾情】"
+    tag = "【灾情更新】" if update else "【灾情·再次提醒】" if repeat else "【灾情】"
     head = f"{tag}{place_label(village)} {hazard} {key_figures(incident)}"
     if report is not None:
         head += f" R{report.id}"
@@ -121,10 +158,21 @@ def new_escalation(*, rule: str, level: str, division_code: str, village: Divisi
         exercise_id=exercise_id, note=note, status=status, created_at=now, dedupe_key=dedupe_key,
         deadline_at=(now + timedelta(minutes=deadline_minutes)
                      if deadline_minutes and status == EscalationStatus.OPEN else None))
+    esc.repeats_sent = 0
+    esc.repeat_at = repeat_at_for(esc, 0)
     if status == EscalationStatus.ESCALATED:
         esc.escalated_at = now
     db.session.add(esc)
     return esc
+
+
+def repeat_at_for(esc: Escalation, sent: int) -> datetime | None:
+    """When the escalation's next repeat is due after `sent` repeats (rules.repeat_due), or None."""
+    if esc.deadline_at is None or esc.created_at is None:
+        return None
+    window = (esc.deadline_at - esc.created_at).total_seconds() / 60
+    minutes = repeat_due(window, int(current_app.config.get("ESCALATION_REPEATS", 1)), sent)
+    return esc.created_at + timedelta(minutes=minutes) if minutes is not None else None
 
 
 def live_escalation(incident_id: int, level: str) -> Escalation | None:

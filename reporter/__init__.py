@@ -4,7 +4,7 @@ views.py (the webhook and the officers' form), api.py (JSON API), intake.py (one
 its command routing through commands.py), flows.py (saving and correcting reports), review.py
 (accept/return, closing, the review queue's actions), access.py (who may see and decide what),
 service.py and saving.py (database work), processing.py (the intake processor), events.py (what
-dispatch subscribes to), attribution.py.
+dispatch subscribes to), attribution.py and numbers.py (where a stranger's SMS is scoped).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from core.queue import background_loop
 from core.settings import load_settings
 from messaging.spool import register_replay
 from reporter import api, cli, intake, processing, push, texts, views  # noqa: F401  (api: routes; texts: templates)
+from reporter.numbers_cli import numbers_cli
 
 
 def _flag(value: str) -> bool:
@@ -46,3 +47,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.setdefault("figures", format_figures)
     register_replay(app, "/sms/inbound", intake.replay_spooled)
     push.init_app(app)  # the Aliyun and Tencent pushes
+    app.cli.add_command(numbers_cli)

@@ -10,6 +10,10 @@ order, and the review queue scopes it by that division:
    township, "码头镇王庄村", when the name alone repeats elsewhere in the province);
 3. otherwise nothing (NULL): only province-level staff see the message.
 
+The number the message was sent to (`To`, or the provider's 扩展码) comes before all that when a
+division owns it (reporter.numbers): the stranger texted that county, so it is scoped there; a
+place found by 1 or 2 inside that division is kept (it is more precise), one outside it is not.
+
 Village names repeat across Hebei (about 5,000 of 38,000 spoken names are shared), so a name that
 fits several villages attributes nothing, and neither does a text naming different villages: a
 wrong guess would show the message to the wrong county and hide it from the right one.
@@ -31,6 +35,7 @@ from sqlalchemy import select
 from core.extensions import db
 from core.models import Division, Person
 from core.people import try_normalise_phone
+from reporter.numbers import division_for_number
 
 CODE = re.compile(r"(?<!\d)\d{12}(?!\d)")
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -41,9 +46,14 @@ MAX_NAMES = 1000  # spellings in the one query: a long or hostile text stays one
 MAX_CODES = 20
 
 
-def attribute_unknown_sender(phone: str | None, body: str | None) -> str | None:
+def attribute_unknown_sender(phone: str | None, body: str | None, to: str | None = None) -> str | None:
     """The division code an unknown sender's message is scoped by, or None (province staff only)."""
-    return former_person_division(phone) or village_named_in(body or "")
+    guess = former_person_division(phone) or village_named_in(body or "")
+    owner = division_for_number(to) if to else None
+    if owner is None or guess is None:
+        return owner or guess
+    place = db.session.get(Division, guess)
+    return guess if place is not None and owner in place.lineage_codes() else owner
 
 
 def former_person_division(phone: str | None) -> str | None:

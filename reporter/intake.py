@@ -108,11 +108,11 @@ def replay_spooled(form: dict, received_at: datetime) -> None:
 
 
 def _keep_for_review(form: Mapping[str, str], sid: str, raw: dict, received_at: datetime | None) -> str:
-    phone, body = _clean(form.get("From"), 40), _clean(form.get("Body"))
-    message = InboundMessage(sid=sid, from_phone=phone, to_phone=_clean(form.get("To"), 40), body=body, raw=raw,
+    phone, to_phone, body = _clean(form.get("From"), 40), _clean(form.get("To"), 40), _clean(form.get("Body"))
+    message = InboundMessage(sid=sid, from_phone=phone, to_phone=to_phone, body=body, raw=raw,
                              received_at=received_at or utcnow(), outcome=Outcome.UNPARSED,
-                             review_status=ReviewState.PENDING,
-                             reply=TROUBLE, review_note="自动处理出错，见日志", division_code=_place_kept(phone, body))
+                             review_status=ReviewState.PENDING, reply=TROUBLE, review_note="自动处理出错，见日志",
+                             division_code=_place_kept(phone, body, to_phone))
     db.session.add(message)
     try:
         db.session.commit()
@@ -122,12 +122,12 @@ def _keep_for_review(form: Mapping[str, str], sid: str, raw: dict, received_at: 
     return TROUBLE
 
 
-def _place_kept(phone: str, body: str) -> str | None:
+def _place_kept(phone: str, body: str, to_phone: str | None = None) -> str | None:
     """Where a message kept after a failure is scoped (it has no person): its sender's division if
     the phone is an active person's, else as for an unknown sender. Placing it must not lose it."""
     try:
         person = by_phone(phone) if phone else None
-        return person.division_code if person is not None else attribute_unknown_sender(phone, body)
+        return person.division_code if person is not None else attribute_unknown_sender(phone, body, to_phone)
     except Exception:
         log.exception("placing the kept SMS failed; it stays for province staff")
         db.session.rollback()
@@ -148,7 +148,7 @@ def _handle(message: InboundMessage) -> str:
     """
     person = by_phone(message.from_phone) if message.from_phone else None  # active people only
     if person is None:  # scoped by where it can be placed, or seen by the province only
-        division_code = attribute_unknown_sender(message.from_phone, message.body)
+        division_code = attribute_unknown_sender(message.from_phone, message.body, message.to_phone)
         return _finish(message, Outcome.UNKNOWN_SENDER, UNKNOWN_SENDER, review=True, division_code=division_code)
     command = grammar.parse(message.body)
     exercise_id = None

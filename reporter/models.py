@@ -199,6 +199,24 @@ class OneTimeCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class InboundNumber(db.Model):
+    """A number (or a provider's 扩展码) that messages are sent to, owned by a division: an
+    unknown sender's message to it is scoped there (reporter.attribution), so a county's own
+    number brings strangers' texts to that county's review queue. Managed by `flask numbers`
+    and the board's numbers page (reporter.numbers), audited."""
+
+    __tablename__ = "inbound_numbers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)  # reporter.numbers.normalise_number
+    division_code: Mapped[str] = mapped_column(String(12), ForeignKey("divisions.code"), index=True)
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+
+    division: Mapped[Division] = relationship(foreign_keys=[division_code])
+
+
 # "Villages that reported today" (the board, the E5 sweep) is a range scan of one day's reports:
 # (exercise_id, received_at, village_code) serves it from the index alone, real or drill
 # (created by migration board_001).

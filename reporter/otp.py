@@ -13,6 +13,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from core.extensions import db
@@ -35,7 +36,7 @@ PER_IP = (10, timedelta(hours=1))
 
 
 class TooMany(Exception):
-    """Rate limit reached; the message says when to try again (Chinese)."""
+    """Rate limit reached; the message says when to try again (in the page's language)."""
 
 
 def _hash(phone: str, code: str) -> str:
@@ -57,9 +58,9 @@ def request_code(raw_phone: str, ip: str | None) -> str | None:
     per_ip = db.session.scalar(select(func.count(OneTimeCode.id)).where(
         OneTimeCode.ip == ip, OneTimeCode.created_at >= now - PER_IP[1])) if ip else 0
     if per_phone >= PER_PHONE[0]:
-        raise TooMany("验证码发送过于频繁，请10分钟后再试。")
+        raise TooMany(_l("验证码发送过于频繁，请10分钟后再试。"))
     if per_ip >= PER_IP[0]:
-        raise TooMany("本网络请求验证码过于频繁，请稍后再试。")
+        raise TooMany(_l("本网络请求验证码过于频繁，请稍后再试。"))
     person = by_phone(phone)
     officer = person is not None and person.role in OFFICER_ROLES
     code = f"{secrets.randbelow(1_000_000):06d}"

@@ -8,12 +8,15 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from sqlalchemy import select
 
 from core.auth import failed_attempt, form_phone_key
 from core.extensions import csrf, db, limiter
 from core.indicators import HAZARDS, INDICATORS, REPORT_KINDS
+from core.labels import HAZARD_LABELS, INDICATOR_LABELS, KIND_LABELS, UNIT_LABELS
 from core.roles import OFFICER_ROLES
 from messaging.webhooks import MAX_WEBHOOK_BYTES, signed, store_or_spool, twiml, webhook_form
 from reporter import flows, otp
@@ -66,8 +69,13 @@ def report_form():
 def _render_form(person, values: dict | None = None, status_code: int = 200):
     recent = list(db.session.scalars(select(Report).where(Report.author_id == person.id, Report.exercise_id.is_(None))
                                      .order_by(Report.id.desc()).limit(10)))
-    return render_template("reporter/report_form.html", person=person, hazards=HAZARDS, indicators=INDICATORS,
-                           kinds=REPORT_KINDS, recent=recent, values=values or {}), status_code
+    # The national names in the page's language (core.labels; Chinese: exactly the national names).
+    indicators = {k: (str(INDICATOR_LABELS[k]), str(UNIT_LABELS.get(unit, unit)), is_count)
+                  for k, (_name, unit, is_count) in INDICATORS.items()}
+    return render_template("reporter/report_form.html", person=person, indicators=indicators,
+                           hazards={k: str(HAZARD_LABELS.get(k, name)) for k, name in HAZARDS.items()},
+                           kinds={k: str(KIND_LABELS.get(k, name)) for k, name in REPORT_KINDS.items()},
+                           recent=recent, values=values or {}), status_code
 
 
 def _phone_limit() -> str:
@@ -85,9 +93,9 @@ def report_code():
         flash(str(exc), "error")
         return render_template("reporter/report_login.html", phone=phone, step="phone"), 429
     if e164 is None:
-        flash("请输入正确的手机号。", "error")
+        flash(_("请输入正确的手机号。"), "error")
         return render_template("reporter/report_login.html", phone=phone, step="phone"), 400
-    flash("如该号码已登记为灾害信息员，验证码已发送，10分钟内有效。", "info")
+    flash(_("如该号码已登记为灾害信息员，验证码已发送，10分钟内有效。"), "info")
     return render_template("reporter/report_login.html", phone=e164, step="code")
 
 
@@ -98,7 +106,7 @@ def report_verify():
     phone = request.form.get("phone", "")[:40]
     person = otp.verify_code(phone, request.form.get("code", "")[:12])
     if person is None:
-        flash("验证码不正确或已失效，请重新获取。", "error")
+        flash(_("验证码不正确或已失效，请重新获取。"), "error")
         return render_template("reporter/report_login.html", phone=phone, step="code"), 400
     login_user(person)
     return redirect(url_for("reporter.report_form"))
@@ -116,12 +124,12 @@ def report_submit():
             try:
                 indicators[key] = float(text.replace(",", "").replace("，", ""))
             except ValueError:
-                flash(f"{INDICATORS[key][0]}请填写数字。", "error")
+                flash(_("%(name)s请填写数字。", name=INDICATOR_LABELS[key]), "error")
                 return _render_form(person, request.form, 400)
     kind = request.form.get("kind") or None
     hazard = request.form.get("hazard") or None
     if kind not in (None, *REPORT_KINDS) or hazard not in (None, *HAZARDS):
-        flash("报告类型或灾种无效。", "error")
+        flash(_("报告类型或灾种无效。"), "error")
         return _render_form(person, request.form, 400)
     try:
         _report, reply = flows.submit_web_report(person, kind=kind, hazard=hazard, indicators=indicators,
@@ -129,5 +137,6 @@ def report_submit():
     except ReportRefused as exc:
         flash(str(exc), "error")
         return _render_form(person, request.form, 400)
-    flash(reply, "success")
+    # The reply is the SMS one (Chinese by nature); an English page says the same in English.
+    flash(reply if get_locale().language == "zh" else _("报告%(id)s已收到。", id=_report.public_id), "success")
     return redirect(url_for("reporter.report_form"))

@@ -4,6 +4,10 @@ All-or-nothing: every row is checked first and every problem reported with its l
 feature number (GeoJSON); nothing is written unless all rows are good. Idempotent on `code`:
 re-importing a file updates the same shelters. GeoJSON is WGS84 by definition (RFC 7946), so
 `--datum` defaults to wgs84; pass gcj02 for coordinates taken from Chinese web maps.
+
+A record's problems (`check_record`) are localised (Chinese msgids, English in the catalogue):
+the shelter form shows them in the page's language; the import command reports in English, like
+the file-level problems of `core.importing` beside them.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import math
 import re
 from pathlib import Path
 
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from core import audit
@@ -51,23 +57,24 @@ def _choice(value, labels: dict, field: str) -> str:
     for key, label in labels.items():
         if text == label:
             return key
-    raise ValueError(f"{field} {text!r} is not one of {', '.join(labels)}")
+    raise ValueError(_l("%(field)s“%(value)s”不是以下之一：%(choices)s", field=field, value=text,
+                        choices=", ".join(labels)))
 
 
 def _number(value, field: str, integer: bool = False) -> float | int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
-        raise ValueError(f"{field} {value!r} is not a number")
+        raise ValueError(_l("%(field)s“%(value)s”不是数字", field=field, value=value))
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{field} {value!r} is not a number") from None
+        raise ValueError(_l("%(field)s“%(value)s”不是数字", field=field, value=value)) from None
     if not math.isfinite(number):
-        raise ValueError(f"{field} {value!r} is not a finite number")
+        raise ValueError(_l("%(field)s“%(value)s”不是有限的数字", field=field, value=value))
     if integer:
         if not number.is_integer():
-            raise ValueError(f"{field} {value!r} is not a whole number")
+            raise ValueError(_l("%(field)s“%(value)s”不是整数", field=field, value=value))
         return int(number)
     return number
 
@@ -117,51 +124,51 @@ def check_record(record: dict, ctx: _Context, datum: str, current: Shelter | Non
     """
     missing = [f for f in REQUIRED if record.get(f) is None or str(record.get(f)).strip() == ""]
     if missing:
-        raise ValueError(f"missing {', '.join(missing)}")
+        raise ValueError(_l("缺少%(fields)s", fields=", ".join(missing)))
     code = service.normalise_code(str(record["code"]))
     if not CODE_RE.match(code):
-        raise ValueError(f"code {record['code']!r} must be letters, digits, - or _ (at most 40)")
+        raise ValueError(_l("编号“%(code)s”只能由字母、数字、-或_组成（最多40个）", code=record["code"]))
     name = str(record["name"]).strip()
     if len(name) > 100:
-        raise ValueError("name is longer than 100 characters")
+        raise ValueError(_l("名称超过100个字"))
     division = ctx.division(str(record["division_code"]).strip())
     if division is None:
-        raise ValueError(f"division {record['division_code']!r} is not imported")
+        raise ValueError(_l("区划“%(code)s”尚未导入", code=record["division_code"]))
     lon, lat = _number(record["lon"], "lon"), _number(record["lat"], "lat")
     if not in_china(lon, lat):
-        raise ValueError(f"coordinates {lon},{lat} are outside China (lon,lat order?)")
+        raise ValueError(_l("坐标%(lon)s,%(lat)s不在中国境内（经度、纬度是否颠倒？）", lon=lon, lat=lat))
     lon, lat = to_wgs84(lon, lat, datum)
     outline = ctx.outline_for(division)
     if outline is not None and not point_in_geometry(lon, lat, outline[1]):
         county = ctx.division(outline[0]).name
-        raise ValueError(f"coordinates {lon},{lat} are outside the outline of {county}")
+        raise ValueError(_l("坐标%(lon)s,%(lat)s不在%(county)s境内", lon=lon, lat=lat, county=county))
     area = _number(record.get("effective_area_m2"), "effective_area_m2")
     if area is not None and area < 0:
-        raise ValueError(f"effective_area_m2 {area:g} is negative")
+        raise ValueError(_l("有效面积effective_area_m2 %(area)s为负数", area=f"{area:g}"))
     capacity = _number(record.get("capacity"), "capacity", integer=True)
     if capacity is None:
         capacity = rules.default_capacity(area)
         if capacity is None:
-            raise ValueError("give capacity or effective_area_m2 (capacity = area ÷ 1.5 m²)")
+            raise ValueError(_l("请填写容量capacity或有效面积effective_area_m2（容量 = 面积 ÷ 1.5 m²）"))
     if capacity < 0:
-        raise ValueError(f"capacity {capacity} is negative")
+        raise ValueError(_l("容量capacity %(n)s为负数", n=capacity))
     occupancy = _number(record.get("occupancy"), "occupancy", integer=True)
     if occupancy is not None and occupancy < 0:
-        raise ValueError(f"occupancy {occupancy} is negative")
+        raise ValueError(_l("入住人数occupancy %(n)s为负数", n=occupancy))
     current = current or ctx.shelter(code)
     effective = occupancy if occupancy is not None else (current.occupancy if current else 0)
     if capacity < effective:
-        raise ValueError(f"capacity {capacity} is below the occupancy {effective}")
+        raise ValueError(_l("容量%(capacity)s小于入住人数%(occupancy)s", capacity=capacity, occupancy=effective))
     status = _choice(record["status"], STATUS_NAMES, "status") if record.get("status") else None
     phone = str(record.get("manager_phone") or "").strip() or None
     if phone is not None:
         normalised = try_normalise_phone(phone)
         if normalised is None:
-            raise ValueError(f"manager_phone {phone!r} is not a phone number")
+            raise ValueError(_l("管理员电话manager_phone“%(phone)s”不是电话号码", phone=phone))
         phone = normalised
     address = str(record.get("address") or "").strip() or None
     if address and len(address) > 200:
-        raise ValueError("address is longer than 200 characters")
+        raise ValueError(_l("地址超过200个字"))
     return {"code": code, "name": name, "level": _choice(record["level"], LEVEL_NAMES, "level"),
             "shelter_class": _choice(record["class"], CLASS_NAMES, "class"),
             "type": _choice(record["type"], TYPE_NAMES, "type"), "division_code": division.code,
@@ -235,7 +242,8 @@ def import_shelters(path: str | Path, datum: str = "wgs84", actor: Person | str 
         try:
             row = check_record(record, ctx, datum)
         except ValueError as exc:
-            problems.add(number, str(exc))
+            with force_locale("en"):  # the file's other problems (core.importing) are English too
+                problems.add(number, str(exc))
             continue
         if row["code"] in first_seen:
             where = "feature" if geojson else "line"

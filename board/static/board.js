@@ -21,11 +21,86 @@
 
   function lookedAt() { return !document.hidden && document.hasFocus(); }
 
+  /* ...and, when the officer asked for them, a sound (off by default; the choice is kept in
+     localStorage) and a browser notification (opt-in: asked for by a click, never on load). */
+  var SOUND_KEY = "zaibao.attention.sound", NOTIFY_KEY = "zaibao.attention.notify";
+  var soundBox = document.getElementById("attention-sound");
+  var notifyButton = document.getElementById("attention-notify");
+  var audio = null;
+
+  function stored(key) { try { return window.localStorage.getItem(key) === "1"; } catch (e) { return false; } }
+  function store(key, on) { try { window.localStorage.setItem(key, on ? "1" : "0"); } catch (e) { /* private mode */ } }
+  function count(name) { root.dataset[name] = String(Number(root.dataset[name] || 0) + 1); }
+
+  function wakeAudio() {
+    /* Browsers only let a page make sound after a click on it: build (or resume) it then. */
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) { return null; }
+    if (!audio) { audio = new Ctx(); }
+    if (audio.state === "suspended") { audio.resume(); }
+    return audio;
+  }
+
+  function beep() {
+    var ctx = wakeAudio();
+    count("attentionSounds");
+    if (!ctx) { return; }
+    [0, 0.35].forEach(function (at) {
+      var osc = ctx.createOscillator(), gain = ctx.createGain();
+      osc.frequency.value = 880;
+      gain.gain.setValueAtTime(0.2, ctx.currentTime + at);
+      gain.gain.exponentialRampToValueAtTime(0.001, ctx.currentTime + at + 0.3);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(ctx.currentTime + at);
+      osc.stop(ctx.currentTime + at + 0.3);
+    });
+  }
+
+  function notifyOn() {
+    return stored(NOTIFY_KEY) && "Notification" in window && window.Notification.permission === "granted";
+  }
+
+  function showNotifyState() {
+    if (!notifyButton) { return; }
+    var on = notifyOn();
+    notifyButton.textContent = on ? i18n.i18nNotifyOff : i18n.i18nNotifyOn;
+    notifyButton.setAttribute("aria-pressed", on ? "true" : "false");
+    notifyButton.hidden = !("Notification" in window) || window.Notification.permission === "denied";
+  }
+
+  if (soundBox) {
+    soundBox.checked = stored(SOUND_KEY);
+    soundBox.closest("p").hidden = false;
+    soundBox.addEventListener("change", function () {
+      store(SOUND_KEY, soundBox.checked);
+      if (soundBox.checked) { wakeAudio(); }
+    });
+    document.addEventListener("click", function () { if (soundBox.checked && audio) { audio.resume(); } });
+  }
+  if (notifyButton) {
+    showNotifyState();
+    notifyButton.addEventListener("click", function () {
+      if (notifyOn()) { store(NOTIFY_KEY, false); showNotifyState(); return; }
+      window.Notification.requestPermission().then(function (answer) {
+        store(NOTIFY_KEY, answer === "granted");
+        showNotifyState();
+      });
+    });
+  }
+
   function attend(items) {
-    var serious = items.filter(function (it) { return it.type === "escalation" && SERIOUS.has(it.code); }).length;
-    if (serious && !lookedAt()) {
-      unseen += serious;
+    var serious = items.filter(function (it) { return it.type === "escalation" && SERIOUS.has(it.code); });
+    if (!serious.length) { return; }
+    if (soundBox && soundBox.checked) { beep(); }
+    if (!lookedAt()) {
+      unseen += serious.length;
       document.title = "(" + unseen + ") " + baseTitle;
+      if (notifyOn()) {
+        var note = new window.Notification(i18n.i18nAttention + " (" + serious.length + ")", {
+          body: serious.map(describe).join("\n"), tag: "zaibao-attention", renotify: true });
+        note.onclick = function () { window.focus(); note.close(); };
+        count("attentionNotifications");
+      }
     }
   }
 

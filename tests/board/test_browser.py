@@ -179,3 +179,37 @@ def _until(condition, what: str, seconds: float = 15.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.2)
+
+
+def test_attention_sound_and_notification_are_opt_in_and_remembered(page, tree, make_person, rows):
+    """Casualty, skip-level and overdue escalations can ring (off by default, kept in localStorage)
+    and raise a browser notification (only after the officer clicked to allow it)."""
+    county = make_person("county", tree.county, name="县应急办值班员")
+    event = rows.event(tree.county)
+    incident, _ = rows.incident(tree.village, event, figures={"deaths": 1})
+    page.context.grant_permissions(["notifications"])
+    page.goto("/login")
+    page.fill("input[name=phone]", county.phone)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/board")
+    sound = page.locator("#attention-sound")
+    assert sound.is_visible() and not sound.is_checked()  # off by default
+    notify = page.locator("#attention-notify")
+    assert notify.inner_text() == "开启桌面通知"
+    rows.escalation(incident, [county], rule="E1", level="county")  # not serious: no sound
+    page.wait_for_timeout(4000)
+    assert page.locator("#board").get_attribute("data-attention-sounds") is None
+
+    sound.check()
+    notify.click()
+    _until(lambda: notify.inner_text() == "关闭桌面通知", "notifications on")
+    page.reload()
+    assert page.locator("#attention-sound").is_checked()  # remembered
+    assert page.locator("#attention-notify").inner_text() == "关闭桌面通知"
+    page.evaluate("Object.defineProperty(document, 'hidden', {value: true, configurable: true})")
+    rows.escalation(incident, [county], rule="E3", level="county")
+    board = page.locator("#board")
+    _until(lambda: board.get_attribute("data-attention-sounds") == "1", "the sound")
+    _until(lambda: board.get_attribute("data-attention-notifications") == "1", "the notification")
+    assert page.js_errors == []

@@ -79,10 +79,10 @@ def test_form_rejects_bad_values_and_missing_csrf(client, tree, make_person, log
     make_shelter(tree.township, code="S1")
     login(make_person("county", tree.county))
     token = csrf_token(client, "/shelters/new")
-    for changes, message in (({"lon": "39.4", "lat": "115.9"}, "outside China"),
-                             ({"effective_area_m2": "-5"}, "negative"),
-                             ({"effective_area_m2": "", "capacity": ""}, "give capacity"),
-                             ({"manager_phone": "123"}, "not a phone number"),
+    for changes, message in (({"lon": "39.4", "lat": "115.9"}, "不在中国境内"),  # in the page's language
+                             ({"effective_area_m2": "-5"}, "为负数"),
+                             ({"effective_area_m2": "", "capacity": ""}, "请填写容量"),
+                             ({"manager_phone": "123"}, "不是电话号码"),
                              ({"code": "S1"}, "编号已被其他避难场所使用")):
         r = client.post("/shelters/new", data={**form_data(tree.township.code, **changes), "csrf_token": token})
         assert r.status_code == 400 and message in r.get_data(as_text=True), changes
@@ -202,3 +202,17 @@ def test_list_pages_and_drill_filters(client, tree, make_person, login, make_she
     assert "共 1 处" in drill_full and ">P000</a>" in drill_full and "演练 EXERCISE" in drill_full
     assert "共 0 处" in client.get("/shelters/?status=full").get_data(as_text=True)
     assert "共 104 处" in client.get(f"/shelters/?exercise={exercise.id}&free=1").get_data(as_text=True)
+
+
+def test_form_problems_in_the_page_language(app, client, tree, make_person, login):
+    """The importer's reasons, shown on the shelter form: Chinese in the Chinese interface
+    (no "outside China (lon,lat order?)"), English in the English one."""
+    login(make_person("county", tree.county))
+    token = csrf_token(client, "/shelters/new")
+    data = {**form_data(tree.township.code, lon="39.4", lat="115.9"), "csrf_token": token}
+    with app.app_context():
+        chinese = client.post("/shelters/new?lang=zh", data=data).get_data(as_text=True)
+    assert "不在中国境内" in chinese and "outside China" not in chinese
+    with app.app_context():
+        english = client.post("/shelters/new?lang=en", data=data).get_data(as_text=True)
+    assert "outside China (lon,lat order?)" in english and "不在中国境内" not in english
