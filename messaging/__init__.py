@@ -26,6 +26,7 @@ from messaging.templates import load_map, unmapped
 DEFAULTS: dict[str, tuple[type, object]] = {
     "OUTBOX_SWEEP_SECONDS": (float, 5.0),             # relay sweep interval
     "OUTBOX_GRACE_SECONDS": (float, 5.0),             # a pending row older than this is swept
+    "SMS_SEND_BATCH": (int, 20),                      # new rows of one commit per send job (1: a job each)
     "SMS_MAX_ATTEMPTS": (int, 8),
     "SMS_RETRY_BASE_SECONDS": (float, 2.0),           # backoff: base × 2^(attempt-1), capped
     "SMS_RETRY_MAX_SECONDS": (float, 300.0),

@@ -16,6 +16,7 @@ Sending policy (SPEC §9, §10), decided from the gateway's two facts (retryable
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import timedelta
 
 from flask import current_app
@@ -53,6 +54,25 @@ def backoff_seconds(attempts: int) -> float:
 @task
 def send_sms(outbound_id: int) -> str:
     """Send one outbox row through the gateway (see the module docstring for the policy)."""
+    return _send_one(outbound_id)
+
+
+@task
+def send_sms_batch(outbound_ids: list[int]) -> dict[str, int]:
+    """Send several outbox rows, each exactly as `send_sms` does (`messaging.outbox.enqueue_batch`).
+    A row that fails unexpectedly is left to the sweeps (stale claim or pending) and the others go on."""
+    outcomes: Counter[str] = Counter()
+    for outbound_id in outbound_ids:
+        try:
+            outcomes[_send_one(outbound_id)] += 1
+        except Exception:  # noqa: BLE001  (one row's bug must not keep the others' alerts back)
+            log.exception("sending SMS %s failed; the outbox sweep retries it", outbound_id)
+            db.session.rollback()
+            outcomes["error"] += 1
+    return dict(outcomes)
+
+
+def _send_one(outbound_id: int) -> str:
     claimed = _claim(outbound_id)
     if claimed is None:
         return "skipped"

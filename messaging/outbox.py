@@ -30,7 +30,7 @@ from core.exercises import drill_text
 from core.extensions import db
 from core.handoff import hand_off_after_commit
 from core.models import Person, utcnow
-from core.queue import job_id, queue, redis_conn
+from core.queue import job_id, key, queue, redis_conn
 from messaging.models import OutboundSms, SmsStatus
 from messaging.templates import Template, recognise
 
@@ -89,13 +89,47 @@ def enqueue_send(sms_id: int, attempts: int = 0, purpose: str | None = None) -> 
     return True
 
 
+BATCH_JOB = "messaging.jobs.send_sms_batch"
+BATCHED_MARK_SECONDS = 600
+
+
+def batched_key(sms_id: int) -> str:
+    """Marks a row whose first attempt waits in a batch job, for the sweep (`_jobs_waiting`)."""
+    return key("sms-batched", str(sms_id))
+
+
+def enqueue_batch(sms_ids: list[int], purpose: str | None) -> None:
+    """One job for several new rows (a commit of the intake processor): RQ's own bookkeeping
+    costs a worker about 10 ms a job, more than a send. Small batches (SMS_SEND_BATCH) keep a
+    burst spread over every worker; each row is still claimed alone, so a row another job sent
+    is skipped. Each row is marked in Redis, so the sweep does not queue it again meanwhile."""
+    queue(send_queue(purpose)).enqueue(BATCH_JOB, sms_ids, job_id=job_id(f"sms-batch-{sms_ids[0]}-{len(sms_ids)}"),
+                                       unique=True, result_ttl=0, failure_ttl=7 * 86400)
+    pipe = redis_conn().pipeline(transaction=False)
+    for sms_id in sms_ids:
+        pipe.set(batched_key(sms_id), 1, ex=BATCHED_MARK_SECONDS)
+    pipe.execute()
+
+
 def _pick(sms: OutboundSms) -> tuple[int, str] | None:
     return (sms.id, sms.purpose) if sms.id is not None and sms.status == SmsStatus.PENDING else None
 
 
 def _hand_over(rows: list[tuple[int, str]]) -> None:
-    for sms_id, purpose in rows:
-        enqueue_send(sms_id, purpose=purpose)
+    size = max(1, int(current_app.config["SMS_SEND_BATCH"]))
+    by_queue: dict[str, list[tuple[int, str]]] = {}
+    for row in rows:
+        by_queue.setdefault(send_queue(row[1]), []).append(row)
+    for queued in by_queue.values():
+        for start in range(0, len(queued), size):
+            chunk = queued[start:start + size]
+            if len(chunk) == 1:
+                enqueue_send(chunk[0][0], purpose=chunk[0][1])
+                continue
+            try:
+                enqueue_batch([sms_id for sms_id, _p in chunk], chunk[0][1])
+            except DuplicateJobError:
+                continue
 
 
 def install_relay() -> None:
@@ -146,7 +180,8 @@ def _jobs_waiting(rows) -> set[tuple[int, int]]:
     worker's time re-creating those jobs only for RQ to refuse them as duplicates."""
     pipe = redis_conn().pipeline(transaction=False)
     for sms_id, attempts, _purpose in rows:
-        pipe.exists(Job.key_for(send_job_id(sms_id, attempts)))
+        pipe.exists(Job.key_for(send_job_id(sms_id, attempts)),
+                    *([batched_key(sms_id)] if attempts == 0 else []))  # or waiting in a batch job
     return {(sms_id, attempts) for (sms_id, attempts, _p), hit in zip(rows, pipe.execute(), strict=True) if hit}
 
 
