@@ -133,13 +133,19 @@ def export_geojson():
     return response
 
 
+def _event_in_view(view, event_id: int) -> Event:
+    """The event if the viewer's scope holds it, else 404 (never 403: its existence is not told)."""
+    event = db.session.scalar(select(Event).where(Event.id == event_id, query.events_in_scope_clause(view)))
+    if event is None:
+        abort(404)
+    return event
+
+
 @bp.get("/board/events/<int:event_id>/cap.xml")
 @staff_required
 def export_cap(event_id: int):
     view = current_view()
-    event = db.session.scalar(select(Event).where(Event.id == event_id, query.events_in_scope_clause(view)))
-    if event is None:
-        abort(404)
+    event = _event_in_view(view, event_id)
     body = cap.event_cap(view, event)
     audit_export(view, "event_cap", event.id)
     response = Response(body, mimetype="application/cap+xml")
@@ -152,9 +158,7 @@ def export_cap(event_id: int):
 def export_county_report(event_id: int):
     """The county's 初报 table of one event, scoped like the board (a township gets its own part)."""
     view = current_view()
-    event = db.session.scalar(select(Event).where(Event.id == event_id, query.events_in_scope_clause(view)))
-    if event is None:
-        abort(404)
+    event = _event_in_view(view, event_id)
     body = county_report.county_report_xlsx(view, event)
     audit_export(view, "county_report_xlsx", event.id)
     return _download(body, XLSX, view, f"county-report-event{event.id}", "xlsx")

@@ -37,6 +37,8 @@ from messaging.models import InboundPart
 
 log = logging.getLogger("zaibao.sms")
 PART_SIZES = {True: 67, False: 153}   # a split SMS's segment: UCS-2, GSM-7
+# What each provider wants to hear once a push is stored (else it pushes again).
+ANSWERS = {"aliyun": {"code": 0, "msg": "成功"}, "tencent": {"result": 0, "errmsg": "OK"}}
 
 
 @dataclass(frozen=True)

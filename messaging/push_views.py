@@ -17,7 +17,6 @@ from messaging.webhooks import store_or_spool
 
 bp = Blueprint("messaging_push", __name__)
 APPLY = {"aliyun": receipts.apply_aliyun, "tencent": receipts.apply_tencent}
-ANSWERS = {"aliyun": {"code": 0, "msg": "成功"}, "tencent": {"result": 0, "errmsg": "OK"}}
 
 
 def _status(provider: str, token: str):
@@ -26,7 +25,7 @@ def _status(provider: str, token: str):
     raw = request.get_data(cache=True).decode("utf-8", errors="replace")
     store_or_spool(lambda: APPLY[provider](push.load_json(raw.encode("utf-8"))), {"payload": raw},
                    spool_path=f"/sms/status/{provider}")
-    return jsonify(ANSWERS[provider])
+    return jsonify(push.ANSWERS[provider])
 
 
 @bp.post("/sms/status/aliyun/<token>")

@@ -23,7 +23,6 @@ from reporter.intake import receive_sms
 
 bp = Blueprint("reporter_push", __name__)
 MAX_PUSH_BYTES = 1024 * 1024
-ANSWERS = {"aliyun": {"code": 0, "msg": "成功"}, "tencent": {"result": 0, "errmsg": "OK"}}
 PARSERS = {"aliyun": push.aliyun_inbound, "tencent": push.tencent_inbound}
 
 
@@ -47,7 +46,7 @@ def _inbound(provider: str, token: str):
     raw = request.get_data(cache=True).decode("utf-8", errors="replace")
     form = {"payload": raw}
     store_or_spool(lambda: store_push(provider, raw), form, spool_path=f"/sms/inbound/{provider}")
-    return jsonify(ANSWERS[provider])
+    return jsonify(push.ANSWERS[provider])
 
 
 @bp.post("/sms/inbound/aliyun/<token>")
