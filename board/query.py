@@ -20,8 +20,8 @@ from core.indicators import INDICATOR_KEYS, INDICATORS
 from core.localtime import day_start
 from core.models import Division, Person, utcnow
 from core.scope import scope_clause
+from dispatch.access import failed_sms_count, visible_clause
 from dispatch.models import Escalation, EscalationStatus
-from dispatch.service import failed_sms_count, visible_clause
 from reporter.access import event_visible_clause
 from reporter.models import COUNTY_REPORT_DUE, TOWNSHIP_REPORT_DUE, CaseStatus, Event, Incident, Report
 from reporter.service import intake_backlog

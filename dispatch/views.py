@@ -12,7 +12,7 @@ from core.exercises import exercise_clause
 from core.extensions import db
 from core.models import LEVELS
 from core.scope import can_access
-from dispatch import flows, service
+from dispatch import access, flows
 from dispatch.models import ESCALATION_STATUSES, RULES, Escalation
 
 bp = Blueprint("dispatch", __name__, template_folder="templates")
@@ -28,7 +28,7 @@ bp = Blueprint("dispatch", __name__, template_folder="templates")
 def list_escalations():
     person = api_person()
     stmt = (select(Escalation).options(selectinload(Escalation.recipients), selectinload(Escalation.messages))
-            .where(service.visible_clause(person), exercise_clause(Escalation.exercise_id, exercise_arg())))
+            .where(access.visible_clause(person), exercise_clause(Escalation.exercise_id, exercise_arg())))
     for name, column, allowed in (("status", Escalation.status, ESCALATION_STATUSES),
                                   ("rule", Escalation.rule, RULES), ("level", Escalation.level, LEVELS)):
         value = choice_arg(name, allowed)
@@ -42,11 +42,11 @@ def list_escalations():
     since = since_arg()
     if since is not None:
         stmt = stmt.where(Escalation.created_at >= since)
-    return paginate(stmt, Escalation.id, service.serialize_escalation)
+    return paginate(stmt, Escalation.id, access.serialize_escalation)
 
 
 def _load(escalation_id: str) -> Escalation:
-    number = service.parse_escalation_id(escalation_id)
+    number = access.parse_escalation_id(escalation_id)
     esc = db.session.get(Escalation, number) if number is not None else None
     if esc is None:
         raise ApiError(404, f"no escalation {escalation_id}")
@@ -59,7 +59,7 @@ def _load(escalation_id: str) -> Escalation:
 @api_bp.get("/escalations/<escalation_id>")
 @doc("One escalation (`E17` or `17`)", tag="escalations")
 def get_escalation(escalation_id: str):
-    return jsonify(service.serialize_escalation(_load(escalation_id)))
+    return jsonify(access.serialize_escalation(_load(escalation_id)))
 
 
 @api_bp.post("/escalations/<escalation_id>/ack")
@@ -73,4 +73,4 @@ def ack_escalation(escalation_id: str):
     except PermissionError:
         raise ApiError(403, f"only a recipient of {esc.public_id} or a responder above may acknowledge it") from None
     db.session.commit()
-    return jsonify(service.serialize_escalation(esc))
+    return jsonify(access.serialize_escalation(esc))

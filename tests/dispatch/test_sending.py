@@ -13,7 +13,7 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from core.extensions import db
-from dispatch import service
+from dispatch import access
 from messaging.models import OutboundSms
 from tests.conftest import wait_for
 
@@ -104,7 +104,7 @@ def test_invalid_number_fails_visibly_others_sent(tree, staff, report_in, fake_t
     body = client.get("/api/v1/escalations?level=county", headers=api_token(staff.county)).get_json()
     assert body["items"][0]["sms"][0]["status"] == "failed"
     assert body["items"][0]["sms"][0]["error_code"] == 21211
-    assert service.failed_sms_count(staff.county) == 1
+    assert access.failed_sms_count(staff.county) == 1
 
 
 def test_read_timeout_is_ambiguous_and_retried(tree, staff, report_in, fake_twilio, fast_worker):
