@@ -42,13 +42,35 @@ def wake_key() -> str:
     return key("intake", "wake")
 
 
+_WAKE_PAUSE_SECONDS = 2.0
+_WAKE_TIMEOUT_SECONDS = 0.25  # within the webhook's store limit (WEBHOOK_STORE_SECONDS, 1 s)
+_wake_paused_until = 0.0
+
+
+def _wake_client() -> redis.Redis:
+    """The webhook's own short-fused client for wake-ups (the shared one waits up to 3 s)."""
+    conn = current_app.extensions.get("zaibao_wake_redis")
+    if conn is None:
+        conn = redis.Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=_WAKE_TIMEOUT_SECONDS,
+                                    socket_timeout=_WAKE_TIMEOUT_SECONDS)
+        current_app.extensions["zaibao_wake_redis"] = conn
+    return conn
+
+
 def wake() -> None:
-    """Tell an idle processor there is work (it also polls, so a lost wake-up only delays)."""
+    """Tell an idle processor there is work (it also polls, so a lost wake-up only delays).
+
+    Called by the webhook after its commit and inside its store limit: a Redis that fails costs
+    one webhook a quarter second and pauses the wake-ups for a while, so an outage (or a Redis
+    that accepts and never answers) never pushes webhooks past the limit into the spool."""
+    global _wake_paused_until
+    if time.monotonic() < _wake_paused_until:
+        return
     try:
-        conn = redis_conn()
+        conn = _wake_client()
         conn.pipeline(transaction=False).lpush(wake_key(), 1).ltrim(wake_key(), 0, 0).execute()
     except redis.exceptions.RedisError:
-        pass
+        _wake_paused_until = time.monotonic() + _WAKE_PAUSE_SECONDS
 
 
 def _villages_to_take(limit: int) -> list[str]:

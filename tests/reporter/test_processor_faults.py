@@ -82,6 +82,7 @@ def test_redis_down_alerts_wait_in_the_outbox(app, send_sms, officer, township_s
     saved = app.config["REDIS_URL"]
     app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
     app.extensions.pop("zaibao_redis", None)
+    app.extensions.pop("zaibao_wake_redis", None)
     try:
         reply = twiml_text(send_sms(officer.phone, "初报 洪涝 失踪1 转移30", filed=False))
         assert reply.startswith("已收到初报R1")
@@ -89,6 +90,7 @@ def test_redis_down_alerts_wait_in_the_outbox(app, send_sms, officer, township_s
     finally:
         app.config["REDIS_URL"] = saved
         app.extensions.pop("zaibao_redis", None)
+        app.extensions.pop("zaibao_wake_redis", None)
     rows = db.session.scalars(select(OutboundSms).where(OutboundSms.to_phone == township_staff.phone)).all()
     assert [r.status for r in rows] == ["pending"]  # the outbox sweep sends it when Redis is back
 
@@ -124,3 +126,51 @@ def test_a_message_that_fails_is_retried_alone_then_kept_for_review(app, send_sm
         with db.engine.begin() as conn:
             conn.execute(text("DROP TRIGGER IF EXISTS zb_refuse ON incidents"))
             conn.execute(text("DROP FUNCTION IF EXISTS zb_refuse()"))
+
+
+def test_a_hung_redis_delays_one_webhook_not_every_one(app, send_sms, officer, officer2, make_person, tree):
+    """A Redis that accepts connections and never answers: the wake-up after the commit gives up
+    within a quarter second, inside the webhook's 1 s store limit (else the stored message would
+    be spooled and the officer told "稍后处理"), then pauses. Nothing is lost."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_ignore() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept_and_ignore, daemon=True)
+    thread.start()
+    saved = app.config["REDIS_URL"]
+    app.config["REDIS_URL"] = f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    app.extensions.pop("zaibao_redis", None)
+    app.extensions.pop("zaibao_wake_redis", None)
+    third = make_person("officer_a", tree.village3)
+    try:
+        took = []
+        for person in (officer, officer2, third):
+            started = time.monotonic()
+            assert twiml_text(send_sms(person.phone, "初报 洪涝 转移30", filed=False)).startswith("已收到初报")
+            took.append(time.monotonic() - started)
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in list(held):
+            conn.close()
+        listener.close()
+        app.config["REDIS_URL"] = saved
+        app.extensions.pop("zaibao_redis", None)
+        app.extensions.pop("zaibao_wake_redis", None)
+    assert max(took) < 1.0, took  # within the store limit: answered, not spooled
+    assert len(held) <= 1  # the wake-ups paused after the first failure, not one try per webhook
+    assert _waiting() == 3 and processing.drain() == 3
