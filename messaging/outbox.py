@@ -90,7 +90,9 @@ def enqueue_send(sms_id: int, attempts: int = 0, purpose: str | None = None) -> 
 
 
 BATCH_JOB = "messaging.jobs.send_sms_batch"
-BATCHED_MARK_SECONDS = 600
+# How long the sweep trusts a batch job to send its rows: a worker that died holding the job
+# leaves its unclaimed rows to the sweep after this (its claimed ones to the stale-claim recovery).
+BATCHED_MARK_SECONDS = 60
 
 
 def batched_key(sms_id: int) -> str:
@@ -102,7 +104,8 @@ def enqueue_batch(sms_ids: list[int], purpose: str | None) -> None:
     """One job for several new rows (a commit of the intake processor): RQ's own bookkeeping
     costs a worker about 10 ms a job, more than a send. Small batches (SMS_SEND_BATCH) keep a
     burst spread over every worker; each row is still claimed alone, so a row another job sent
-    is skipped. Each row is marked in Redis, so the sweep does not queue it again meanwhile."""
+    is skipped. Each row is marked in Redis for BATCHED_MARK_SECONDS, so the sweep does not queue
+    it again meanwhile."""
     queue(send_queue(purpose)).enqueue(BATCH_JOB, sms_ids, job_id=job_id(f"sms-batch-{sms_ids[0]}-{len(sms_ids)}"),
                                        unique=True, result_ttl=0, failure_ttl=7 * 86400)
     pipe = redis_conn().pipeline(transaction=False)
@@ -180,9 +183,17 @@ def _jobs_waiting(rows) -> set[tuple[int, int]]:
     worker's time re-creating those jobs only for RQ to refuse them as duplicates."""
     pipe = redis_conn().pipeline(transaction=False)
     for sms_id, attempts, _purpose in rows:
-        pipe.exists(Job.key_for(send_job_id(sms_id, attempts)),
-                    *([batched_key(sms_id)] if attempts == 0 else []))  # or waiting in a batch job
+        pipe.exists(Job.key_for(send_job_id(sms_id, attempts)))
     return {(sms_id, attempts) for (sms_id, attempts, _p), hit in zip(rows, pipe.execute(), strict=True) if hit}
+
+
+def _in_batch_jobs(rows) -> set[int]:
+    """First attempts still waiting in a batch job (`enqueue_batch`'s marks, which expire)."""
+    firsts = [sms_id for sms_id, attempts, _p in rows if attempts == 0]
+    if not firsts:
+        return set()
+    marks = redis_conn().mget([batched_key(sms_id) for sms_id in firsts])
+    return {sms_id for sms_id, mark in zip(firsts, marks, strict=True) if mark is not None}
 
 
 def relay_sweep(now: datetime | None = None, limit: int = 2000) -> int:
@@ -204,6 +215,10 @@ def relay_sweep(now: datetime | None = None, limit: int = 2000) -> int:
         .limit(limit)).all()
     handed: list[int] = []
     try:
+        # Left alone while their batch job may still run, and not marked queued: once the mark
+        # expires (a worker died holding the job) the next sweep queues each on its own.
+        batched = _in_batch_jobs(rows)
+        rows = [row for row in rows if row[0] not in batched]
         waiting = _jobs_waiting(rows)
         for sms_id, attempts, purpose in rows:
             if (sms_id, attempts) not in waiting:

@@ -23,13 +23,26 @@ def test_one_commits_sms_share_a_job_and_each_goes_out_once(app, start_worker, f
     db.session.commit()
     jobs = queue("sms").job_ids
     assert len(jobs) == 1 and "sms-batch-" in jobs[0]  # one job for the five rows, not five
-    assert outbox.relay_sweep(utcnow() + timedelta(seconds=30)) == 5  # the sweep sees them queued…
-    assert len(queue("sms").job_ids) == 1                              # …and queues nothing again
+    assert outbox.relay_sweep(utcnow() + timedelta(seconds=30)) == 0  # the sweep leaves them to the job
+    assert len(queue("sms").job_ids) == 1
 
     start_worker("batch", OUTBOX_SWEEP_SECONDS=1, OUTBOX_GRACE_SECONDS=1)
     wait_for(lambda: len(fake_twilio.messages) == 5, timeout=30, message="five SMS sent")
     wait_for(lambda: all(r.status == "sent" for r in db.session.scalars(select(OutboundSms))), message="rows sent")
     assert Counter(m.to for m in fake_twilio.messages) == Counter(phones)
+
+
+def test_rows_of_a_batch_job_that_never_ran_are_queued_alone_once_its_mark_expires(app, redis_client):
+    """A worker that died holding a batch job: its rows go out one by one after the mark expires."""
+    for n in range(3):
+        queue_sms(f"+8613900{n:05d}", "【灾情】王庄村(码头镇) 洪涝 转移30 R1。", purpose="escalation")
+    db.session.commit()
+    queue("sms").empty()  # the batch job is gone (its worker died with it)
+    assert outbox.relay_sweep(utcnow() + timedelta(seconds=30)) == 0  # the marks still trust the job
+    for n in (1, 2, 3):
+        redis_client.delete(outbox.batched_key(n))  # …until they expire
+    assert outbox.relay_sweep(utcnow() + timedelta(seconds=90)) == 3
+    assert sorted(j.rsplit("-", 1)[-1] for j in queue("sms").job_ids) == ["1", "2", "3"]
 
 
 def test_a_single_sms_keeps_its_own_job(app):
