@@ -11,6 +11,7 @@ import phonenumbers
 from sqlalchemy import or_, select
 from werkzeug.security import generate_password_hash
 
+from core import audit
 from core.extensions import db
 from core.importing import ImportProblems, read_csv
 from core.models import LEVELS, ApiToken, Division, Person, utcnow
@@ -54,10 +55,12 @@ def hash_password(password: str) -> str:
 
 
 def import_people(path: str | Path) -> dict[str, int]:
-    """Import `name,phone,role,division_code[,on_duty][,password]`. All-or-nothing.
+    """Import `name,phone,role,division_code[,on_duty][,password][,backup_phone]`. All-or-nothing.
 
     A row whose phone belongs to an active person updates that person (re-import is
-    idempotent); a new phone creates a person.
+    idempotent); a new phone creates a person. `backup_phone` names who is told in that person's
+    place while they are off duty (someone in the file or already active; `set_backup`'s rules);
+    an empty one leaves the backup as it is. Each backup set is audited.
     """
     problems = ImportProblems(str(path))
     parsed: list[tuple[int, dict]] = []
@@ -91,17 +94,26 @@ def import_people(path: str | Path) -> dict[str, int]:
         if on_duty_text not in ("1", "0", "true", "false", "yes", "no", "y", "n"):
             problems.add(line, f"on_duty {row.get('on_duty')!r} is not 1/0/true/false")
             continue
+        backup_phone = None
+        if row.get("backup_phone"):
+            try:
+                backup_phone = normalise_phone(row["backup_phone"])
+            except BadPhone as exc:
+                problems.add(line, f"backup_phone: {exc}")
+                continue
         seen[phone] = line
         parsed.append((line, {"name": row["name"], "phone": phone, "role": role,
                               "division_code": row["division_code"],
                               "on_duty": on_duty_text in ("1", "true", "yes", "y"),
-                              "password": row.get("password") or None}))
+                              "password": row.get("password") or None, "backup_phone": backup_phone}))
     if problems:
         raise problems
     existing = {p.phone: p for p in db.session.scalars(select(Person).where(Person.active.is_(True)))}
     created = updated = 0
-    for _line, data in parsed:
+    backups: list[tuple[int, Person, str]] = []
+    for line, data in parsed:
         password = data.pop("password")
+        backup_phone = data.pop("backup_phone")
         person = existing.get(data["phone"])
         if person is None:
             person = Person(**data)
@@ -113,8 +125,34 @@ def import_people(path: str | Path) -> dict[str, int]:
             updated += 1
         if password:
             person.password_hash = hash_password(password)
+        existing[person.phone] = person
+        if backup_phone:
+            backups.append((line, person, backup_phone))
+    _import_backups(problems, backups, existing)
     db.session.commit()
     return {"created": created, "updated": updated}
+
+
+def _import_backups(problems: ImportProblems, backups: list[tuple[int, Person, str]],
+                    people: dict[str, Person]) -> None:
+    """Set the file's backups once everyone in it exists; any problem undoes the whole import."""
+    db.session.flush()  # ids and divisions for the people the file creates
+    changes = []
+    for line, person, backup_phone in backups:
+        backup = people.get(backup_phone)
+        if backup is None:
+            problems.add(line, f"backup_phone {backup_phone} is nobody active, in this file or before")
+            continue
+        try:
+            changes.append((person, set_backup(person, backup)))
+        except ValueError as exc:
+            problems.add(line, f"backup_phone: {exc}")
+    if problems:
+        db.session.rollback()
+        raise problems
+    for person, change in changes:
+        if change["before"] != change["after"]:
+            audit.record("person.backup", "person", person.id, actor="import", **change)
 
 
 def _token_hash(token: str) -> str:

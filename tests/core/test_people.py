@@ -134,3 +134,29 @@ def test_one_active_person_per_phone(tree, make_person):
         make_person("officer_a", tree.village3, phone="+8613812345678")
     db.session.rollback()
     assert by_phone("13812345678").division_code == tree.village.code
+
+
+def test_import_names_backups_from_the_file_or_before_and_audits_them(cli, write, tree, make_person):
+    """A county imports its duty roster with each responder's backup (who is told in their place
+    while they are off duty): someone in the same file or already active; a backup who cannot see
+    the person's division is refused with its line, and nothing is imported."""
+    from core.models import AuditEntry
+
+    deputy = make_person("county", tree.county, phone="+8613700000009", name="副局长")
+    header = "name,phone,role,division_code,on_duty,password,backup_phone\n"
+    csv = header + (f"码头镇值班,13700000001,township,{tree.township.code},1,,13700000002\n"
+                    f"码头镇副值班,13700000002,township,{tree.township.code},1,,\n"
+                    f"县应急局,13700000003,county,{tree.county.code},1,,{deputy.phone}\n")
+    result = cli("people", "import", write("p.csv", csv))
+    assert result.exit_code == 0, result.output
+    assert by_phone("13700000001").backup_id == by_phone("13700000002").id  # named before it existed
+    assert by_phone("13700000003").backup_id == deputy.id
+    assert db.session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "person.backup")) == 2
+
+    other_township = make_person("township", tree.township2, phone="+8613700000010", name="东城坊镇")
+    bad = header + (f"码头镇值班,13700000001,township,{tree.township.code},1,,{other_township.phone}\n"
+                    f"新来的,13700000004,township,{tree.township.code},1,,\n")
+    result = cli("people", "import", write("bad.csv", bad))
+    assert result.exit_code != 0 and "line 2" in result.output and "nothing was imported" in result.output
+    assert by_phone("13700000004") is None  # all or nothing
+    assert by_phone("13700000001").backup_id == by_phone("13700000002").id
