@@ -74,12 +74,16 @@ def wake() -> None:
 
 
 def _villages_to_take(limit: int) -> list[str]:
-    if db.session.get_bind().dialect.name == "sqlite":
-        # Take SQLite's one write lock before reading: a transaction that read first and then
-        # writes after another writer committed fails at once ("database is locked").
-        db.session.execute(update(InboundMessage).where(InboundMessage.id == -1).values(outcome=Outcome.PENDING))
     oldest = (select(Report.village_code).join(InboundMessage, InboundMessage.report_id == Report.id)
               .where(InboundMessage.outcome == Outcome.PENDING).order_by(InboundMessage.id).limit(limit))
+    if db.session.get_bind().dialect.name == "sqlite":
+        # Take SQLite's one write lock before reading what to file: a transaction that read first
+        # and then writes after another writer committed fails at once ("database is locked").
+        # An idle processor only looks, and takes no lock.
+        if db.session.scalar(oldest.limit(1)) is None:
+            return []
+        db.session.rollback()
+        db.session.execute(update(InboundMessage).where(InboundMessage.id == -1).values(outcome=Outcome.PENDING))
     villages = sorted(set(db.session.scalars(oldest)))
     if not villages or db.session.get_bind().dialect.name != "postgresql":
         return villages  # SQLite: the batch holds the one write lock
