@@ -109,6 +109,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=int(os.environ.get("CONCURRENCY", "8")))
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument("--rq-workers", type=int, default=1)
+    parser.add_argument("--processors", type=int, default=int(os.environ.get("PROCESSORS", "1")),
+                        help="`flask intake run` processes beside the workers (README: about one per core)")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
@@ -118,6 +120,8 @@ def main() -> None:
                     "--threads", "4", "wsgi:app"], "/tmp/zb_drills_bench_web.log")]
     procs += [start([str(VENV / "flask"), "worker", "--name", f"bench-drill-{i}"], f"/tmp/zb_drills_bench_w{i}.log")
               for i in range(args.rq_workers)]
+    procs += [start([str(VENV / "flask"), "intake", "run"], f"/tmp/zb_drills_bench_p{i}.log")
+              for i in range(args.processors)]
     try:
         for _ in range(120):
             try:
@@ -150,6 +154,7 @@ def main() -> None:
         "",
         f"- machine: 2 cores / 24 GiB ({platform.platform()}), shared with other engineers' work",
         f"- stack: gunicorn {args.web_workers} workers × 4 threads, {args.rq_workers} `flask worker`, "
+        f"{args.processors} `flask intake run`, "
         f"PostgreSQL, Redis, SMS_BACKEND=console; simulator concurrency {args.concurrency}",
         f"- duration {duration:.0f} s (scenario {6 if args.scenario != 'earthquake' else 4} h at ×{args.speed:g}); "
         f"{sent} webhooks, {sent / duration:.1f} messages/s overall; errors {errors}; answered "
