@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=int(os.environ.get("CONCURRENCY", "8")))
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument("--rq-workers", type=int, default=1)
-    parser.add_argument("--processors", type=int, default=int(os.environ.get("PROCESSORS", "1")),
+    parser.add_argument("--processors", type=int, default=int(os.environ.get("PROCESSORS", "0")),
                         help="`flask intake run` processes beside the workers (README: about one per core)")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--no-record", action="store_true")
