@@ -202,7 +202,7 @@ def test_a_deadline_is_kept_after_its_worker_was_killed_and_restarted(app, tree,
                                                                       start_worker, monkeypatch):
     """The default deadline sweep (every 5 s) escalates what is due whatever became of the
     scheduled job: after a SIGKILL, a new worker's scheduler may wait a minute for the old one's
-    lock, and the sweep ran every 30 s; now the E4 comes within 10 s of the deadline."""
+    lock, and the sweep ran every 30 s; now the E4 comes within a sweep of the new worker's start."""
     monkeypatch.setitem(app.config, "ESCALATION_ACK_MINUTES", 0.1)  # 6 s
     first = start_worker()
     _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
@@ -213,4 +213,6 @@ def test_a_deadline_is_kept_after_its_worker_was_killed_and_restarted(app, tree,
     start_worker()  # default sweep intervals
     e4 = wait_for(lambda: db.session.scalar(select(Escalation).where(Escalation.rule == "E4")), timeout=40,
                   message="the E4")
-    assert (e4.created_at - deadline).total_seconds() < 10
+    # the sweep interval (5 s) plus the new worker's start on a loaded box; the old scheduler lock
+    # would have held it about a minute
+    assert (e4.created_at - deadline).total_seconds() < 15
