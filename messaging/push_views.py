@@ -8,24 +8,20 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask
 
 from core.extensions import csrf
 from messaging import push, receipts
 from messaging.spool import register_replay
-from messaging.webhooks import store_or_spool
+from messaging.webhooks import answer_push
 
 bp = Blueprint("messaging_push", __name__)
 APPLY = {"aliyun": receipts.apply_aliyun, "tencent": receipts.apply_tencent}
 
 
 def _status(provider: str, token: str):
-    if not push.token_valid(provider, token):
-        return Response("not found", status=404, mimetype="text/plain")
-    raw = request.get_data(cache=True).decode("utf-8", errors="replace")
-    store_or_spool(lambda: APPLY[provider](push.load_json(raw.encode("utf-8"))), {"payload": raw},
-                   spool_path=f"/sms/status/{provider}")
-    return jsonify(push.ANSWERS[provider])
+    return answer_push(provider, token, f"/sms/status/{provider}",
+                       lambda raw: APPLY[provider](push.load_json(raw.encode("utf-8"))))
 
 
 @bp.post("/sms/status/aliyun/<token>")

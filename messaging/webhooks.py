@@ -12,13 +12,13 @@ from typing import TypeVar
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from flask import Response, current_app, request
+from flask import Response, current_app, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.datastructures import MultiDict
 
 from core.extensions import db
 from core.timelimit import TooSlow, time_limit
-from messaging import spool
+from messaging import push, spool
 from messaging.gateway import fit, signature_valid
 
 T = TypeVar("T")
@@ -76,3 +76,19 @@ def store_or_spool(store: Callable[[], T], form: dict, spool_path: str | None = 
         spool.append(form, {"X-Twilio-Signature": request.headers.get("X-Twilio-Signature", "")},
                      spool_path or request.path)
         return None
+
+
+MAX_PUSH_BYTES = 1024 * 1024
+
+
+def answer_push(provider: str, token: str, spool_path: str, store: Callable[[str], object]) -> Response:
+    """A mainland provider's push (inbound SMS or receipts): the URL's secret token (wrong: 404,
+    nothing stored), a size limit, `store(raw body)` within the store limit or the spool, then
+    the answer the provider waits for (else it pushes again)."""
+    if not push.token_valid(provider, token):
+        return Response("not found", status=404, mimetype="text/plain")
+    if (request.content_length or 0) > MAX_PUSH_BYTES:
+        return Response("request too large", status=413, mimetype="text/plain")
+    raw = request.get_data(cache=True).decode("utf-8", errors="replace")
+    store_or_spool(lambda: store(raw), {"payload": raw}, spool_path=spool_path)
+    return jsonify(push.ANSWERS[provider])

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask
 
 from core.extensions import csrf
 from messaging import push
 from messaging.spool import register_replay
-from messaging.webhooks import store_or_spool
+from messaging.webhooks import answer_push
 from reporter.intake import receive_sms
 
 bp = Blueprint("reporter_push", __name__)
-MAX_PUSH_BYTES = 1024 * 1024
 PARSERS = {"aliyun": push.aliyun_inbound, "tencent": push.tencent_inbound}
 
 
@@ -39,14 +38,7 @@ def store_push(provider: str, raw: str, received_at: datetime | None = None) -> 
 
 
 def _inbound(provider: str, token: str):
-    if not push.token_valid(provider, token):
-        return Response("not found", status=404, mimetype="text/plain")
-    if (request.content_length or 0) > MAX_PUSH_BYTES:
-        return Response("request too large", status=413, mimetype="text/plain")
-    raw = request.get_data(cache=True).decode("utf-8", errors="replace")
-    form = {"payload": raw}
-    store_or_spool(lambda: store_push(provider, raw), form, spool_path=f"/sms/inbound/{provider}")
-    return jsonify(push.ANSWERS[provider])
+    return answer_push(provider, token, f"/sms/inbound/{provider}", lambda raw: store_push(provider, raw))
 
 
 @bp.post("/sms/inbound/aliyun/<token>")

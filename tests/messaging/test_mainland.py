@@ -147,6 +147,17 @@ def test_a_wrong_token_is_404_and_stores_nothing(client, mainland, people):
     assert count(InboundMessage) == 0 and count(Report) == 0
 
 
+def test_an_oversized_push_is_refused_on_every_push_route(client, mainland):
+    """Inbound and receipt pushes share one guard: a body over the limit is refused (413), not read."""
+    mainland("aliyun")
+    huge = "[" + ",".join(["{}"] * 300_000) + "]"  # ~900 KB of elements, over 1 MiB with the padding
+    huge += " " * (1024 * 1024)
+    for path in (f"/sms/inbound/aliyun/{TOKEN}", f"/sms/status/aliyun/{TOKEN}"):
+        response = client.post(path, data=huge, content_type="application/json")
+        assert response.status_code == 413, path
+    assert count(InboundMessage) == 0
+
+
 def test_a_batch_with_a_bad_element_stores_the_good_ones_and_keeps_the_bad_one_for_review(client, mainland, people):
     mainland("aliyun")
     officer, _ = people
