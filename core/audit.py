@@ -71,8 +71,7 @@ def record(action: str, entity: str, entity_id, *, before: dict | None = None,
     after = json.loads(json.dumps(after, default=str)) if after is not None else None
     entry = AuditEntry(at=utcnow(), actor_id=actor_id, actor=actor_label, action=action, entity=entity,
                        entity_id=str(entity_id), before=before, after=after, exercise_id=exercise_id)
-    db.session.add(entry)
-    db.session.flush()
+    db.session.add(entry)  # inserted at the caller's next flush, with the transaction's other entries
     return entry
 
 

@@ -43,17 +43,32 @@ def hand_off_after_commit(name: str, model: type, pick: Callable[[object], objec
     _HANDOFFS[name] = HandOff(name, model, pick, deliver)
 
 
+# Collected items wait in session.info under this key as (savepoint, handoff name, item): the
+# savepoint they were flushed in (None: the transaction itself). SQLAlchemy reports a savepoint's
+# release as a commit, but nothing is visible to a worker until the transaction commits, and a
+# savepoint rolled back takes its rows with it (the intake processor files each message in one).
+_KEY = "zb_handoff"
+
+
 def _collect(session: Session, _ctx) -> None:
+    savepoint = session.get_nested_transaction()
     for obj in session.new:
         for handoff in _HANDOFFS.values():
             if isinstance(obj, handoff.model) and (item := handoff.pick(obj)) is not None:
-                session.info.setdefault(("zb_handoff", handoff.name), []).append(item)
+                session.info.setdefault(_KEY, []).append((savepoint, handoff.name, item))
 
 
 def _deliver(session: Session) -> None:
     global _breaker_until
+    savepoint = session.get_nested_transaction()
+    if savepoint is not None:  # a savepoint released: its items now belong to the enclosing one
+        enclosing = savepoint.parent if savepoint.parent is not None and savepoint.parent.nested else None
+        session.info[_KEY] = [(enclosing if sp is savepoint else sp, name, item)
+                              for sp, name, item in session.info.get(_KEY, [])]
+        return
+    collected = session.info.pop(_KEY, [])
     for handoff in _HANDOFFS.values():
-        items = session.info.pop(("zb_handoff", handoff.name), [])
+        items = [item for _sp, name, item in collected if name == handoff.name]
         if not items or not has_app_context() or time.monotonic() < _breaker_until:
             continue
         try:
@@ -66,6 +81,7 @@ def _deliver(session: Session) -> None:
 
 
 def _forget(session: Session, previous) -> None:
-    if not previous.nested and previous.parent is None:
-        for name in _HANDOFFS:
-            session.info.pop(("zb_handoff", name), None)
+    if previous.nested:  # a savepoint rolled back: its rows are gone
+        session.info[_KEY] = [entry for entry in session.info.get(_KEY, []) if entry[0] is not previous]
+    elif previous.parent is None:
+        session.info.pop(_KEY, None)

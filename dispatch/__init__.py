@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
     load_settings(app, DEFAULTS)
     deadlines.install_relay()
     events.report_saved.connect(flows.on_report_saved)
+    events.reports_filed.connect(flows.on_reports_filed)
     events.report_returned.connect(flows.on_report_returned)
     events.incident_closed.connect(flows.on_incident_closed)
     events.event_closed.connect(flows.on_event_closed)

@@ -22,7 +22,7 @@ from core.indicators import INDICATOR_KEYS
 from core.localtime import local_text
 from core.models import Division, Person, utcnow
 from core.scope import can_access
-from dispatch import service
+from dispatch import opening, service
 from dispatch.models import ACKABLE, Escalation, EscalationStatus
 from dispatch.rules import LADDER, Policy, Situation, decide, merge_levels, next_level
 from messaging.models import OutboundSms
@@ -62,30 +62,56 @@ log = logging.getLogger("zaibao.dispatch")
 
 
 def on_report_saved(report: Report, *, incident: Incident | None, previous: dict | None) -> list[Escalation]:
+    """One report (a correction of an incident's latest report): `on_reports_filed` of one."""
+    return on_reports_filed([(report, incident, previous)])[0]
+
+
+def on_reports_filed(filed: list[tuple[Report, Incident | None, dict | None]]) -> list[list[Escalation]]:
     """Open the escalations the rules call for (E1–E3), with their SMS in the outbox, in the
-    caller's transaction. `previous` holds the incident's figures before this report (None for
-    a new incident). A level whose escalation of this incident still waits is not told twice:
-    that one is updated (one 【灾情更新】 SMS) instead. Returns the escalations opened or updated
-    (including records of levels skipped because nobody was on duty)."""
-    village = report.village or db.session.get(Division, report.village_code)
-    if incident is None or report.kind == "nil":
-        return []
-    situation = Situation(kind=report.kind, now={k: getattr(incident, k) for k in INDICATOR_KEYS},
-                          before=previous, is_new=previous is None)
-    plans = decide(situation, Policy.from_config(current_app.config))
-    levels = merge_levels(plans)
-    planned = frozenset(level for level, _rule, _minutes in levels)
-    created: list[Escalation] = []
-    updated: list[Escalation] = []
-    for level, rule, minutes in levels:
-        live = service.live_escalation(incident.id, level) if previous is not None else None
-        if live is not None:
-            service.update_live(live, rule, village, incident, report)
-            updated.append(live)
+    caller's transaction, for each (report, its incident, the incident's figures before it: None
+    for a new incident). A level whose escalation of this incident still waits is not told twice:
+    that one is updated (one 【灾情更新】 SMS) instead. Returns, per report, the escalations opened
+    or updated (including records of levels skipped because nobody was on duty).
+
+    The reports are of different incidents (the intake processor files a village's reports one
+    batch round at a time), so their chains are opened together (`dispatch.opening`)."""
+    policy = Policy.from_config(current_app.config)
+    wanted: list[tuple[Report, Incident, dict | None, Division, list[tuple[str, str, float | None]]]] = []
+    for report, incident, previous in filed:
+        if incident is None or report.kind == "nil":
+            wanted.append((report, incident, previous, None, []))
             continue
-        created += service.open_chain(rule, level, village, incident=incident, report=report,
-                                      exercise_id=report.exercise_id, deadline_minutes=minutes,
-                                      stop_levels=planned)
+        village = report.village or db.session.get(Division, report.village_code)
+        situation = Situation(kind=report.kind, now={k: getattr(incident, k) for k in INDICATOR_KEYS},
+                              before=previous, is_new=previous is None)
+        wanted.append((report, incident, previous, village, merge_levels(decide(situation, policy))))
+    live = opening.live_escalations({(incident.id, level) for _r, incident, previous, _v, levels in wanted
+                                     if previous is not None for level, _rule, _m in levels})
+    chains: list[list[opening.Chain]] = []
+    updated: list[list[Escalation]] = []
+    for report, incident, previous, village, levels in wanted:
+        planned = frozenset(level for level, _rule, _minutes in levels)
+        mine, changed = [], []
+        for level, rule, minutes in levels:
+            esc = live.get((incident.id, level)) if previous is not None else None
+            if esc is not None:
+                opening.update_live(esc, rule, village, incident, report)
+                changed.append(esc)
+            else:
+                mine.append(opening.Chain(rule, level, village, incident, report, report.exercise_id, minutes,
+                                          stop_levels=planned))
+        chains.append(mine)
+        updated.append(changed)
+    opening.open_chains([chain for mine in chains for chain in mine])
+    result = []
+    for (report, *_rest), mine, changed in zip(wanted, chains, updated, strict=True):
+        created = [esc for chain in mine for esc in chain.opened]
+        _audit_opened(report, created, changed)
+        result.append(sorted(changed + created, key=lambda e: LADDER.index(e.level) if e.level in LADDER else 0))
+    return result
+
+
+def _audit_opened(report: Report, created: list[Escalation], updated: list[Escalation]) -> None:
     if created:
         audit.record("escalations.open", "report", report.public_id, exercise_id=report.exercise_id,
                      after={"escalations": [{"id": e.public_id, "rule": e.rule, "level": e.level,
@@ -93,7 +119,6 @@ def on_report_saved(report: Report, *, incident: Incident | None, previous: dict
     if updated:
         audit.record("escalations.update", "report", report.public_id, exercise_id=report.exercise_id,
                      after={"escalations": [{"id": e.public_id, "rule": e.rule, "level": e.level} for e in updated]})
-    return sorted(updated + created, key=lambda e: LADDER.index(e.level) if e.level in LADDER else 0)
 
 
 # ---- acknowledgement ----------------------------------------------------------------------
@@ -205,7 +230,7 @@ def on_report_returned(report: Report, *, reason: str) -> None:
         return
     reason = " ".join((reason or "").split())[:300] or "未说明原因"
     village = report.village or db.session.get(Division, report.village_code)
-    esc = service.new_escalation(rule="E6", level="village", division_code=report.village_code, village=village,
+    esc = opening.new_escalation(rule="E6", level="village", division_code=report.village_code, village=village,
                                  report_id=report.id, incident_id=report.incident_id, event_id=report.event_id,
                                  exercise_id=report.exercise_id, status=EscalationStatus.CLOSED, note=reason)
     esc.recipients = [author]
@@ -293,7 +318,7 @@ def escalate_if_overdue(escalation_id: int) -> Escalation | None:
     db.session.refresh(esc)
     incident = db.session.get(Incident, esc.incident_id) if esc.incident_id else None
     report = db.session.get(Report, esc.report_id) if esc.report_id else None
-    children = service.open_chain("E4", upper, village, incident=incident, report=report,
+    children = opening.open_chain("E4", upper, village, incident=incident, report=report,
                                   exercise_id=esc.exercise_id, deadline_minutes=service.ack_minutes(), parent=esc)
     audit.record("escalation.overdue", "escalation", esc.public_id, exercise_id=esc.exercise_id,
                  after={"escalated_to": [c.public_id for c in children]})

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from core import audit
 from core.extensions import db
 from core.models import Division, utcnow
-from dispatch import service
+from dispatch import opening, service
 from dispatch.deadlines import schedule_repeat
 from dispatch.models import Escalation, EscalationStatus
 from messaging.outbox import queue_sms
@@ -41,7 +41,7 @@ def repeat_if_due(escalation_id: int) -> bool:
         db.session.rollback()
         return False
     sent = esc.repeats_sent or 0
-    next_at = service.repeat_at_for(esc, sent + 1)
+    next_at = opening.repeat_at_for(esc, sent + 1)
     claimed = db.session.execute(update(Escalation).where(
         Escalation.id == esc.id, Escalation.status == EscalationStatus.OPEN,
         Escalation.acknowledged_at.is_(None), Escalation.repeats_sent == sent)

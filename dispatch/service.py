@@ -1,22 +1,17 @@
-"""Database work of dispatch: who is on duty, opening escalation records with their outbox SMS,
-texts, delivery updates and the JSON shape the API and the board share."""
+"""Database work of dispatch: who is on duty, the alert texts, closing escalations and the race
+guards (opening them with their SMS is `dispatch.opening`)."""
 
 from __future__ import annotations
-
-from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import case, or_, select, update
 
-from core.exercises import DRILL_PREFIX, exercise_clock_speed, exercise_division, within
+from core.exercises import DRILL_PREFIX
 from core.extensions import db
 from core.indicators import HAZARDS, format_figures
-from core.models import Division, Person, utcnow
-from core.txmemo import remembered
+from core.models import Division, Person
 from dispatch.models import Escalation, EscalationStatus
-from dispatch.rules import next_level, repeat_due
 from messaging.gateway import MAX_SEGMENTS
-from messaging.outbox import queue_sms
 from messaging.templates import sms_template
 from reporter.models import Incident, Report
 
@@ -133,119 +128,6 @@ def alert_text(esc: Escalation, village: Division, incident: Incident | None, re
         below = db.session.get(Division, overdue.division_code)
         head += f"，{below.name if below else ''}未按时确认E{overdue.id}"
     return compose(head, f"。回复\"收到 E{esc.id}\"确认。", esc.exercise_id)
-
-
-# ---- opening escalations ------------------------------------------------------------------
-
-def new_escalation(*, rule: str, level: str, division_code: str, village: Division | None,
-                   report_id: int | None = None, incident_id: int | None = None,
-                   event_id: int | None = None, parent_id: int | None = None,
-                   exercise_id: int | None = None, note: str | None = None,
-                   deadline_minutes: float | None = None, status: str = EscalationStatus.OPEN,
-                   dedupe_key: str | None = None) -> Escalation:
-    now = utcnow()
-    if deadline_minutes:
-        deadline_minutes /= exercise_clock_speed(exercise_id)
-    place = village or db.session.get(Division, division_code)
-    esc = Escalation(
-        rule=rule, level=level, division_code=division_code,
-        village_code=village.code if village is not None else None,
-        township_code=place.ancestor_code("township") if place else None,
-        county_code=place.ancestor_code("county") if place else None,
-        report_id=report_id, incident_id=incident_id, event_id=event_id, parent_id=parent_id,
-        exercise_id=exercise_id, note=note, status=status, created_at=now, dedupe_key=dedupe_key,
-        deadline_at=(now + timedelta(minutes=deadline_minutes)
-                     if deadline_minutes and status == EscalationStatus.OPEN else None))
-    esc.repeats_sent = 0
-    esc.repeat_at = repeat_at_for(esc, 0)
-    if status == EscalationStatus.ESCALATED:
-        esc.escalated_at = now
-    db.session.add(esc)
-    return esc
-
-
-def repeat_at_for(esc: Escalation, sent: int) -> datetime | None:
-    """When the escalation's next repeat is due after `sent` repeats (rules.repeat_due), or None."""
-    if esc.deadline_at is None or esc.created_at is None:
-        return None
-    window = (esc.deadline_at - esc.created_at).total_seconds() / 60
-    minutes = repeat_due(window, int(current_app.config.get("ESCALATION_REPEATS", 1)), sent)
-    return esc.created_at + timedelta(minutes=minutes) if minutes is not None else None
-
-
-def live_escalation(incident_id: int, level: str) -> Escalation | None:
-    """The escalation of this incident still waiting at this level (open or overdue, nobody has
-    acknowledged it): a later report updates it instead of opening another beside it."""
-    return db.session.scalar(select(Escalation).where(
-        Escalation.incident_id == incident_id, Escalation.level == level,
-        Escalation.status.in_((EscalationStatus.OPEN, EscalationStatus.OVERDUE)),
-        Escalation.acknowledged_at.is_(None), Escalation.rule.in_(("E1", "E2", "E3", "E4")))
-        .order_by(Escalation.id.desc()).limit(1))
-
-
-def update_live(esc: Escalation, rule: str, village: Division, incident: Incident, report: Report) -> None:
-    """The waiting escalation now speaks of this report (the more serious rule kept); its people
-    get one 【灾情更新】 SMS with the new figures. Its deadline runs on from the first notice."""
-    if rule > esc.rule:  # E1 < E2 < E3 < E4: the more serious reason to answer
-        esc.rule = rule
-    esc.report_id = report.id
-    text = alert_text(esc, village, incident, report, update=True)
-    for person in esc.recipients:
-        if person.active:
-            queue_sms(person.phone, text, purpose="escalation", person=person, escalation_id=esc.id,
-                      report_id=report.id, exercise_id=esc.exercise_id)
-
-
-def open_chain(rule: str, level: str, village: Division, *, incident: Incident | None, report: Report | None,
-               exercise_id: int | None, deadline_minutes: float | None, parent: Escalation | None = None,
-               stop_levels: frozenset[str] = frozenset()) -> list[Escalation]:
-    """Open `rule` at `level`; a level with nobody on duty is recorded and skipped at once.
-
-    Climbing stops at a level in `stop_levels` (this report notifies it anyway), at the top of
-    the ladder, or at the edge of the exercise's division (a drill never reaches real offices
-    outside it).
-    """
-    scope = exercise_division(exercise_id)
-    created: list[Escalation] = []
-    climb = [level]
-    while (above := next_level(climb[-1])) is not None:
-        climb.append(above)
-    codes = {lv: village.ancestor_code(lv) for lv in climb}
-    key = tuple(sorted(codes.items()))  # the intake processor files many reports of a township at once
-    divisions = remembered("divisions", key, lambda: {d.code: d for d in db.session.scalars(select(Division).where(
-        Division.code.in_([c for c in codes.values() if c])))})
-    staff = remembered("on_duty", key, lambda: on_duty_along(codes))
-    current: str | None = level
-    while current is not None:
-        code = codes.get(current)
-        division = divisions.get(code) if code else None
-        if division is None or not within(division, scope):
-            break
-        people = staff.get(current, [])
-        common = dict(rule=rule, level=current, division_code=code, village=village,
-                      report_id=report.id if report is not None else None,
-                      incident_id=getattr(incident, "id", None), event_id=getattr(incident, "event_id", None),
-                      parent_id=parent.id if parent is not None else None, exercise_id=exercise_id)
-        if people:
-            esc = new_escalation(**common, deadline_minutes=deadline_minutes)
-            esc.recipients = people
-            db.session.flush()
-            text = alert_text(esc, village, incident, report, overdue=parent if rule == "E4" else None)
-            for person in people:
-                queue_sms(person.phone, text, purpose="escalation", person=person, escalation_id=esc.id,
-                          report_id=esc.report_id, exercise_id=exercise_id)
-            created.append(esc)
-            break
-        esc = new_escalation(**common, status=EscalationStatus.ESCALATED,
-                             note=f"{division.name}无人值班，已立即报上一级")
-        esc.recipients = []  # known empty: spares a lazy load when the audit lists recipients
-        db.session.flush()
-        created.append(esc)
-        parent = esc
-        current = next_level(current)
-        if current in stop_levels:
-            break
-    return created
 
 
 def claim_open(escalation_id: int, **values) -> bool:

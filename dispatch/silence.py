@@ -24,7 +24,7 @@ from core.extensions import db
 from core.localtime import zone
 from core.models import Division, Person, utcnow
 from core.roles import OFFICER_ROLES, Role
-from dispatch import service
+from dispatch import opening, service
 from dispatch.models import Escalation, EscalationStatus
 from messaging.outbox import queue_sms
 from messaging.templates import sms_template
@@ -54,7 +54,7 @@ def _record(village: Division, step: str, key: str, event: Event, recipients: li
     code = village.ancestor_code("township") if step == "township" else village.code
     try:
         with db.session.begin_nested():
-            esc = service.new_escalation(rule="E5", level=level, division_code=code, village=village,
+            esc = opening.new_escalation(rule="E5", level=level, division_code=code, village=village,
                                          event_id=event.id, exercise_id=event.exercise_id,
                                          status=EscalationStatus.CLOSED,
                                          note=note, dedupe_key=key)

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from core.bus import signal
 
-report_saved = signal("report_saved", """A report changed an incident's figures: a new report (not nil),
-or a correction of the incident's latest report. sender: the Report; incident: its Incident;
+report_saved = signal("report_saved", """A correction changed an incident's figures (its latest report;
+new reports are `reports_filed`). sender: the Report; incident: its Incident;
 previous: the incident's figures before (None for a new incident).""")
+
+reports_filed = signal("reports_filed", """New reports (not nil) filed together, each of a different incident
+(the intake processor's batch; the web form's one report). sender: a list of (Report, its Incident,
+the incident's figures before the report: None for a new incident). Receivers answer per report.""")
 
 report_returned = signal("report_returned", """A reviewer returned a report. sender: the Report;
 reason: the reviewer's reason (tell the author).""")

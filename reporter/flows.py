@@ -1,15 +1,16 @@
 """Report workflows: saving a report or nil report from any channel, corrections, the web form.
 
-A saved report announces itself (`reporter.events.report_saved`) in the caller's transaction:
-dispatch, above, opens its escalations there. `submit_report` and `correct_report` do not
+Filed reports announce themselves (`reporter.events.reports_filed`; a correction `report_saved`)
+in the caller's transaction: dispatch, above, opens its escalations there. `submit_report` and `correct_report` do not
 commit (the intake, the review conversion commit); `submit_web_report` does. An SMS report may
-be saved in two steps: `reserve_report` in the request, `place_message` by the intake processor
+be saved in two steps: `reserve_report` in the request, `place_messages` by the intake processor
 (`reporter.processing`); anything that must see a village's reports placed settles it first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import zip_longest
 
 from sqlalchemy import select
 
@@ -69,10 +70,19 @@ def reserve_report(author: Person | None, command, *, channel: str, message: Inb
 
 
 def place_reserved(report: Report, actor: Person | None = None) -> None:
-    """File a reserved report: its incident and event, dispatch's escalations, the audit entry."""
-    saved = saving.place_report(report)
-    events.report_saved.send(saved.report, incident=saved.incident, previous=saved.previous)
-    _audit_new(report, actor if actor is not None else report.author)
+    """File a reserved report now (the web form, a review conversion): `file_reports` of one."""
+    file_reports([report], actor)
+
+
+def file_reports(reports: list[Report], actor: Person | None = None) -> None:
+    """File reserved reports of different villages together: their incidents and events, then
+    dispatch's escalations (`reporter.events.reports_filed`), then the audit entries, each step
+    for all of them at once. `actor` None: each report in its author's name."""
+    saved = [saving.place_report(report) for report in reports]
+    db.session.flush()  # the new incidents' ids, which the escalations name
+    events.reports_filed.send([(s.report, s.incident, s.previous) for s in saved])
+    for report in reports:
+        _audit_new(report, actor if actor is not None else report.author)
 
 
 def settle_village(village_code: str) -> None:
@@ -83,16 +93,22 @@ def settle_village(village_code: str) -> None:
         select(InboundMessage.id).join(Report, Report.id == InboundMessage.report_id)
         .where(InboundMessage.outcome == Outcome.PENDING, Report.village_code == village_code)
         .order_by(InboundMessage.id).with_for_update(of=InboundMessage)).all()
-    for message_id in waiting:
-        place_message(db.session.get(InboundMessage, message_id))
+    if waiting:
+        place_messages([db.session.get(InboundMessage, message_id) for message_id in waiting])
 
 
-def place_message(message: InboundMessage) -> None:
-    """The intake processor's work for one stored SMS report (or its replay): file it once."""
-    report = db.session.get(Report, message.report_id)
-    if report is not None and not saving.placed(report):
-        place_reserved(report)
-    message.outcome = Outcome.REPORT
+def place_messages(messages: list[InboundMessage]) -> None:
+    """The intake processor's work for stored SMS reports (or their replays), in id order:
+    each filed once, in rounds of one report per village, so a village's later report sees its
+    earlier one filed and the reports of a round are of different incidents."""
+    by_village: dict[str, list[Report]] = {}
+    for message in messages:
+        report = db.session.get(Report, message.report_id)
+        if report is not None and not saving.placed(report):
+            by_village.setdefault(report.village_code, []).append(report)
+        message.outcome = Outcome.REPORT
+    for round_ in zip_longest(*by_village.values()):
+        file_reports([report for report in round_ if report is not None])
 
 
 def _submit_nil(author: Person | None, command, *, channel: str, message: InboundMessage | None,
@@ -113,7 +129,6 @@ def _submit_nil(author: Person | None, command, *, channel: str, message: Inboun
 def _audit_new(report: Report, actor: Person | None) -> None:
     """The report's creation entry, in the transaction that files it (`core.audit.record` takes no
     lock): in the name of whoever sent or typed it, "sms" for a phone nobody registered."""
-    db.session.flush()
     who = actor if actor is not None else "sms"
     audit.record("report.nil" if report.kind == "nil" else "report.create", "report", report.public_id,
                  after=shapes.report_snapshot(report) | {"channel": report.channel, "received_at": report.received_at,

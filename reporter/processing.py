@@ -8,9 +8,11 @@ transaction, by `flask worker` or by `flask intake run` (several may run, on sev
 A batch takes the villages of the oldest waiting messages whose division row nobody holds
 (`FOR NO KEY UPDATE SKIP LOCKED`: a village is filed by one transaction at a time, and a
 processor never waits for a request), then every waiting message of those villages in order, so
-a follow-up never overtakes its initial report. Each message is filed in a savepoint: one that
-fails is rolled back alone and retried in a later batch; after `MAX_ATTEMPTS` it is kept for
-review with the reason. The batch commits once; the outbox hands its SMS to Redis after commit.
+a follow-up never overtakes its initial report. The batch is filed together, each step for all
+its messages at once (`reporter.flows.file_reports`), in a savepoint; if that fails, each message
+is filed in a savepoint of its own: one that fails is rolled back alone and retried in a later
+batch; after `MAX_ATTEMPTS` it is kept for review with the reason. The batch commits once; the
+outbox hands its SMS to Redis after the commit.
 """
 
 from __future__ import annotations
@@ -107,8 +109,19 @@ def process_batch(limit: int | None = None) -> int:
     # keeps only weak references).
     held = db.session.scalars(select(Report).where(Report.id.in_([m.report_id for m in messages]))
                               .options(selectinload(Report.author))).all()
-    for message in messages:
-        _file_one(message)
+    try:
+        with db.session.begin_nested():
+            flows.place_messages(messages)  # the whole batch together: a few statements per step
+        for message in messages:
+            _failures.pop(message.id, None)
+    except OperationalError:
+        raise  # the database, not a message: the whole batch is retried
+    except Exception:  # noqa: BLE001  (one bad message: find it, file the others)
+        log.warning("filing a batch of %d SMS reports failed; filing them one by one", len(messages),
+                    exc_info=True)
+        forget()  # what the savepoint created (a new event) is gone
+        for message in messages:
+            _file_one(message)
     del held
     db.session.commit()
     return len(messages)
@@ -118,7 +131,7 @@ def _file_one(message: InboundMessage) -> None:
     message_id = message.id
     try:
         with db.session.begin_nested():
-            flows.place_message(message)
+            flows.place_messages([message])
         _failures.pop(message_id, None)
     except OperationalError:
         raise  # the database, not this message: the whole batch is retried

@@ -166,7 +166,8 @@ def plan_report(*, village: Division, author: Person | None, kind: str | None, h
 
 
 def place_report(report: Report) -> Saved:
-    """File a planned report: open or update its incident, find or open its event."""
+    """File a planned report: open or update its incident, find or open its event. A new
+    incident is added, not flushed: the caller flushes a batch's together."""
     village, hazard, exercise_id, now = report.village, report.hazard, report.exercise_id, report.received_at
     incident = report.incident
     new_incident = new_event = False
@@ -178,8 +179,7 @@ def place_report(report: Report) -> Saved:
                             opened_at=now, last_report_at=now, report_count=0, flags=[],
                             exercise_id=exercise_id)
         incident.village = village
-        db.session.add(incident)
-        db.session.flush()
+        db.session.add(incident)  # inserted with the batch's others at the caller's flush
         new_incident = True
     else:
         previous = incident.indicators
@@ -187,7 +187,7 @@ def place_report(report: Report) -> Saved:
         if event is None:
             event, new_event = _event_for(village, hazard, exercise_id, now)
             incident.event_id = event.id
-    report.incident, report.incident_id, report.event_id = incident, incident.id, event.id
+    report.incident, report.event_id = incident, event.id
 
     # A message replayed from the spool may be older than the incident's latest report: it is
     # stored and counted, but the latest figures stay the newest ones.

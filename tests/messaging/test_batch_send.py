@@ -50,3 +50,18 @@ def test_a_single_sms_keeps_its_own_job(app):
     db.session.commit()
     [job] = queue("sms").job_ids
     assert job.endswith("sms-out-1")
+
+
+def test_an_sms_rolled_back_with_its_savepoint_is_not_handed_over(app):
+    """The intake processor files each message in a savepoint; one that fails takes its SMS with it."""
+    try:
+        with db.session.begin_nested():
+            queue_sms("+8613900000009", "已收到，谢谢。", purpose="notice")
+            db.session.flush()
+            raise RuntimeError("this message failed")
+    except RuntimeError:
+        pass
+    kept = queue_sms("+8613900000001", "已收到，谢谢。", purpose="notice")
+    db.session.commit()
+    [job] = queue("sms").job_ids
+    assert job.endswith(f"sms-out-{kept.id}")

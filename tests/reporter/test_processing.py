@@ -237,3 +237,26 @@ def test_two_officers_of_one_village_at_once(app, tree, make_person, live_server
     assert sorted("初报" in r for r in replies) == [False, True]
     [incident] = db.session.scalars(select(Incident)).all()
     assert incident.report_count == 2
+
+
+def test_a_batchs_alerts_reach_redis_after_it_commits_in_shared_jobs(app, send_sms, tree, make_person):
+    """Six villages' reports filed in one batch: their township alerts are handed to Redis when
+    the batch commits, in shared send jobs. Handed over as each message's savepoint was released,
+    they were six single jobs queued before the rows were committed: a worker quick enough found
+    no row and the alert waited for the outbox sweep."""
+    from core.models import Division
+    from core.queue import queue
+
+    make_person("township", tree.township, phone="+8613800002001", name="码头镇")
+    villages = [Division(code=f"130681101{n:03d}", parent_code=tree.township.code, name=f"{n}村", level="village",
+                         province_code=tree.province.code, city_code=tree.city.code, county_code=tree.county.code,
+                         township_code=tree.township.code) for n in range(100, 106)]
+    db.session.add_all(villages)
+    db.session.commit()
+    for village in villages:
+        send_sms(make_person("officer_a", village).phone, "初报 洪涝 转移10", filed=False)
+    queue("sms").empty()
+    assert processing.drain() == 6
+    jobs = queue("sms").job_ids
+    assert len(jobs) == 1 and "sms-batch-" in jobs[0], jobs
+    assert db.session.scalar(select(func.count(OutboundSms.id)).where(OutboundSms.purpose == "escalation")) == 6

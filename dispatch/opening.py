@@ -1,0 +1,190 @@
+"""Opening escalation records with their outbox SMS, for one report or a whole intake batch.
+
+The intake processor files hundreds of reports in one transaction (`reporter.processing`), so
+the chains of a batch are opened together: one INSERT round per step up the ladder (a level
+with nobody on duty is recorded and skipped, and the next step needs its id as the parent), then
+the alert texts, which name the escalation's id. A single report is a batch of one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from core.exercises import exercise_clock_speed, exercise_division, within
+from core.extensions import db
+from core.models import Division, Person, utcnow
+from core.txmemo import remembered
+from dispatch.models import Escalation, EscalationStatus
+from dispatch.rules import next_level, repeat_due
+from dispatch.service import alert_text, on_duty_along
+from messaging.outbox import queue_sms
+from reporter.models import Incident, Report
+
+
+def new_escalation(*, rule: str, level: str, division_code: str, village: Division | None,
+                   report_id: int | None = None, incident_id: int | None = None,
+                   event_id: int | None = None, parent_id: int | None = None,
+                   exercise_id: int | None = None, note: str | None = None,
+                   deadline_minutes: float | None = None, status: str = EscalationStatus.OPEN,
+                   dedupe_key: str | None = None) -> Escalation:
+    now = utcnow()
+    if deadline_minutes:
+        deadline_minutes /= exercise_clock_speed(exercise_id)
+    place = village or db.session.get(Division, division_code)
+    esc = Escalation(
+        rule=rule, level=level, division_code=division_code,
+        village_code=village.code if village is not None else None,
+        township_code=place.ancestor_code("township") if place else None,
+        county_code=place.ancestor_code("county") if place else None,
+        report_id=report_id, incident_id=incident_id, event_id=event_id, parent_id=parent_id,
+        exercise_id=exercise_id, note=note, status=status, created_at=now, dedupe_key=dedupe_key,
+        deadline_at=(now + timedelta(minutes=deadline_minutes)
+                     if deadline_minutes and status == EscalationStatus.OPEN else None))
+    esc.repeats_sent = 0
+    esc.repeat_at = repeat_at_for(esc, 0)
+    if status == EscalationStatus.ESCALATED:
+        esc.escalated_at = now
+    db.session.add(esc)
+    return esc
+
+
+def repeat_at_for(esc: Escalation, sent: int) -> datetime | None:
+    """When the escalation's next repeat is due after `sent` repeats (rules.repeat_due), or None."""
+    if esc.deadline_at is None or esc.created_at is None:
+        return None
+    window = (esc.deadline_at - esc.created_at).total_seconds() / 60
+    minutes = repeat_due(window, int(current_app.config.get("ESCALATION_REPEATS", 1)), sent)
+    return esc.created_at + timedelta(minutes=minutes) if minutes is not None else None
+
+
+def live_escalations(wanted: set[tuple[int, str]]) -> dict[tuple[int, str], Escalation]:
+    """The escalation of each (incident id, level) still waiting (open or overdue, nobody has
+    acknowledged it), the newest of each, in one query: a later report updates it instead of
+    opening another beside it."""
+    if not wanted:
+        return {}
+    found: dict[tuple[int, str], Escalation] = {}
+    for esc in db.session.scalars(select(Escalation).where(
+            Escalation.incident_id.in_({i for i, _lv in wanted}), Escalation.level.in_({lv for _i, lv in wanted}),
+            Escalation.status.in_((EscalationStatus.OPEN, EscalationStatus.OVERDUE)),
+            Escalation.acknowledged_at.is_(None), Escalation.rule.in_(("E1", "E2", "E3", "E4")))
+            .order_by(Escalation.id.desc())):
+        if (esc.incident_id, esc.level) in wanted:
+            found.setdefault((esc.incident_id, esc.level), esc)
+    return found
+
+
+def update_live(esc: Escalation, rule: str, village: Division, incident: Incident, report: Report) -> None:
+    """The waiting escalation now speaks of this report (the more serious rule kept); its people
+    get one 【灾情更新】 SMS with the new figures. Its deadline runs on from the first notice."""
+    if rule > esc.rule:  # E1 < E2 < E3 < E4: the more serious reason to answer
+        esc.rule = rule
+    esc.report_id = report.id
+    text = alert_text(esc, village, incident, report, update=True)
+    for person in esc.recipients:
+        if person.active:
+            queue_sms(person.phone, text, purpose="escalation", person=person, escalation_id=esc.id,
+                      report_id=report.id, exercise_id=esc.exercise_id)
+
+
+@dataclass
+class Chain:
+    """One rule opened at one level for one report, climbing past levels with nobody on duty.
+
+    Climbing stops at a level in `stop_levels` (the report notifies it anyway), at the top of the
+    ladder, or at the edge of the exercise's division (a drill never reaches real offices outside it).
+    """
+
+    rule: str
+    level: str
+    village: Division
+    incident: Incident | None
+    report: Report | None
+    exercise_id: int | None
+    deadline_minutes: float | None
+    parent: Escalation | None = None
+    stop_levels: frozenset[str] = frozenset()
+    opened: list[Escalation] = field(default_factory=list)
+
+    def steps(self) -> list[tuple[str, Division, list[Person]]]:
+        """(level, division, people on duty) of each escalation this chain records, bottom up:
+        the last has people (it is the one told), or the climb ended without anyone."""
+        climb = [self.level]
+        while (above := next_level(climb[-1])) is not None:
+            climb.append(above)
+        codes = {lv: self.village.ancestor_code(lv) for lv in climb}
+        key = tuple(sorted(codes.items()))  # a batch files many reports of a township at once
+        divisions = remembered("divisions", key, lambda: {d.code: d for d in db.session.scalars(
+            select(Division).where(Division.code.in_([c for c in codes.values() if c])))})
+        staff = remembered("on_duty", key, lambda: on_duty_along(codes))
+        scope = exercise_division(self.exercise_id)
+        steps: list[tuple[str, Division, list[Person]]] = []
+        current: str | None = self.level
+        while current is not None:
+            division = divisions.get(codes.get(current) or "")
+            if division is None or not within(division, scope):
+                break
+            people = staff.get(current, [])
+            steps.append((current, division, people))
+            if people:
+                break
+            current = next_level(current)
+            if current in self.stop_levels:
+                break
+        return steps
+
+
+def open_chains(chains: list[Chain]) -> list[Chain]:
+    """Open every chain's escalations (each chain's `opened`, bottom up) and queue the alert SMS
+    of the escalations that have people. One flush per step up the ladder, for all chains."""
+    planned = [chain.steps() for chain in chains]
+    depth = 0
+    while True:
+        made = False
+        for chain, steps in zip(chains, planned, strict=True):
+            if depth < len(steps):
+                _open_step(chain, *steps[depth])
+                made = True
+        if not made:
+            break
+        db.session.flush()
+        depth += 1
+    for chain in chains:
+        told = chain.opened[-1] if chain.opened and chain.opened[-1].recipients else None
+        if told is None:
+            continue
+        below = chain.opened[-2] if len(chain.opened) > 1 else chain.parent
+        text = alert_text(told, chain.village, chain.incident, chain.report,
+                          overdue=below if chain.rule == "E4" else None)
+        for person in told.recipients:
+            queue_sms(person.phone, text, purpose="escalation", person=person, escalation_id=told.id,
+                      report_id=told.report_id, exercise_id=chain.exercise_id)
+    return chains
+
+
+def _open_step(chain: Chain, level: str, division: Division, people: list[Person]) -> None:
+    parent = chain.opened[-1] if chain.opened else chain.parent
+    common = dict(rule=chain.rule, level=level, division_code=division.code, village=chain.village,
+                  report_id=chain.report.id if chain.report is not None else None,
+                  incident_id=getattr(chain.incident, "id", None), event_id=getattr(chain.incident, "event_id", None),
+                  parent_id=parent.id if parent is not None else None, exercise_id=chain.exercise_id)
+    if people:
+        esc = new_escalation(**common, deadline_minutes=chain.deadline_minutes)
+    else:
+        esc = new_escalation(**common, status=EscalationStatus.ESCALATED,
+                             note=f"{division.name}无人值班，已立即报上一级")
+    esc.recipients = list(people)  # known (empty for a skipped level): spares a lazy load in the audit entry
+    chain.opened.append(esc)
+
+
+def open_chain(rule: str, level: str, village: Division, *, incident: Incident | None, report: Report | None,
+               exercise_id: int | None, deadline_minutes: float | None, parent: Escalation | None = None,
+               stop_levels: frozenset[str] = frozenset()) -> list[Escalation]:
+    """One chain (an E4, say): `open_chains` of one."""
+    [chain] = open_chains([Chain(rule, level, village, incident, report, exercise_id, deadline_minutes, parent,
+                                 stop_levels)])
+    return chain.opened
