@@ -89,6 +89,8 @@ def settle_village(village_code: str) -> None:
     """Hold the village and file its reports still waiting for the intake processor, oldest
     first, so what comes next (a follow-up, a correction, a nil report) sees them placed."""
     lock_division(village_code)
+    # A statement of its own, after the lock: asked in the locking statement, it would read the
+    # snapshot taken before the wait, and miss what the request it waited for just stored.
     waiting = db.session.scalars(  # ids first: nearly always none, and the request is the hot path
         select(InboundMessage.id).join(Report, Report.id == InboundMessage.report_id)
         .where(InboundMessage.outcome == Outcome.PENDING, Report.village_code == village_code)

@@ -103,10 +103,8 @@ def _is_late(village: Division, hazard: str, exercise_id: int | None, now: datet
     from its township, in the county's open event (no open event yet: not late)."""
     if village.township_code is None:
         return False
-    event_id = db.session.scalar(_open_event_stmt(village.county_code or village.code, hazard, exercise_id, now)
-                                 .with_only_columns(Event.id))  # the id only: no county join on the hot path
-    if event_id is None:
-        return False
+    event_id = (_open_event_stmt(village.county_code or village.code, hazard, exercise_id, now)
+                .with_only_columns(Event.id).scalar_subquery())  # one round trip, no county join: the hot path
     first = db.session.scalar(
         select(func.min(Report.received_at)).where(
             Report.event_id == event_id, Report.township_code == village.township_code, Report.hazard == hazard,
