@@ -57,9 +57,14 @@ def flask(*args: str, check: bool = True) -> subprocess.CompletedProcess:
                           check=check)
 
 
-def ensure_database() -> None:
+def ensure_database(fresh: bool) -> None:
+    """The benchmark database with the division list; `fresh` drops it first, so every run starts
+    from the same empty tables (earlier drills' rows made later runs slower; the import takes ~5 s)."""
     name = DB_URL.rsplit("/", 1)[1]
     admin = DB_URL.rsplit("/", 1)[0] + "/postgres"
+    if fresh:
+        subprocess.run(["psql", admin, "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True,
+                       capture_output=True)
     exists = subprocess.run(["psql", admin, "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{name}'"],
                             capture_output=True, text=True, check=True).stdout.strip()
     if not exists:
@@ -108,16 +113,21 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=float(os.environ.get("SPEED", "120")))
     parser.add_argument("--concurrency", type=int, default=int(os.environ.get("CONCURRENCY", "8")))
     parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "1")),
+                        help="gunicorn threads per web worker (1: sync workers, as the README deploys; "
+                             "runs before 2026-12-07 03:20 used 4)")
     parser.add_argument("--rq-workers", type=int, default=1)
     parser.add_argument("--processors", type=int, default=int(os.environ.get("PROCESSORS", "0")),
                         help="`flask intake run` processes beside the workers (README: about one per core)")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the benchmark database and earlier drills' rows (default: a fresh one)")
     args = parser.parse_args()
 
-    ensure_database()
+    ensure_database(fresh=not args.reuse)
     procs = [start([str(VENV / "gunicorn"), "--bind", f"127.0.0.1:{PORT}", "--workers", str(args.web_workers),
-                    "--threads", "4", "wsgi:app"], "/tmp/zb_drills_bench_web.log")]
+                    "--threads", str(args.threads), "wsgi:app"], "/tmp/zb_drills_bench_web.log")]
     procs += [start([str(VENV / "flask"), "worker", "--name", f"bench-drill-{i}"], f"/tmp/zb_drills_bench_w{i}.log")
               for i in range(args.rq_workers)]
     procs += [start([str(VENV / "flask"), "intake", "run"], f"/tmp/zb_drills_bench_p{i}.log")
@@ -148,14 +158,18 @@ def main() -> None:
     spooled = int(unprefixed.group(1)) if unprefixed else 0
     deadlocks = Path("/tmp/zb_drills_bench_web.log").read_text(errors="replace").count("DeadlockDetected: deadlock")
     figures = evaluation_figures(exercise_id)
+    tree = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip() or "?"
     lines = [
         f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — area {args.area}, {figures['villages']} villages, "
         f"{args.scenario}, seed {args.seed}, ×{args.speed:g}",
         "",
         f"- machine: 2 cores / 24 GiB ({platform.platform()}), shared with other engineers' work",
-        f"- stack: gunicorn {args.web_workers} workers × 4 threads, {args.rq_workers} `flask worker`, "
+        f"- stack: gunicorn {args.web_workers} workers × {args.threads} threads, {args.rq_workers} `flask worker`, "
         f"{args.processors} `flask intake run`, "
         f"PostgreSQL, Redis, SMS_BACKEND=console; simulator concurrency {args.concurrency}",
+        f"- tree {tree}; " + ("the database kept from earlier drills (--reuse)" if args.reuse else
+                              "a fresh database (divisions only)"),
         f"- duration {duration:.0f} s (scenario {6 if args.scenario != 'earthquake' else 4} h at ×{args.speed:g}); "
         f"{sent} webhooks, {sent / duration:.1f} messages/s overall; errors {errors}; answered "
         f"'稍后处理' (spooled by the server) {spooled}; deadlocks in the web log {deadlocks}",
@@ -168,7 +182,8 @@ def main() -> None:
         f"- time to report (scenario minutes): median {figures['time_to_report']['village']['median_min']}, "
         f"p90 {figures['time_to_report']['village']['p90_min']}; exercise {exercise_id}",
         f"- reproduce: `.venv/bin/python bench/drill.py --area {args.area} --speed {args.speed:g} "
-        f"--concurrency {args.concurrency}" + (f" --limit {args.limit}" if args.limit else "") + "`",
+        f"--concurrency {args.concurrency} --threads {args.threads}" + (f" --limit {args.limit}" if args.limit else "")
+        + "`",
         "",
     ]
     print("\n".join(lines))

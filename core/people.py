@@ -44,10 +44,14 @@ def try_normalise_phone(raw: str) -> str | None:
         return None
 
 
+def stored_phone(phone: str) -> str:
+    """A phone as `people.phone` stores it (E.164 when it can be read as a number)."""
+    return try_normalise_phone(phone) or phone
+
+
 def by_phone(phone: str) -> Person | None:
     """The active person with this phone (any spelling), or None."""
-    e164 = try_normalise_phone(phone) or phone
-    return db.session.scalar(select(Person).where(Person.phone == e164, Person.active.is_(True)))
+    return db.session.scalar(select(Person).where(Person.phone == stored_phone(phone), Person.active.is_(True)))
 
 
 def hash_password(password: str) -> str:

@@ -27,6 +27,9 @@ DEFAULTS: dict[str, tuple[type, object]] = {
     # SMS reports are filed by the intake processor after the webhook answers (reporter.processing);
     # off: the webhook files them itself, as the web form does.
     "INTAKE_DEFERRED": (_flag, True),
+    # An officer's report stored and planned with SQLAlchemy Core in three statements (PostgreSQL,
+    # deferred intake; reporter.express); off: through the general path, as everything else.
+    "INTAKE_EXPRESS": (_flag, True),
     "INTAKE_BATCH": (int, 200),             # messages per processor transaction (about)
     "INTAKE_POLL_SECONDS": (float, 0.5),    # an idle processor looks again this often (and on a wake-up)
     "INTAKE_PROCESSORS": (int, 1),          # processor threads in each `flask worker`

@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import zip_longest
 
-from sqlalchemy import select
-
 from core import audit
 from core.extensions import db
 from core.indicators import format_figures
@@ -92,9 +90,7 @@ def settle_village(village_code: str) -> None:
     # A statement of its own, after the lock: asked in the locking statement, it would read the
     # snapshot taken before the wait, and miss what the request it waited for just stored.
     waiting = db.session.scalars(  # ids first: nearly always none, and the request is the hot path
-        select(InboundMessage.id).join(Report, Report.id == InboundMessage.report_id)
-        .where(InboundMessage.outcome == Outcome.PENDING, Report.village_code == village_code)
-        .order_by(InboundMessage.id).with_for_update(of=InboundMessage)).all()
+        service.waiting_stmt(village_code).with_for_update(of=InboundMessage)).all()
     if waiting:
         place_messages([db.session.get(InboundMessage, message_id) for message_id in waiting])
 

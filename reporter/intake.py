@@ -27,7 +27,7 @@ from core.refusals import Refusal
 from core.roles import OFFICER_ROLES
 from messaging.gateway import fit
 from messaging.outbox import queue_sms
-from reporter import flows, grammar, processing
+from reporter import express, flows, grammar, processing, shapes
 from reporter.attribution import attribute_unknown_sender
 from reporter.commands import Handled, handler_for, register
 from reporter.models import InboundMessage, Outcome, ReviewState
@@ -76,16 +76,26 @@ def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None,
     message = InboundMessage(sid=sid, from_phone=_clean(form.get("From"), 40), to_phone=_clean(form.get("To"), 40),
                              body=_clean(form.get("Body")), raw=raw, received_at=received_at or utcnow(),
                              outcome=Outcome.PENDING, review_status=ReviewState.NONE)
-    db.session.add(message)
     try:
-        db.session.flush()  # the unique sid: a repeat (even a concurrent one) fails here
+        planned = express.handle(message, grammar.parse(message.body))  # None: not an officer's report
+        if planned is None:
+            db.session.add(message)
+            db.session.flush()  # the unique sid: a repeat (even a concurrent one) fails here
     except IntegrityError:
         db.session.rollback()
         return stored_reply(sid) or TROUBLE
     try:
+        if planned is not None:
+            reply, _report_id, person_id = planned
+            waiting = True
+            if replayed or reply_by_sms:
+                _send_late_reply(message.from_phone, reply, db.session.get(Person, person_id), None)
+            db.session.commit()
+            processing.wake()
+            return reply
         reply = _handle(message)
         if replayed or reply_by_sms:
-            _send_late_reply(message, reply)
+            _send_late_reply(message.from_phone, reply, message.person, message.exercise_id)
         waiting = message.outcome == Outcome.PENDING  # a report left for the intake processor
         db.session.commit()
         if waiting:
@@ -134,10 +144,10 @@ def _place_kept(phone: str, body: str, to_phone: str | None = None) -> str | Non
         return None
 
 
-def _send_late_reply(message: InboundMessage, reply: str) -> None:
-    phone = try_normalise_phone(message.from_phone)
+def _send_late_reply(from_phone: str, reply: str, person: Person | None, exercise_id: int | None) -> None:
+    phone = try_normalise_phone(from_phone)
     if phone:
-        queue_sms(phone, reply, purpose="notice", person=message.person, exercise_id=message.exercise_id)
+        queue_sms(phone, reply, purpose="notice", person=person, exercise_id=exercise_id)
 
 
 def _handle(message: InboundMessage) -> str:
@@ -228,9 +238,8 @@ def handle_report(person: Person, command: grammar.Command, message: InboundMess
                                                 exercise_id=exercise_id)
     except ReportRefused as exc:
         return Handled(Outcome.UNPARSED, str(exc), review=True)
-    if command.problems:  # parts the grammar had to ignore: say so, the officer can resend them
-        reply += "注意: " + "；".join(command.problems)
-    return Handled(Outcome.PENDING if deferred else Outcome(command.kind), reply, report.id)
+    return Handled(Outcome.PENDING if deferred else Outcome(command.kind),
+                   shapes.with_problems(reply, command.problems), report.id)
 
 
 def handle_correction(person: Person, command: grammar.Command, _message: InboundMessage,

@@ -57,9 +57,10 @@ def placed(report: Report) -> bool:
     return report.kind == "nil" or report.event_id is not None
 
 
-def _open_event_stmt(county_code: str, hazard: str, exercise_id: int | None, now: datetime):
+def _open_event_stmt(county_code: str, hazard: str, exercise_id: int | None, since: datetime):
+    """The county's open event of this hazard active since `since` (values or bound parameters)."""
     return (select(Event).where(Event.county_code == county_code, Event.hazard == hazard,
-                                Event.status == CaseStatus.OPEN, Event.last_activity_at >= now - EVENT_WINDOW,
+                                Event.status == CaseStatus.OPEN, Event.last_activity_at >= since,
                                 exercise_clause(Event.exercise_id, exercise_id))
             .order_by(Event.last_activity_at.desc()).limit(1))
 
@@ -80,7 +81,7 @@ def _event_for(village: Division, hazard: str, exercise_id: int | None, now: dat
 def _find_or_open_event(village: Division, hazard: str, exercise_id: int | None,
                         now: datetime) -> tuple[Event, bool]:
     county_code = village.county_code or village.code
-    stmt = _open_event_stmt(county_code, hazard, exercise_id, now)
+    stmt = _open_event_stmt(county_code, hazard, exercise_id, now - EVENT_WINDOW)
     event = db.session.scalar(stmt)
     if event is not None:
         return event, False
@@ -98,36 +99,53 @@ def _find_or_open_event(village: Division, hazard: str, exercise_id: int | None,
     return event, True
 
 
-def _is_late(village: Division, hazard: str, exercise_id: int | None, now: datetime) -> bool:
-    """A new incident's initial report more than 2 h after the first report about this hazard
-    from its township, in the county's open event (no open event yet: not late)."""
-    if village.township_code is None:
-        return False
-    event_id = (_open_event_stmt(village.county_code or village.code, hazard, exercise_id, now)
-                .with_only_columns(Event.id).scalar_subquery())  # one round trip, no county join: the hot path
-    first = db.session.scalar(
-        select(func.min(Report.received_at)).where(
-            Report.event_id == event_id, Report.township_code == village.township_code, Report.hazard == hazard,
-            exercise_clause(Report.exercise_id, exercise_id)))
+def first_report_stmt(county_code: str, township_code: str, hazard: str, exercise_id: int | None,
+                      since: datetime):
+    """When the township first reported this hazard in the county's open event active since
+    `since` (one value, NULL without either), in one statement: the event is a subquery."""
+    event_id = (_open_event_stmt(county_code, hazard, exercise_id, since)
+                .with_only_columns(Event.id).scalar_subquery())  # the id only: no county join on the hot path
+    return select(func.min(Report.received_at)).where(
+        Report.event_id == event_id, Report.township_code == township_code, Report.hazard == hazard,
+        exercise_clause(Report.exercise_id, exercise_id))
+
+
+def late(first: datetime | None, now: datetime) -> bool:
+    """A new incident's initial report more than 2 h after its township's first in the event."""
     return first is not None and now - first > LATE_AFTER
 
 
-def plan_report(*, village: Division, author: Person | None, kind: str | None, hazard: str | None,
-                indicators: dict, narrative: str | None, channel: str, message: InboundMessage | None,
-                exercise_id: int | None, now: datetime | None = None) -> Report:
-    """Decide and store the report row; its incident and event are filed by `place_report`.
+def _is_late(village: Division, hazard: str, exercise_id: int | None, now: datetime) -> bool:
+    if village.township_code is None:
+        return False
+    first = db.session.scalar(first_report_stmt(village.county_code or village.code, village.township_code, hazard,
+                                                exercise_id, now - EVENT_WINDOW))
+    return late(first, now)
+
+
+@dataclass
+class Plan:
+    """What a report will be, decided from the village's open incidents (`decide`)."""
+
+    kind: str                  # initial | update | final
+    hazard: str
+    incident: object | None    # the open incident it continues (anything with .hazard, .indicators)
+    values: dict               # its figures, checked
+    narrative: str | None
+    flags: list[str]           # decrease / implausible; `late` is the caller's (it needs the database)
+
+
+def decide(*, kind: str | None, hazard: str | None, indicators: dict, narrative: str | None,
+           incidents: list) -> Plan:
+    """The report's kind, hazard, figures and flags (pure: the open incidents come in).
 
     `kind` None is inferred: initial when the village has no open incident for the hazard, else
-    update. `hazard` None is the hazard of the village's only open incident. The caller holds
-    the village (`lock_division`) with nothing of it left unplaced. Raises ReportRefused
-    (Chinese message) when the report cannot be placed.
-    """
-    now = now or utcnow()
+    update. `hazard` None is the hazard of the village's only open incident. Raises ReportRefused
+    (Chinese message) when the report cannot be placed."""
     values = check_indicators(indicators)
     narrative = (narrative or "").strip()[:200] or None
     if not values and not narrative:
         raise ReportRefused("请写明灾情数字，例如: 初报 洪涝 死亡0 失踪0 转移30")
-    incidents = open_incidents(village.code, exercise_id)
     if hazard is None:
         if len(incidents) != 1:
             which = "、".join(hazard_name(i.hazard) for i in incidents)
@@ -142,22 +160,42 @@ def plan_report(*, village: Division, author: Person | None, kind: str | None, h
         saved_kind = "update"
     elif kind == "update" and incident is None:
         saved_kind = "initial"
-
     previous = incident.indicators if incident is not None else None
     merged = dict(previous or {})
     merged.update(values)
     flags = compute_flags(saved_kind, values, previous, narrative, merged)
-    if incident is None and _is_late(village, hazard, exercise_id, now):
-        flags.append("late")
+    return Plan(saved_kind, hazard, incident, values, narrative, flags)
 
-    report = Report(kind=saved_kind, hazard=hazard, village_code=village.code, township_code=village.township_code,
-                    county_code=village.county_code, author_id=author.id if author else None,
-                    narrative=narrative, channel=channel, message_id=message.id if message else None,
-                    status=ReportStatus.RECEIVED, flags=flags, event_id=None,
+
+def new_report(plan: Plan, *, village: Division, author_id: int | None, channel: str, message_id: int | None,
+               exercise_id: int | None, now: datetime) -> Report:
+    """The planned report's row (not added to the session)."""
+    report = Report(kind=plan.kind, hazard=plan.hazard, village_code=village.code,
+                    township_code=village.township_code, county_code=village.county_code, author_id=author_id,
+                    narrative=plan.narrative, channel=channel, message_id=message_id,
+                    status=ReportStatus.RECEIVED, flags=plan.flags, event_id=None,
                     exercise_id=exercise_id, received_at=now, report_date=local_date(now))
-    report.set_indicators(values)
+    report.set_indicators(plan.values)
+    return report
+
+
+def plan_report(*, village: Division, author: Person | None, kind: str | None, hazard: str | None,
+                indicators: dict, narrative: str | None, channel: str, message: InboundMessage | None,
+                exercise_id: int | None, now: datetime | None = None) -> Report:
+    """Decide (`decide`) and store the report row; its incident and event are filed by `place_report`.
+
+    The caller holds the village (`lock_division`) with nothing of it left unplaced. Raises
+    ReportRefused (Chinese message) when the report cannot be placed.
+    """
+    now = now or utcnow()
+    plan = decide(kind=kind, hazard=hazard, indicators=indicators, narrative=narrative,
+                  incidents=open_incidents(village.code, exercise_id))
+    if plan.incident is None and _is_late(village, plan.hazard, exercise_id, now):
+        plan.flags.append("late")
+    report = new_report(plan, village=village, author_id=author.id if author else None, channel=channel,
+                        message_id=message.id if message else None, exercise_id=exercise_id, now=now)
     report.village = village
-    report.incident = incident  # the open incident it continues (kept as planned); None: placing opens one
+    report.incident = plan.incident  # the open incident it continues (kept as planned); None: placing opens one
     db.session.add(report)
     db.session.flush()
     return report

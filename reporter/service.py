@@ -17,7 +17,7 @@ from core.extensions import db
 from core.indicators import HAZARDS, INDICATORS, MAX_VALUE
 from core.models import Division
 from core.refusals import Refusal
-from reporter.models import CaseStatus, InboundMessage, Incident, Outcome
+from reporter.models import CaseStatus, InboundMessage, Incident, Outcome, Report
 
 EVENT_WINDOW = timedelta(days=3)
 LATE_AFTER = timedelta(hours=2)
@@ -71,13 +71,23 @@ def hazard_name(hazard: str | None) -> str:
     return HAZARDS.get(hazard or "", hazard or "")
 
 
+def open_incidents_stmt(village_code: str, exercise_id: int | None):
+    return select(Incident).where(Incident.village_code == village_code, Incident.status == CaseStatus.OPEN,
+                                  exercise_clause(Incident.exercise_id, exercise_id)).order_by(Incident.id)
+
+
 def open_incidents(village_code: str, exercise_id: int | None, hazard: str | None = None) -> list[Incident]:
-    stmt = select(Incident).options(joinedload(Incident.event)).where(
-        Incident.village_code == village_code, Incident.status == CaseStatus.OPEN,
-        exercise_clause(Incident.exercise_id, exercise_id))
+    stmt = open_incidents_stmt(village_code, exercise_id).options(joinedload(Incident.event))
     if hazard is not None:
         stmt = stmt.where(Incident.hazard == hazard)
-    return list(db.session.scalars(stmt.order_by(Incident.id)))
+    return list(db.session.scalars(stmt))
+
+
+def waiting_stmt(village_code: str):
+    """The village's SMS reports stored and not yet filed by the intake processor, oldest first."""
+    return (select(InboundMessage.id).join(Report, Report.id == InboundMessage.report_id)
+            .where(InboundMessage.outcome == Outcome.PENDING, Report.village_code == village_code)
+            .order_by(InboundMessage.id))
 
 
 def lock_division(code: str) -> None:

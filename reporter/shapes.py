@@ -21,11 +21,13 @@ def report_snapshot(report: Report) -> dict:
             "review_note": report.review_note}
 
 
-def confirmation_text(report: Report, *, flagged_note: str | None = None) -> str:
-    """`已收到初报R1203(洪涝 王庄村): 死亡0 失踪1 …。有误请回复: 更正 R1203 死亡1` (SPEC §3.3)."""
+def confirmation_text(report: Report, *, flagged_note: str | None = None, village: Division | None = None) -> str:
+    """`已收到初报R1203(洪涝 王庄村): 死亡0 失踪1 …。有误请回复: 更正 R1203 死亡1` (SPEC §3.3).
+    `village`: the report's, when the report row is not in the session (`reporter.express`)."""
     kind = REPORT_KINDS.get(report.kind, report.kind)
     figures = format_figures(report.indicators) or "情况已记录"
-    text = f"已收到{kind}{report.public_id}({hazard_name(report.hazard)} {report.village.name}): {figures}。"
+    place = (village or report.village).name
+    text = f"已收到{kind}{report.public_id}({hazard_name(report.hazard)} {place}): {figures}。"
     if report.flags:
         text += f"{flagged_note or flag_text(report.flags)}，请核实；有误请回复: 更正 {report.public_id} 死亡1"
     else:
@@ -33,6 +35,11 @@ def confirmation_text(report: Report, *, flagged_note: str | None = None) -> str
     if report.kind == "final":  # a final report closes its incident (opened for it if need be)
         text = text.replace("。有误", "。事件已结案。有误", 1)
     return text
+
+
+def with_problems(reply: str, problems: list[str]) -> str:
+    """A reply with the parts the grammar had to ignore named, so the officer can resend them."""
+    return reply + "注意: " + "；".join(problems) if problems else reply
 
 
 def nil_with_open_incident_text(report: Report, village: Division) -> str:

@@ -1,0 +1,89 @@
+"""The express path (reporter.express): an officer's SMS report stored and planned in three
+statements on PostgreSQL, answered exactly as the general path answers it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import event, select
+
+from core.extensions import db
+from reporter.models import InboundMessage, Incident, Report
+from tests.reporter.conftest import twiml_text
+
+
+@pytest.fixture
+def statements():
+    """The SQL statements the app sends to the database, in order."""
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, _params, _context, _many):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", count)
+
+
+@pytest.fixture
+def postgres_only():
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the express path is PostgreSQL's (SQLite takes the general path)")
+
+
+def _send_both_ways(app, send_sms, officer, body: str) -> tuple[str, str]:
+    """The same report sent by the same officer twice, express and general, each time to a
+    village with no incident; returns both replies (report ids masked)."""
+    replies = []
+    for express in (True, False):
+        app.config["INTAKE_EXPRESS"] = express
+        try:
+            replies.append(twiml_text(send_sms(officer.phone, body)))
+        finally:
+            app.config["INTAKE_EXPRESS"] = True
+        db.session.execute(Incident.__table__.update().values(status="closed"))
+        db.session.commit()
+    return tuple(re.sub(r"R\d+", "R#", r) for r in replies)
+
+
+def test_an_officers_report_takes_three_statements(postgres_only, send_sms, officer, statements):
+    phone, officer_id = officer.phone, officer.id
+    statements.clear()
+    reply = twiml_text(send_sms(phone, "初报 洪涝 失踪1 转移30", filed=False))
+    assert reply.startswith("已收到初报R1(洪涝 王庄村): 失踪1 转移30。")
+    # store + sender + village lock; the village's state; the report with the message's outcome
+    assert [s.split(None, 1)[0] for s in statements] == ["WITH", "SELECT", "WITH"], statements
+    message = db.session.scalar(select(InboundMessage))
+    assert (message.outcome, message.report_id, message.person_id, message.reply) == ("pending", 1, officer_id, reply)
+    report = db.session.get(Report, 1)
+    assert (report.kind, report.hazard, report.missing, report.relocated, report.author_id, report.message_id) == (
+        "initial", "flood", 1, 30, officer_id, message.id)
+
+
+def test_the_express_reply_is_the_general_paths(postgres_only, app, send_sms, officer):
+    for body in ("初报 洪涝 失踪1 转移30", "洪涝 转移12000 死亡20 村东头堤坝渗水", "核报 洪涝 转移5",
+                 "初报 洪涝 转移30 房屋倒塌"):  # the last: a part the grammar ignores, named in the reply
+        express, general = _send_both_ways(app, send_sms, officer, body)
+        assert express == general
+
+
+def test_a_follow_up_and_what_it_continues(postgres_only, send_sms, officer, make_person, tree):
+    """A 续报 continues the open incident with its flags; the village's other officer too."""
+    send_sms(officer.phone, "初报 洪涝 失踪3 转移30")
+    other = make_person("officer_b", tree.village, name="王B")
+    reply = twiml_text(send_sms(other.phone, "续报 洪涝 失踪1 转移40"))
+    assert reply.startswith("已收到续报R2(洪涝 王庄村): 失踪1 转移40。数字比上次减少且无说明，请核实")
+    [incident] = db.session.scalars(select(Incident)).all()
+    assert incident.report_count == 2 and incident.missing == 1 and incident.latest_report_id == 2
+
+
+def test_what_the_express_path_leaves_to_the_general_path(postgres_only, send_sms, officer, make_person, tree):
+    """A responder's report, a refused one and a stranger's are answered as before."""
+    township = make_person("township", tree.township, name="码头镇")
+    assert twiml_text(send_sms(township.phone, "初报 洪涝 转移30")) == "只有村灾害信息员可以报送灾情。"
+    assert twiml_text(send_sms(officer.phone, "续报 转移30")).startswith("请写明灾种")
+    assert twiml_text(send_sms("+8613999999999", "初报 洪涝 转移30")).startswith("您的号码未登记")
+    assert db.session.scalar(select(Report)) is None
+    assert [m.outcome for m in db.session.scalars(select(InboundMessage).order_by(InboundMessage.id))] == [
+        "rejected", "unparsed", "unknown_sender"]
