@@ -168,7 +168,11 @@ def write_requests(phones: list[str], count: int, public: str, tag: str, path: P
 
 
 def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
+    """wrk's latency (`812.00us`, `1.02s`); NaN when it has none (`-nanus`: no request answered)."""
+    found = re.match(r"([\d.]+)(us|ms|s|m)", text)
+    if found is None:
+        return float("nan")
+    value, unit = found.groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
