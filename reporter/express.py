@@ -13,8 +13,9 @@ path costs about four times the CPU, most of it in the ORM):
 
 The decisions are the general path's own (`reporter.saving.decide`, `new_report`,
 `shapes.confirmation_text`), so the reply, the report and the message come out the same; a test
-compares the two. Anything else — another command, a drill, an unknown or non-officer sender, a
-village with reports waiting, a report the rules refuse, SQLite — is left to the general path:
+compares the two. A drill's report goes the same way, in the drill running when it arrived.
+Anything else — another command, an unknown or non-officer sender, a drill message with no drill
+running, a village with reports waiting, a report the rules refuse, SQLite — is left to the general path:
 `handle` returns None having written nothing (or rolled back what it wrote).
 """
 
@@ -26,6 +27,7 @@ from functools import cache
 from flask import current_app
 from sqlalchemy import BindParameter, Sequence, bindparam, case, exists, insert, literal, select, true, update
 
+from core.exercises import drill_text, running_exercise_for
 from core.extensions import db
 from core.indicators import INDICATOR_KEYS
 from core.models import Division, Person
@@ -51,7 +53,7 @@ class _OpenIncident:
 
 
 def applies(command: grammar.Command) -> bool:
-    return (command.kind == "report" and not command.drill and current_app.config["INTAKE_DEFERRED"]
+    return (command.kind == "report" and current_app.config["INTAKE_DEFERRED"]
             and current_app.config["INTAKE_EXPRESS"] and db.session.get_bind().dialect.name == "postgresql")
 
 
@@ -75,12 +77,14 @@ def _store_stmt():
 
 
 @cache
-def _state_stmt(with_first: bool):
+def _state_stmt(with_first: bool, drill: bool):
     """2 (after the lock): a report id unless reports wait; whether they do; the township's first
-    report in the county's open event (`with_first`: the SMS names a hazard); the open incidents."""
-    incidents = service.open_incidents_stmt(bindparam("village"), None).subquery()
+    report in the county's open event (`with_first`: the SMS names a hazard); the open incidents,
+    real ones or (`drill`) those of the drill bound as "exercise"."""
+    exercise = bindparam("exercise") if drill else None
+    incidents = service.open_incidents_stmt(bindparam("village"), exercise).subquery()
     waiting = exists(service.waiting_stmt(bindparam("village")))
-    first = (saving.first_report_stmt(bindparam("county"), bindparam("township"), bindparam("hazard"), None,
+    first = (saving.first_report_stmt(bindparam("county"), bindparam("township"), bindparam("hazard"), exercise,
                                       bindparam("since", type_=Report.received_at.type)).scalar_subquery()
              if with_first else literal(None))
     return (select(case((~waiting, _REPORT_IDS.next_value())), waiting, first,
@@ -96,7 +100,7 @@ def _plan_stmt():
     planned = insert(reports).values({c.key: _bound(c) for c in reports.columns}).cte("planned")
     return (update(messages).where(messages.c.id == bindparam("message_id"))
             .values(person_id=bindparam("person_id"), report_id=bindparam("report_id"),
-                    outcome=Outcome.PENDING, reply=bindparam("reply"))
+                    exercise_id=bindparam("exercise_id"), outcome=Outcome.PENDING, reply=bindparam("reply"))
             .add_cte(planned))
 
 
@@ -113,7 +117,8 @@ def handle(message: InboundMessage, command: grammar.Command) -> tuple[str, int,
         return None
     message_id, person_id, _role, village = sender
     try:
-        reply, report_id = _plan(message, command, message_id, person_id, village)
+        exercise_id = _drill_of(village, message) if command.drill else None
+        reply, report_id = _plan(message, command, message_id, person_id, village, exercise_id)
     except _NotExpress:
         db.session.rollback()
         return None
@@ -124,13 +129,21 @@ class _NotExpress(Exception):
     """The general path must handle this message (it has reports waiting, or it is refused)."""
 
 
+def _drill_of(village: Division, message: InboundMessage) -> int:
+    """The drill running when the message arrived (the general path's rule, `reporter.intake`)."""
+    exercise = running_exercise_for(village, at=message.received_at)
+    if exercise is None:
+        raise _NotExpress  # "no drill running": the general path answers it
+    return exercise.id
+
+
 def _plan(message: InboundMessage, command: grammar.Command, message_id: int, person_id: int,
-          village: Division) -> tuple[str, int]:
+          village: Division, exercise_id: int | None) -> tuple[str, int]:
     now = message.received_at
     with_first = bool(command.hazard and village.township_code)
-    rows = db.session.execute(_state_stmt(with_first), {
+    rows = db.session.execute(_state_stmt(with_first, exercise_id is not None), {
         "village": village.code, "county": village.county_code or village.code, "township": village.township_code,
-        "hazard": command.hazard, "since": now - EVENT_WINDOW}).all()
+        "hazard": command.hazard, "since": now - EVENT_WINDOW, "exercise": exercise_id}).all()
     report_id, waiting, first_at = rows[0][0], rows[0][1], rows[0][2]
     if waiting:
         raise _NotExpress  # the general path files them first (`flows.settle_village`)
@@ -144,12 +157,14 @@ def _plan(message: InboundMessage, command: grammar.Command, message_id: int, pe
     if plan.incident is None and plan.hazard == command.hazard and saving.late(first_at, now):
         plan.flags.append("late")
     report = saving.new_report(plan, village=village, author_id=person_id, channel="sms", message_id=message_id,
-                               exercise_id=None, now=now)
+                               exercise_id=exercise_id, now=now)
     report.id = report_id
     if plan.incident is not None:
         report.incident_id = plan.incident.id
-    reply = fit(shapes.with_problems(shapes.confirmation_text(report, village=village), command.problems))
+    reply = fit(drill_text(shapes.with_problems(shapes.confirmation_text(report, village=village), command.problems),
+                           exercise_id))
     reports = Report.__table__
     db.session.execute(_plan_stmt(), {f"{reports.name}_{c.key}": report.__dict__.get(c.key) for c in reports.columns}
-                       | {"message_id": message_id, "person_id": person_id, "report_id": report_id, "reply": reply})
+                       | {"message_id": message_id, "person_id": person_id, "report_id": report_id, "reply": reply,
+                          "exercise_id": exercise_id})
     return reply, report_id

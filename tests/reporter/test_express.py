@@ -37,13 +37,13 @@ def _send_both_ways(app, send_sms, officer, body: str) -> tuple[str, str]:
     village with no incident; returns both replies (report ids masked)."""
     replies = []
     for express in (True, False):
+        db.session.execute(Incident.__table__.update().values(status="closed"))
+        db.session.commit()
         app.config["INTAKE_EXPRESS"] = express
         try:
             replies.append(twiml_text(send_sms(officer.phone, body)))
         finally:
             app.config["INTAKE_EXPRESS"] = True
-        db.session.execute(Incident.__table__.update().values(status="closed"))
-        db.session.commit()
     return tuple(re.sub(r"R\d+", "R#", r) for r in replies)
 
 
@@ -87,3 +87,30 @@ def test_what_the_express_path_leaves_to_the_general_path(postgres_only, send_sm
     assert db.session.scalar(select(Report)) is None
     assert [m.outcome for m in db.session.scalars(select(InboundMessage).order_by(InboundMessage.id))] == [
         "rejected", "unparsed", "unknown_sender"]
+
+
+def test_a_drill_report_is_filed_in_its_drill(postgres_only, app, send_sms, officer, tree, statements):
+    """`演练 初报 …` during a running drill: the express path answers as the general path, with
+    【演练】, and the report and message belong to the drill (its data kept apart)."""
+    from datetime import timedelta
+
+    from core.exercises import Exercise
+    from core.models import utcnow
+
+    drill = Exercise(name="涿州防汛演练", division_code=tree.county.code, scenario="flood", status="running",
+                     started_at=utcnow() - timedelta(minutes=5))
+    db.session.add(drill)
+    db.session.commit()
+    drill_id, phone = drill.id, officer.phone
+    statements.clear()
+    reply = twiml_text(send_sms(phone, "演练 初报 洪涝 转移5", filed=False))
+    assert reply.startswith("【演练】已收到初报R1(洪涝 王庄村): 转移5。")
+    assert [s.split(None, 1)[0] for s in statements] == ["WITH", "SELECT", "SELECT", "WITH"], statements
+    message = db.session.scalar(select(InboundMessage))
+    report = db.session.get(Report, 1)
+    assert (message.exercise_id, report.exercise_id, message.outcome) == (drill_id, drill_id, "pending")
+    from reporter import processing
+
+    processing.drain()
+    express, general = _send_both_ways(app, send_sms, officer, "演练 初报 洪涝 转移7")
+    assert express == general and express.startswith("【演练】")
