@@ -173,17 +173,22 @@ def test_a_correction_waits_for_its_report(send_sms, officer):
     assert processing.drain() == 0  # filed by the correction's request, once
 
 
-def test_two_processors_on_one_backlog_file_each_message_once(app, send_sms, tree, make_person):
-    """Two processors (threads with their own connections) race over a backlog of reports from 30
-    villages of one county, all opening the same event: every message filed once, one event."""
+def _villages(tree, count: int) -> list:
+    """`count` more villages of the tree's township (committed)."""
     from core.models import Division
 
     villages = [Division(code=f"130681101{n:03d}", parent_code=tree.township.code, name=f"{n}村", level="village",
                          province_code=tree.province.code, city_code=tree.city.code, county_code=tree.county.code,
-                         township_code=tree.township.code) for n in range(100, 130)]
+                         township_code=tree.township.code) for n in range(100, 100 + count)]
     db.session.add_all(villages)
     db.session.commit()
-    for village in villages:
+    return villages
+
+
+def test_two_processors_on_one_backlog_file_each_message_once(app, send_sms, tree, make_person):
+    """Two processors (threads with their own connections) race over a backlog of reports from 30
+    villages of one county, all opening the same event: every message filed once, one event."""
+    for village in _villages(tree, 30):
         send_sms(make_person("officer_a", village).phone, "初报 洪涝 失踪1 转移10", filed=False)
     app.config["INTAKE_BATCH"] = 8  # several batches each, so the two interleave
     done = []
@@ -244,16 +249,10 @@ def test_a_batchs_alerts_reach_redis_after_it_commits_in_shared_jobs(app, send_s
     the batch commits, in shared send jobs. Handed over as each message's savepoint was released,
     they were six single jobs queued before the rows were committed: a worker quick enough found
     no row and the alert waited for the outbox sweep."""
-    from core.models import Division
     from core.queue import queue
 
     make_person("township", tree.township, phone="+8613800002001", name="码头镇")
-    villages = [Division(code=f"130681101{n:03d}", parent_code=tree.township.code, name=f"{n}村", level="village",
-                         province_code=tree.province.code, city_code=tree.city.code, county_code=tree.county.code,
-                         township_code=tree.township.code) for n in range(100, 106)]
-    db.session.add_all(villages)
-    db.session.commit()
-    for village in villages:
+    for village in _villages(tree, 6):
         send_sms(make_person("officer_a", village).phone, "初报 洪涝 转移10", filed=False)
     queue("sms").empty()
     assert processing.drain() == 6
