@@ -20,6 +20,15 @@ class TooSlow(Exception):
     """The block did not finish within its limit; what it was doing is in an unknown state."""
 
 
+_expired = False
+
+
+def expired() -> bool:
+    """The running block's limit has passed: an error raised now is the interruption's (a driver
+    failing on its way out), not a fault to handle and carry on from."""
+    return _expired
+
+
 @contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """Raise TooSlow in this block once `seconds` have passed (0 or less: no limit).
@@ -30,23 +39,25 @@ def time_limit(seconds: float) -> Iterator[None]:
     if seconds <= 0 or threading.current_thread() is not threading.main_thread():
         yield
         return
-    fired = False
+    global _expired
+    _expired = False
 
-    def expired(_signum, _frame):
-        nonlocal fired
-        fired = True
+    def on_alarm(_signum, _frame):
+        global _expired
+        _expired = True
         raise TooSlow(f"not done within {seconds:g} s")
 
-    previous = signal.signal(signal.SIGALRM, expired)
+    previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     except TooSlow:
         raise
     except Exception as exc:
-        if fired:
+        if _expired:
             raise TooSlow(f"not done within {seconds:g} s ({type(exc).__name__} on the way out)") from exc
         raise
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        _expired = False

@@ -19,12 +19,14 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from core import timelimit
 from core.exercises import DRILL_PREFIX, drill_text, running_exercise_for
 from core.extensions import db
 from core.models import Person, utcnow
 from core.people import by_phone, try_normalise_phone
 from core.refusals import Refusal
 from core.roles import OFFICER_ROLES
+from core.timelimit import TooSlow
 from messaging.gateway import fit
 from messaging.outbox import queue_sms
 from reporter import express, flows, grammar, processing, shapes
@@ -77,7 +79,7 @@ def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None,
                              body=_clean(form.get("Body")), raw=raw, received_at=received_at or utcnow(),
                              outcome=Outcome.PENDING, review_status=ReviewState.NONE)
     try:
-        planned = express.handle(message, grammar.parse(message.body))  # None: not an officer's report
+        planned = _express(message)  # None: not an officer's report
         if planned is None:
             db.session.add(message)
             db.session.flush()  # the unique sid: a repeat (even a concurrent one) fails here
@@ -109,6 +111,22 @@ def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None,
         log.exception("handling SMS %s failed; kept for review", sid)
         db.session.rollback()
         return _keep_for_review(form, sid, raw, received_at)
+
+
+def _express(message: InboundMessage) -> tuple[str, int, int] | None:
+    """`reporter.express` for an officer's report. A fault there that is not the database being
+    down (that one spools) hands the message to the general path, which keeps it for review if
+    it fails too: a message is never lost to a bug on the fast path."""
+    try:
+        return express.handle(message, grammar.parse(message.body))
+    except (IntegrityError, OperationalError, TooSlow):
+        raise  # a repeat; the database down or hung (the caller spools)
+    except Exception:  # noqa: BLE001
+        if timelimit.expired():
+            raise  # the store limit interrupted it: the caller spools
+        log.exception("express path failed for SMS %s; the general path takes it", message.sid)
+        db.session.rollback()
+        return None
 
 
 def replay_spooled(form: dict, received_at: datetime) -> None:

@@ -114,3 +114,28 @@ def test_a_drill_report_is_filed_in_its_drill(postgres_only, app, send_sms, offi
     processing.drain()
     express, general = _send_both_ways(app, send_sms, officer, "演练 初报 洪涝 转移7")
     assert express == general and express.startswith("【演练】")
+
+
+def test_a_fault_in_the_express_path_loses_nothing(postgres_only, send_sms, officer):
+    """The database refuses the report row (a trigger standing for any fault that is not the
+    database being down): the officer is told it was received and will be checked by a person,
+    and the message waits for review. Before, the express path's error was a 500: Twilio retried
+    and the officer heard nothing."""
+    from sqlalchemy import text
+
+    with db.engine.begin() as conn:
+        conn.execute(text("CREATE FUNCTION zb_refuse_report() RETURNS trigger AS $$ BEGIN "
+                          "RAISE EXCEPTION 'no reports today'; END $$ LANGUAGE plpgsql"))
+        conn.execute(text("CREATE TRIGGER zb_refuse_report BEFORE INSERT ON reports "
+                          "FOR EACH ROW EXECUTE FUNCTION zb_refuse_report()"))
+    try:
+        response = send_sms(officer.phone, "初报 洪涝 转移30", sid="SM-fault", filed=False)
+        assert response.status_code == 200
+        assert twiml_text(response) == "已收到，系统暂时无法自动处理，已转人工核实。"
+        message = db.session.scalar(select(InboundMessage).where(InboundMessage.sid == "SM-fault"))
+        assert (message.outcome, message.review_status) == ("unparsed", "pending")
+    finally:
+        db.session.rollback()
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TRIGGER IF EXISTS zb_refuse_report ON reports"))
+            conn.execute(text("DROP FUNCTION IF EXISTS zb_refuse_report()"))
