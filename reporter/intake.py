@@ -79,7 +79,7 @@ def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None,
                              body=_clean(form.get("Body")), raw=raw, received_at=received_at or utcnow(),
                              outcome=Outcome.PENDING, review_status=ReviewState.NONE)
     try:
-        planned = _express(message)  # None: not an officer's report
+        planned, command = _express(message)  # None: not an officer's report
         if planned is None:
             db.session.add(message)
             db.session.flush()  # the unique sid: a repeat (even a concurrent one) fails here
@@ -95,7 +95,7 @@ def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None,
             db.session.commit()
             processing.wake()
             return reply
-        reply = _handle(message)
+        reply = _handle(message, command)
         if replayed or reply_by_sms:
             _send_late_reply(message.from_phone, reply, message.person, message.exercise_id)
         waiting = message.outcome == Outcome.PENDING  # a report left for the intake processor
@@ -113,12 +113,16 @@ def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None,
         return _keep_for_review(form, sid, raw, received_at)
 
 
-def _express(message: InboundMessage) -> tuple[str, int, int] | None:
-    """`reporter.express` for an officer's report. A fault there that is not the database being
-    down (that one spools) hands the message to the general path, which keeps it for review if
-    it fails too: a message is never lost to a bug on the fast path."""
+def _express(message: InboundMessage) -> tuple[tuple[str, int, int] | None, grammar.Command | None]:
+    """`reporter.express` for an officer's report, and the parsed command for the general path
+    (None if parsing failed: the general path parses again and keeps the message for review).
+    A fault there that is not the database being down (that one spools) hands the message to the
+    general path, which keeps it for review if it fails too: a message is never lost to a bug on
+    the fast path."""
+    command = None
     try:
-        return express.handle(message, grammar.parse(message.body))
+        command = grammar.parse(message.body)
+        return express.handle(message, command), command
     except (IntegrityError, OperationalError, TooSlow):
         raise  # a repeat; the database down or hung (the caller spools)
     except Exception:  # noqa: BLE001
@@ -126,7 +130,7 @@ def _express(message: InboundMessage) -> tuple[str, int, int] | None:
             raise  # the store limit interrupted it: the caller spools
         log.exception("express path failed for SMS %s; the general path takes it", message.sid)
         db.session.rollback()
-        return None
+        return None, command
 
 
 def replay_spooled(form: dict, received_at: datetime) -> None:
@@ -168,7 +172,7 @@ def _send_late_reply(from_phone: str, reply: str, person: Person | None, exercis
         queue_sms(phone, reply, purpose="notice", person=person, exercise_id=exercise_id)
 
 
-def _handle(message: InboundMessage) -> str:
+def _handle(message: InboundMessage, command: grammar.Command | None = None) -> str:
     """Route the command; sets outcome, reply, person, report and exercise on the message.
 
     The message's new fields are set only at the end (`_finish`), so they go out in one UPDATE
@@ -178,7 +182,7 @@ def _handle(message: InboundMessage) -> str:
     if person is None:  # scoped by where it can be placed, or seen by the province only
         division_code = attribute_unknown_sender(message.from_phone, message.body, message.to_phone)
         return _finish(message, Outcome.UNKNOWN_SENDER, UNKNOWN_SENDER, review=True, division_code=division_code)
-    command = grammar.parse(message.body)
+    command = command or grammar.parse(message.body)
     exercise_id = None
     if command.drill:
         # The drill running when the message ARRIVED: a spooled message replayed after the drill
