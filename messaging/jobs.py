@@ -2,7 +2,9 @@
 
 Sending policy (SPEC §9, §10), decided from the gateway's two facts (retryable, ambiguous):
 - the row is claimed ('sending', attempts+1, claimed_at) and COMMITTED before the gateway is
-  called, so two workers never both send it and a crash leaves evidence;
+  called, so two workers never both send it and a crash leaves evidence; a job sending several
+  rows claims each just before its call (in one statement with the previous row's result), so
+  only the row at the gateway is ever in doubt;
 - success: gateway sid stored, status 'sent';
 - permanent error (21211 …): status 'failed' with the error code (shown to the county);
 - retryable error (429, 5xx, network): back to 'pending' with its next attempt time
@@ -16,8 +18,10 @@ Sending policy (SPEC §9, §10), decided from the gateway's two facts (retryable
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import update
@@ -39,15 +43,44 @@ log = logging.getLogger("zaibao.messaging.jobs")
 _OUTBOX = OutboundSms.__table__.c
 
 
-def _claim(sms_id: int) -> tuple[str, str, int, str, str | None, dict | None] | None:
-    """Atomically take the row for this worker: (to, body, attempts, purpose, template, params), or
-    None if it is gone, sent, failed or taken. Committed before the gateway is called."""
-    row = db.session.execute(
-        update(OutboundSms.__table__)
-        .where(_OUTBOX.id == sms_id, _OUTBOX.status == SmsStatus.PENDING)
-        .values(status=SmsStatus.SENDING, attempts=_OUTBOX.attempts + 1, claimed_at=utcnow())
-        .returning(_OUTBOX.to_phone, _OUTBOX.body, _OUTBOX.attempts, _OUTBOX.purpose,
-                   _OUTBOX.template, _OUTBOX.params)).first()
+_CLAIMED = (_OUTBOX.id, _OUTBOX.to_phone, _OUTBOX.body, _OUTBOX.attempts, _OUTBOX.purpose, _OUTBOX.template,
+            _OUTBOX.params)
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A send the gateway answered, to be recorded (with the next row's claim when there is one)."""
+
+    sms_id: int
+    gateway_sid: str
+    provider: str
+    at: datetime
+
+
+def _sent_stmt(sent: _Sent):
+    return (update(OutboundSms.__table__).where(_OUTBOX.id == sent.sms_id)
+            .values(status=SmsStatus.SENT, gateway_sid=sent.gateway_sid, sent_at=sent.at, error_code=None,
+                    provider=sent.provider))
+
+
+def _record(sent: _Sent | None) -> None:
+    if sent is not None:
+        db.session.execute(_sent_stmt(sent))
+        db.session.commit()
+
+
+def _claim(sms_id: int, sent: _Sent | None) -> tuple | None:
+    """Atomically take the row for this worker: (id, to, body, attempts, purpose, template,
+    params), or None if it is gone, sent, failed or taken. Committed before the gateway is called,
+    with the previous send's result: on PostgreSQL both are one statement."""
+    claim = (update(OutboundSms.__table__).where(_OUTBOX.id == sms_id, _OUTBOX.status == SmsStatus.PENDING)
+             .values(status=SmsStatus.SENDING, attempts=_OUTBOX.attempts + 1, claimed_at=utcnow())
+             .returning(*_CLAIMED))
+    if sent is not None and db.session.get_bind().dialect.name == "postgresql":
+        claim = claim.add_cte(_sent_stmt(sent).cte("sent"))
+    else:
+        _record(sent)
+    row = db.session.execute(claim).first()
     db.session.commit()
     return tuple(row) if row is not None else None
 
@@ -60,42 +93,68 @@ def backoff_seconds(attempts: int) -> float:
 @task
 def send_sms(outbound_id: int) -> str:
     """Send one outbox row through the gateway (see the module docstring for the policy)."""
-    return _send_one(outbound_id)
+    return _send([outbound_id]).most_common(1)[0][0]
 
 
 @task
 def send_sms_batch(outbound_ids: list[int]) -> dict[str, int]:
-    """Send several outbox rows, each exactly as `send_sms` does (`messaging.outbox.enqueue_batch`).
-    A row that fails unexpectedly is left to the sweeps (stale claim or pending) and the others go on."""
+    """Send several outbox rows (`messaging.outbox.enqueue_batch`), each as `send_sms` does."""
+    return dict(_send(outbound_ids))
+
+
+def _send(outbound_ids: list[int]) -> Counter[str]:
+    """Send the rows one by one, each claimed just before its gateway call. The batch's send slots
+    are reserved in one round trip, and a row's result is recorded in the statement that claims
+    the next row when that row's slot is due at once (when it is not, the result is recorded
+    before the wait: a sent row never waits unrecorded, so a worker killed mid-batch leaves at
+    most the row at the gateway in doubt, as with one row a job).
+
+    Rows whose slot is too far off (a tight send rate shared by many workers) are left to the
+    outbox sweep. A row that fails unexpectedly is left to the sweeps and the others go on."""
     outcomes: Counter[str] = Counter()
-    for outbound_id in outbound_ids:
+    started = time.monotonic()
+    due = [started + wait for wait in ratelimit.reserve(len(outbound_ids))]
+    give_up_after = current_app.config["SMS_STALE_SENDING_SECONDS"] / 2
+    sent: _Sent | None = None
+    for n, sms_id in enumerate(outbound_ids):
+        if max(due[n], time.monotonic()) - started > give_up_after:
+            _record(sent)
+            outbox.release_batched(outbound_ids[n:])
+            outcomes["released"] += len(outbound_ids) - n
+            return outcomes
+        if due[n] > time.monotonic():
+            _record(sent)
+            sent = None
+            ratelimit.wait_until(due[n])
         try:
-            outcomes[_send_one(outbound_id)] += 1
+            row = _claim(sms_id, sent)
+            sent = None
+            if row is None:
+                outcomes["skipped"] += 1
+                continue
+            outcome, sent = _deliver(row)
+            outcomes[outcome] += 1
         except Exception:  # noqa: BLE001  (one row's bug must not keep the others' alerts back)
-            log.exception("sending SMS %s failed; the outbox sweep retries it", outbound_id)
+            log.exception("sending SMS %s failed; the outbox sweep retries it", sms_id)
             db.session.rollback()
+            sent = None
             outcomes["error"] += 1
-    return dict(outcomes)
+    _record(sent)
+    return outcomes
 
 
-def _send_one(outbound_id: int) -> str:
-    claimed = _claim(outbound_id)
-    if claimed is None:
-        return "skipped"
-    to_phone, body, attempts, purpose, template, params = claimed
+def _deliver(row: tuple) -> tuple[str, _Sent | None]:
+    """Call the gateway for a claimed row: "sent" with the result still to record, or the
+    failure, recorded."""
+    sms_id, to_phone, body, attempts, purpose, template, params = row
     named = Recognised(template, dict(params or {})) if template else None
-    ratelimit.acquire()
     gateway = get_gateway()
     try:
         result = gateway.send(to_phone, body, named)
     except GatewayError as exc:
         exc.provider = exc.provider or gateway.name
-        return _failed_attempt(outbound_id, attempts, purpose, exc)
-    db.session.execute(update(OutboundSms.__table__).where(_OUTBOX.id == outbound_id).values(
-        status=SmsStatus.SENT, gateway_sid=result.sid, sent_at=utcnow(), error_code=None,
-        provider=result.provider or gateway.name))
-    db.session.commit()
-    return "sent"
+        return _failed_attempt(sms_id, attempts, purpose, exc), None
+    return "sent", _Sent(sms_id, result.sid, result.provider or gateway.name, utcnow())
 
 
 def _failed_attempt(sms_id: int, attempts: int, purpose: str, exc: GatewayError) -> str:

@@ -114,6 +114,12 @@ def enqueue_batch(sms_ids: list[int], purpose: str | None) -> None:
     pipe.execute()
 
 
+def release_batched(sms_ids: list[int]) -> None:
+    """Rows a batch job leaves unsent (their send slots were too far off): the next sweep queues
+    each on its own instead of waiting for their marks to expire."""
+    redis_conn().delete(*[batched_key(sms_id) for sms_id in sms_ids])
+
+
 def _pick(sms: OutboundSms) -> tuple[int, str] | None:
     return (sms.id, sms.purpose) if sms.id is not None and sms.status == SmsStatus.PENDING else None
 

@@ -1,7 +1,7 @@
 """A token bucket in Redis shared by every worker: outbound SMS stay within SMS_RATE_PER_SECOND.
 
-The bucket is a reservation: each caller takes a token even when none is left (the count goes
-negative) and is told how long to wait before its slot. Callers are therefore served in the
+The bucket is a reservation: each caller takes its tokens even when none are left (the count goes
+negative) and is told how long to wait before each slot. Callers are therefore served in the
 order they asked, workers never busy-poll, and the long-run rate is exactly the configured one
 whatever the number of workers. Redis's own clock (TIME) is used, so workers on machines with
 skewed clocks still share one timeline.
@@ -28,18 +28,16 @@ if tokens == nil or ts == nil then
   ts = now
 end
 tokens = math.min(burst, tokens + (now - ts) * rate)
-tokens = tokens - 1
+tokens = tokens - tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('EXPIRE', KEYS[1], 3600)
-if tokens >= 0 then
-  return '0'
-end
-return tostring(-tokens / rate)
+return tostring(tokens)
 """
 
 
-def reserve() -> float:
-    """Take one sending slot; returns the seconds to wait before using it."""
+def reserve(count: int = 1) -> list[float]:
+    """Take `count` sending slots in one round trip (a send job's batch); returns, for each, the
+    seconds to wait from now before using it."""
     conn = redis_conn()
     script = current_app.extensions.get("zaibao_sms_bucket")
     if script is None:
@@ -50,12 +48,13 @@ def reserve() -> float:
     # moment when every worker is between jobs does not waste the slot it would have used.
     burst = float(current_app.config["SMS_RATE_BURST"]) or rate / 10
     burst = max(1.0, burst)
-    return float(script(keys=[key("sms", "bucket")], args=[rate, burst]))
+    left = float(script(keys=[key("sms", "bucket")], args=[rate, burst, count]))
+    # Slot i is the (i+1)-th token taken: due once the bucket, refilling at `rate`, holds it.
+    return [max(0.0, (n + 1 - count - left) / rate) for n in range(count)]
 
 
-def acquire() -> float:
-    """Wait for a slot (sleeping in this worker only); returns the time waited."""
-    wait = reserve()
-    if wait > 0:
-        time.sleep(wait)
-    return wait
+def wait_until(due: float) -> None:
+    """Sleep (this worker only) until a reserved slot's moment, `time.monotonic()` based."""
+    delay = due - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core.extensions import db
 from core.models import utcnow
 from core.queue import queue
-from messaging import outbox
+from messaging import jobs, outbox
 from messaging.models import OutboundSms
 from messaging.outbox import queue_sms
 from tests.conftest import wait_for
@@ -65,3 +65,38 @@ def test_an_sms_rolled_back_with_its_savepoint_is_not_handed_over(app):
     db.session.commit()
     [job] = queue("sms").job_ids
     assert job.endswith(f"sms-out-{kept.id}")
+
+
+def _five_alerts() -> list[int]:
+    rows = [queue_sms(f"+8613900{n:05d}", "【灾情】王庄村(码头镇) 洪涝 转移30 R1。", purpose="escalation")
+            for n in range(5)]
+    db.session.commit()
+    return [row.id for row in rows]
+
+
+def test_rows_whose_send_slots_are_too_far_off_are_left_to_the_sweep(app, fake_twilio):
+    """A send rate shared by many workers can put a batch's last slots far ahead: those rows are
+    not held (nor claimed) meanwhile but handed back, and the sweep queues each on its own."""
+    app.config.update(SMS_RATE_PER_SECOND=2, SMS_RATE_BURST=1, SMS_STALE_SENDING_SECONDS=2.5)
+    ids = _five_alerts()
+    queue("sms").empty()
+    assert jobs.send_sms_batch(ids) == {"sent": 3, "released": 2}  # slots at 0, 0.5, 1, 1.5, 2 s
+    db.session.expire_all()
+    statuses = {row.id: (row.status, row.attempts) for row in db.session.scalars(select(OutboundSms))}
+    assert [statuses[i] for i in ids] == [("sent", 1)] * 3 + [("pending", 0)] * 2
+    assert len(fake_twilio.messages) == 3
+    assert outbox.relay_sweep(utcnow() + timedelta(seconds=30)) == 2  # no mark keeps them waiting
+    assert sorted(j.rsplit("-", 1)[-1] for j in queue("sms").job_ids) == [str(ids[3]), str(ids[4])]
+
+
+def test_a_worker_killed_mid_batch_leaves_only_the_row_at_the_gateway_in_doubt(app, start_worker, fake_twilio):
+    """Rows are claimed one at a time, each with the previous row's result: killed while the
+    second SMS is at the gateway, the first is recorded sent and the last three were never taken."""
+    ids = _five_alerts()
+    fake_twilio.configure(delay=1.5)
+    worker = start_worker("victim", TWILIO_TIMEOUT_SECONDS=10)
+    wait_for(lambda: fake_twilio.attempts >= 2, timeout=30, message="second SMS at the gateway")
+    worker.kill()
+    db.session.expire_all()
+    statuses = {row.id: row.status for row in db.session.scalars(select(OutboundSms))}
+    assert [statuses[i] for i in ids] == ["sent", "sending", "pending", "pending", "pending"]
