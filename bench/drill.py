@@ -91,6 +91,26 @@ def stop(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def backlog() -> tuple[int, int]:
+    """(messages waiting to be filed, SMS waiting to be sent)."""
+    out = subprocess.run(["psql", DB_URL, "-tAc", "SELECT (SELECT count(*) FROM inbound_messages WHERE outcome = "
+                          "'pending') || ' ' || (SELECT count(*) FROM outbound_sms WHERE status IN ('pending', "
+                          "'sending'))"], capture_output=True, text=True, check=True).stdout.split()
+    return int(out[0]), int(out[1])
+
+
+def drain(limit: float) -> dict:
+    """Keep the workers running until nothing waits (or `limit` seconds): the drill's figures then
+    count every SMS, not only those sent when the simulated officers stopped."""
+    started = time.perf_counter()
+    left = backlog()
+    at_end = left
+    while any(left) and time.perf_counter() - started < limit:
+        time.sleep(5)
+        left = backlog()
+    return {"seconds": time.perf_counter() - started, "at_end": at_end, "left": left}
+
+
 def evaluation_figures(exercise_id: int) -> dict:
     code = ("import json,sys\nfrom wsgi import app\nfrom drills import evaluation, metrics, service\n"
             "with app.app_context():\n ex = service.get(int(sys.argv[1]))\n"
@@ -120,6 +140,8 @@ def main() -> None:
     parser.add_argument("--processors", type=int, default=int(os.environ.get("PROCESSORS", "0")),
                         help="`flask intake run` processes beside the workers (README: about one per core)")
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--drain-seconds", type=float, default=900,
+                        help="after the drill, how long the workers may take to file and send what waits")
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--reuse", action="store_true",
                         help="keep the benchmark database and earlier drills' rows (default: a fresh one)")
@@ -145,6 +167,7 @@ def main() -> None:
         started = time.perf_counter()
         run = flask(*cmd, check=False)
         duration = time.perf_counter() - started
+        drained = drain(args.drain_seconds) if run.returncode == 0 else None
     finally:
         for proc in procs:
             stop(proc)
@@ -165,14 +188,17 @@ def main() -> None:
         f"{args.scenario}, seed {args.seed}, ×{args.speed:g}",
         "",
         f"- machine: 2 cores / 24 GiB ({platform.platform()}), shared with other engineers' work",
-        f"- stack: gunicorn {args.web_workers} workers × {args.threads} threads, {args.rq_workers} `flask worker`, "
-        f"{args.processors} `flask intake run`, "
+        f"- stack: gunicorn {args.web_workers} workers × {args.threads} threads, {args.rq_workers} `flask worker` "
+        f"(INTAKE_PROCESSORS={os.environ.get('INTAKE_PROCESSORS', '1')} each), {args.processors} `flask intake run`, "
         f"PostgreSQL, Redis, SMS_BACKEND=console; simulator concurrency {args.concurrency}",
         f"- tree {tree}; " + ("the database kept from earlier drills (--reuse)" if args.reuse else
                               "a fresh database (divisions only)"),
         f"- duration {duration:.0f} s (scenario {6 if args.scenario != 'earthquake' else 4} h at ×{args.speed:g}); "
         f"{sent} webhooks, {sent / duration:.1f} messages/s overall; errors {errors}; answered "
         f"'稍后处理' (spooled by the server) {spooled}; deadlocks in the web log {deadlocks}",
+        f"- when the officers stopped, {drained['at_end'][0]} messages waited to be filed and {drained['at_end'][1]} "
+        f"SMS to be sent; " + (f"all done {drained['seconds']:.0f} s later" if not any(drained["left"]) else
+                               f"after {drained['seconds']:.0f} s still {drained['left'][0]} and {drained['left'][1]}"),
         f"- reported within 1 h {figures['share_1h'] * 100:.1f}%, within 2 h {figures['share_2h'] * 100:.1f}%, "
         f"silent {figures['silent']}; reports {figures['reports']}, escalations "
         + ", ".join(f"{e['rule']} {e['count']}" for e in figures["escalations_by_rule"]),
@@ -182,7 +208,8 @@ def main() -> None:
         f"- time to report (scenario minutes): median {figures['time_to_report']['village']['median_min']}, "
         f"p90 {figures['time_to_report']['village']['p90_min']}; exercise {exercise_id}",
         f"- reproduce: `.venv/bin/python bench/drill.py --area {args.area} --speed {args.speed:g} "
-        f"--concurrency {args.concurrency} --threads {args.threads}" + (f" --limit {args.limit}" if args.limit else "")
+        f"--concurrency {args.concurrency} --threads {args.threads} --rq-workers {args.rq_workers} "
+        f"--processors {args.processors}" + (f" --limit {args.limit}" if args.limit else "")
         + "`",
         "",
     ]
