@@ -150,6 +150,22 @@ def group_cpu_seconds(pgid: int) -> float:
     return total / tick
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of the local PostgreSQL server's processes (0 when it is elsewhere)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if "(postgres)" in stat:
+            fields = stat.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def write_requests(phones: list[str], count: int, public: str, tag: str, path: Path) -> list[str]:
     """Pre-signed webhooks for wrk (signing is not timed); returns their MessageSids in order."""
     from messaging.gateway import sign
@@ -297,11 +313,13 @@ def main() -> None:
     try:
         background = [worker, *processors]
         cpu_before = sum(group_cpu_seconds(p.pid) for p in background)
+        postgres_before = postgres_cpu_seconds()
         started = time.perf_counter()
         results["ours"] = run_wrk(url, requests, args.seconds, args.connections, server.pid)
         end = drain(env, started, sids)  # wrk stops with requests in flight: count the whole file
         end["background_cpu_ms"] = 1000 * (sum(group_cpu_seconds(p.pid) for p in background) - cpu_before) / max(
             end["processed"], 1)
+        end["postgres_cpu_ms"] = 1000 * (postgres_cpu_seconds() - postgres_before) / max(end["processed"], 1)
     finally:
         stop(server)
         stop(worker)
@@ -327,7 +345,8 @@ def main() -> None:
           f"processed {end['processed']}; sustained end to end {end['sustained']:.0f} msg/s "
           f"({end['sustained'] / ceiling:.2f}× the one-INSERT app); alert latency (SMS received → handed to the "
           f"gateway) {alerts}; SMS still unsent after the drain: {end['unsent']}; worker and processors "
-          f"(filing + sending) {end['background_cpu_ms']:.1f} ms CPU per message")
+          f"(filing + sending) {end['background_cpu_ms']:.1f} ms CPU per message; PostgreSQL "
+          f"{end['postgres_cpu_ms']:.1f} ms CPU per message (request, filing and sending)")
     if end["stored"] < results["ours"]["requests"] - results["ours"]["errors"]:
         print("MISMATCH: answered messages that were not stored", file=sys.stderr)
         raise SystemExit(1)
