@@ -8,8 +8,9 @@ For each phase: requests answered per second, p50/p99, errors, the CPU the serve
 per request (wrk must cost far less than the server, or it measures itself), the load average.
 For the service also: every message answered 200 is stored; the rate sustained end to end
 (from the first request until nothing waits to be processed); and how long the township alerts
-of the reports sent in the burst took to reach the gateway (a `flask worker` runs beside it,
-console backend). The database (BENCH_DATABASE_URL, default zb_reporter) is WIPED.
+of the reports sent in the burst took to reach the gateway (a `flask worker` and a `flask intake
+run` run beside it, as the README deploys them; console backend). The database
+(BENCH_DATABASE_URL, default zb_reporter) is WIPED.
 """
 
 from __future__ import annotations
@@ -272,8 +273,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers, the same for every phase")
     parser.add_argument("--officers", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=150_000, help="pre-signed webhooks in the wrk file")
-    parser.add_argument("--processors", type=int, default=1,
-                        help="`flask intake run` processes beside the worker (which runs one processor itself)")
+    parser.add_argument("--processors", type=int, default=1, help="`flask intake run` processes beside the worker")
+    parser.add_argument("--worker-processors", type=int, default=0,
+                        help="processor threads inside `flask worker` (INTAKE_PROCESSORS; the README's deployment "
+                             "on a box with a core to spare: 0, and one `flask intake run`)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -302,7 +305,8 @@ def main() -> None:
         finally:
             stop(server)
     worker = subprocess.Popen([str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "worker"], cwd=ROOT,
-                              env=env | {"PYTHONPATH": str(ROOT)}, start_new_session=True,
+                              env=env | {"PYTHONPATH": str(ROOT), "INTAKE_PROCESSORS": str(args.worker_processors)},
+                              start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     processors = [subprocess.Popen([str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "intake", "run"], cwd=ROOT,
                                    env=env | {"PYTHONPATH": str(ROOT)}, start_new_session=True,
@@ -330,7 +334,8 @@ def main() -> None:
     ceiling = results["insert"]["rate"]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"\n{when}, {platform.node()}, {os.cpu_count()} cores; {args.officers} officers; gunicorn -w "
-          f"{args.workers} -k sync; intake processors: 1 in the worker + {args.processors}; "
+          f"{args.workers} -k sync; intake processors: {args.worker_processors} in the worker + "
+          f"{args.processors} `flask intake run`; "
           f"wrk -t1 -c{args.connections} -d{args.seconds:g}s; load average "
           f"{os.getloadavg()[0]:.1f} at the end")
     print("| phase | requests | answered/s | share of the one-INSERT app | p50 ms | p99 ms | errors | "
