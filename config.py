@@ -73,7 +73,7 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = os.environ.get("TIMEZONE", "Asia/Shanghai")
     TIMEZONE = os.environ.get("TIMEZONE", "Asia/Shanghai")
     # Listening order is priority: alerts to responders first, reminders (E5, bulk) last.
-    RQ_QUEUES = ("sms", "deadlines", "default", "bulk")
+    RQ_QUEUES = ("sms", "default", "bulk")
     # Prefix of every Redis key, queue, lock and job id (letters, digits, - and _). Unset: derived
     # from the database URL, so two deployments on one Redis never share a job.
     REDIS_NAMESPACE = os.environ.get("REDIS_NAMESPACE", "")

@@ -42,8 +42,8 @@ PORT = int(os.environ.get("BENCH_PORT", "5097"))
 
 def env() -> dict:
     e = dict(os.environ)
-    # deadlines run on the exercise's scenario clock by themselves; sweep often enough to see them
-    e.setdefault("ESCALATION_SWEEP_SECONDS", "5")
+    # deadlines run on the exercise's scenario clock by themselves (a pass a second by default);
+    # sweep for E5 often enough to see its steps
     e.setdefault("SILENCE_SWEEP_SECONDS", "5")
     e.update({"DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "SMS_BACKEND": "console", "FLASK_APP": "wsgi",
               "PUBLIC_BASE_URL": f"http://127.0.0.1:{PORT}", "TWILIO_AUTH_TOKEN": "bench-token",

@@ -19,6 +19,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def rows_by(column, keys) -> dict:
+    """The rows whose `column` is one of `keys` (None ignored), by that key, in one query: what a
+    batch of escalations or reports needs of their villages, incidents and reports."""
+    wanted = {k for k in keys if k is not None and k != ""}
+    if not wanted:
+        return {}
+    model = column.class_
+    return {getattr(row, column.key): row for row in db.session.scalars(db.select(model).where(column.in_(wanted)))}
+
+
 class UTCDateTime(db.TypeDecorator):
     """DateTime that always comes back timezone-aware UTC, on SQLite as on PostgreSQL."""
 

@@ -1,7 +1,9 @@
 """Redis and RQ plumbing, the background-task decorator and the periodic sweeps.
 
-Parts register sweeps with `@periodic(seconds)`; `flask worker` runs an RQ worker with its
-scheduler on every queue and calls each sweep on its interval. With several workers, a
+Parts register sweeps with `@periodic(seconds)`; `flask worker` runs an RQ worker on every
+queue and calls each sweep on its interval. Nothing is scheduled in RQ: what is due at a time
+(an SMS retry, a repeat, a deadline) is due from the database, so the worker runs without RQ's
+scheduler process. With several workers, a
 short Redis lease per sweep (`sweep_lease`) lets one of them run each sweep per interval, so
 N workers do not sweep N times over (the E5 sweep reads every village of the province). Sweeps
 must still be idempotent: when Redis is unreachable, or a lease outlives a crashed worker's
@@ -10,12 +12,9 @@ sweep, two may run at once.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
 import hashlib
 import logging
-import multiprocessing.util
 import os
 import signal
 import socket
@@ -31,6 +30,7 @@ from core.extensions import db
 
 log = logging.getLogger("zaibao.queue")
 _PERIODIC: list[tuple[str, float | str, Callable[[], object]]] = []
+_ALONE: set[str] = set()  # sweeps that run in a thread of their own
 
 
 def redis_conn() -> redis.Redis:
@@ -85,7 +85,7 @@ def queue(name: str = "default") -> Queue:
 
 
 def queue_names() -> list[str]:
-    """The service's queues, by their short names (sms, deadlines, default, bulk)."""
+    """The service's queues, by their short names (sms, default, bulk)."""
     return list(current_app.config["RQ_QUEUES"])
 
 
@@ -107,11 +107,16 @@ def task(fn: Callable) -> Callable:
     return wrapper
 
 
-def periodic(seconds: float | str, name: str | None = None):
+def periodic(seconds: float | str, name: str | None = None, alone: bool = False):
     """Register a sweep that `flask worker` calls every `seconds`, a number or the name of the
-    config key that holds it (so a deployment, or a test, sets the interval without code)."""
+    config key that holds it (so a deployment, or a test, sets the interval without code).
+    `alone`: in a thread of its own, for work that is due at a time (deadlines) and must not
+    wait behind a long sweep."""
     def register(fn: Callable[[], object]) -> Callable[[], object]:
-        _PERIODIC.append((name or f"{fn.__module__}.{fn.__name__}", seconds, fn))
+        sweep = name or f"{fn.__module__}.{fn.__name__}"
+        _PERIODIC.append((sweep, seconds, fn))
+        if alone:
+            _ALONE.add(sweep)
         return fn
     return register
 
@@ -158,13 +163,20 @@ def sweep_done(name: str, seconds: float, holder: str) -> None:
         pass
 
 
-def run_sweeps_forever(app: Flask, stop: threading.Event, holder: str) -> None:
-    """The sweep loop of `flask worker`: each registered sweep on its own interval; `holder`
-    names this worker on the sweep leases."""
-    due = {name: 0.0 for name, _s, _f in _PERIODIC}
+def sweep_lanes() -> list[list[tuple[str, float | str, Callable[[], object]]]]:
+    """The sweeps grouped by thread: the shared one, then one per `alone` sweep."""
+    shared = [sweep for sweep in _PERIODIC if sweep[0] not in _ALONE]
+    return [shared] + [[sweep] for sweep in _PERIODIC if sweep[0] in _ALONE]
+
+
+def run_sweeps_forever(app: Flask, stop: threading.Event, holder: str,
+                       sweeps: list[tuple[str, float | str, Callable[[], object]]]) -> None:
+    """A sweep loop of `flask worker`: each of `sweeps` on its own interval; `holder` names this
+    worker on the sweep leases."""
+    due = {name: 0.0 for name, _s, _f in sweeps}
     while not stop.is_set():
         now = time.monotonic()
-        for name, every, fn in _PERIODIC:
+        for name, every, fn in sweeps:
             if now < due[name]:
                 continue
             seconds = _interval(app, every)
@@ -179,11 +191,11 @@ def run_sweeps_forever(app: Flask, stop: threading.Event, holder: str) -> None:
                 finally:
                     db.session.remove()
                     sweep_done(name, seconds, holder)
-        stop.wait(0.5)
+        stop.wait(min(0.5, *(_interval(app, every) for _n, every, _f in sweeps)) if sweeps else 0.5)
 
 
 def start_worker(app: Flask, burst: bool = False, name: str | None = None) -> None:
-    """RQ worker with scheduler on all queues, the sweep thread and the parts' background loops;
+    """RQ worker on all queues, the sweep threads and the parts' background loops;
     until SIGTERM or SIGINT.
 
     RQ's own loop also quits by itself (a job it cannot read, Redis gone): then it is started
@@ -206,9 +218,9 @@ def start_worker(app: Flask, burst: bool = False, name: str | None = None) -> No
         stop.set()
 
     previous = {sig: signal.signal(sig, stop_between_loops) for sig in (signal.SIGTERM, signal.SIGINT)}
-    sweeper = threading.Thread(target=run_sweeps_forever, args=(app, stop, holder), daemon=True,
-                               name="zaibao-sweeps")
-    sweeper.start()
+    for number, sweeps in enumerate(sweep_lanes()):
+        threading.Thread(target=run_sweeps_forever, args=(app, stop, holder, sweeps), daemon=True,
+                         name=f"zaibao-sweeps-{number}").start()
     for start_loop in app.extensions.get("zaibao_loops", []):
         start_loop(app, stop)
     try:
@@ -218,8 +230,7 @@ def start_worker(app: Flask, burst: bool = False, name: str | None = None) -> No
                     connection = worker_connection(app)
                     worker = Worker([Queue(queue_name(n), connection=connection) for n in queue_names()],
                                     connection=connection, name=name)
-                    multiprocessing.util.register_after_fork(worker, _die_with_parent)
-                    worker.work(with_scheduler=True, burst=burst)
+                    worker.work(with_scheduler=False, burst=burst)
                 for sig in (signal.SIGTERM, signal.SIGINT):  # RQ left its own handlers installed
                     signal.signal(sig, stop_between_loops)
                 if burst or stop.is_set():
@@ -233,16 +244,6 @@ def start_worker(app: Flask, burst: bool = False, name: str | None = None) -> No
         stop.set()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _die_with_parent(_worker: object) -> None:
-    """In RQ's scheduler process: SIGKILL when the worker that forked it dies (even by SIGKILL), so
-    no orphan goes on holding the scheduler's locks in Redis (Linux's PR_SET_PDEATHSIG)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the sweeps still cover what the scheduler does
-        pass
 
 
 def worker_connection(app: Flask) -> redis.Redis:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 
 from core.settings import load_settings
-from dispatch import deadlines, flows, jobs, views  # noqa: F401  (jobs: the deadline job and sweeps)
+from dispatch import flows, jobs, views  # noqa: F401  (jobs: the sweeps)
 from reporter import commands, events
 
 # Per-deployment settings of this part (environment variable = config key), with SPEC §5 defaults.
@@ -22,8 +22,8 @@ DEFAULTS: dict[str, tuple[type, object]] = {
     "E3_DEATHS_MISSING": (int, 10),
     "E3_RELOCATED": (int, 10_000),
     "E3_HOUSES_COLLAPSED": (int, 1_000),
-    "ESCALATION_SWEEP_SECONDS": (float, 5.0),         # overdue-deadline sweep: a deadline is never
-                                                      # later than this, whatever became of its job
+    "ESCALATION_SWEEP_SECONDS": (float, 1.0),         # repeats and deadlines due: one is never
+                                                      # later than this (plus the pass itself)
     "SILENCE_DEADLINE": (str, "12:00"),               # E5: local time by which a report is owed
     "SILENCE_STEP_MINUTES": (float, 30.0),            # officer A → officer B → township
     "SILENCE_SWEEP_SECONDS": (float, 60.0),
@@ -32,7 +32,6 @@ DEFAULTS: dict[str, tuple[type, object]] = {
 
 def init_app(app: Flask) -> None:
     load_settings(app, DEFAULTS)
-    deadlines.install_relay()
     events.report_saved.connect(flows.on_report_saved)
     events.reports_filed.connect(flows.on_reports_filed)
     events.report_returned.connect(flows.on_report_returned)

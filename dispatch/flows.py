@@ -4,8 +4,8 @@ waiting ones when an incident or event closes.
 
 The `on_*` receivers are connected to the reporter's events (`reporter.events`) and run in the
 reporter's transaction; `handle_ack` answers the `收到` SMS command. These do not commit (the
-intake, the API view and the board commit), except `escalate_if_overdue`/`sweep_overdue`,
-which are jobs.
+intake, the API view and the board commit). E4 and repeats are `dispatch.overdue` and
+`dispatch.repeats`, which the worker runs when they are due.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 
 from core import audit
-from core.exercises import exercise_clause, exercise_division, within
+from core.exercises import exercise_clause
 from core.extensions import db
 from core.indicators import INDICATOR_KEYS
 from core.localtime import local_text
@@ -24,7 +24,7 @@ from core.models import Division, Person, utcnow
 from core.scope import can_access
 from dispatch import opening, service
 from dispatch.models import ACKABLE, Escalation, EscalationStatus
-from dispatch.rules import LADDER, Policy, Situation, decide, merge_levels, next_level
+from dispatch.rules import LADDER, Policy, Situation, decide, merge_levels
 from messaging.models import OutboundSms
 from messaging.outbox import queue_sms
 from messaging.templates import sms_template
@@ -253,7 +253,7 @@ def on_incident_closed(incident: Incident, *, actor: Person | None) -> list[Esca
     asking for an acknowledgement. Acknowledged and escalated ones keep their outcome.
 
     Caller's transaction, after the incident's own UPDATE is flushed: that row lock is the one
-    `escalate_if_overdue` takes first, so an E4 racing the close either finishes before this
+    `overdue.escalate_overdue` takes first, so an E4 racing the close either finishes before this
     UPDATE runs (its new E4 is then closed too) or waits and finds nothing open.
 
     Not sent for an incident closed by the officer's final report (核报): that says the
@@ -283,61 +283,3 @@ def _settle(incident_id: int | None, event_id: int | None, entity: str, exercise
                  after={"escalations": [f"E{i}" for i in ids], "status": "closed", "note": note})
     return list(db.session.scalars(select(Escalation).where(Escalation.id.in_(ids)).order_by(Escalation.id)))
 
-
-# ---- E4 -----------------------------------------------------------------------------------
-
-def escalate_if_overdue(escalation_id: int) -> Escalation | None:
-    """E4 for one escalation whose deadline passed unacknowledged; once only, whoever calls.
-
-    Commits. Returns the new escalation at the next level (None when nothing was done).
-    """
-    now = utcnow()
-    esc = db.session.get(Escalation, escalation_id)
-    if esc is None or esc.status != EscalationStatus.OPEN or esc.deadline_at is None or esc.deadline_at > now:
-        db.session.rollback()
-        return None
-    if esc.incident_id is not None:
-        # The incident's row lock first, as closing it takes it (`incident_closed`): a close in
-        # progress finishes, and then this escalation is no longer open.
-        db.session.execute(select(Incident.id).where(Incident.id == esc.incident_id).with_for_update())
-    village = db.session.get(Division, esc.village_code) if esc.village_code else None
-    upper = next_level(esc.level)
-    scope = exercise_division(esc.exercise_id, running_only=True)  # no E4 after a drill ended
-    upper_division = db.session.get(Division, village.ancestor_code(upper) or "") if village and upper else None
-    if upper_division is None or not within(upper_division, scope):
-        # Nobody above (province, the edge of a drill, or a drill that ended): it stays visible as overdue.
-        note = (esc.note or "") + "超时未确认，无更高一级"
-        if service.claim_open(esc.id, status=EscalationStatus.OVERDUE, note=note):
-            db.session.commit()
-        else:
-            db.session.rollback()
-        return None
-    if not service.claim_open(esc.id, status=EscalationStatus.ESCALATED, escalated_at=now):
-        db.session.rollback()  # acknowledged (or escalated by another worker) just now
-        return None
-    db.session.refresh(esc)
-    incident = db.session.get(Incident, esc.incident_id) if esc.incident_id else None
-    report = db.session.get(Report, esc.report_id) if esc.report_id else None
-    children = opening.open_chain("E4", upper, village, incident=incident, report=report,
-                                  exercise_id=esc.exercise_id, deadline_minutes=service.ack_minutes(), parent=esc)
-    audit.record("escalation.overdue", "escalation", esc.public_id, exercise_id=esc.exercise_id,
-                 after={"escalated_to": [c.public_id for c in children]})
-    db.session.commit()
-    return children[-1] if children else None
-
-
-def sweep_overdue(limit: int = 500) -> int:
-    """Catch deadlines the scheduler missed (Redis flushed, worker down). Idempotent."""
-    ids = list(db.session.scalars(select(Escalation.id).where(
-        Escalation.status == EscalationStatus.OPEN, Escalation.deadline_at < utcnow())
-        .order_by(Escalation.deadline_at).limit(limit)))
-    db.session.rollback()
-    done = 0
-    for escalation_id in ids:
-        try:
-            if escalate_if_overdue(escalation_id) is not None:
-                done += 1
-        except Exception:  # noqa: BLE001  (one bad row must not stop the others)
-            db.session.rollback()
-            log.exception("E4 for E%s failed; the next sweep retries", escalation_id)
-    return done

@@ -6,57 +6,125 @@ an SMS at 3 a.m. is more often unseen than ignored, and a second ring costs less
 county. A repeat goes to the people as they stand now: whoever went off duty since is replaced
 by their backup (`service.with_stand_ins`), who joins the recipients and may acknowledge.
 
-Like `escalate_if_overdue` these are jobs: they commit. The race guard is a conditional UPDATE
-on the escalation's row (still open, still unacknowledged, still at this repeat number), so an
-acknowledgement, a close or a second worker landing first leaves nothing to repeat.
+Repeats are due from the database like deadlines (`dispatch.overdue`): each pass of
+`dispatch.jobs.due` sends every repeat due, up to 500 a transaction. The race guard is one
+conditional UPDATE on the escalations' rows (still open, still unacknowledged, still at this
+repeat number), so an acknowledgement, a close or a second worker landing first leaves nothing
+to repeat. Repeats lock escalations only, never an incident, so they take no part in the
+incident-then-escalation lock order.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
-import redis
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.orm import selectinload
 
 from core import audit
 from core.extensions import db
-from core.models import Division, utcnow
+from core.models import Division, Person, rows_by, utcnow
 from dispatch import opening, service
-from dispatch.deadlines import schedule_repeat
 from dispatch.models import Escalation, EscalationStatus
 from messaging.outbox import queue_sms
 from reporter.models import Incident, Report
 
 log = logging.getLogger("zaibao.dispatch")
 
+BATCH = 500
+
 
 def repeat_if_due(escalation_id: int) -> bool:
     """Send the escalation's next repeat if it is due and nobody has answered; once only,
-    whoever calls. A repeat whose deadline has passed is skipped: it climbs instead. Commits."""
-    now = utcnow()
-    esc = db.session.get(Escalation, escalation_id)
-    if (esc is None or esc.status != EscalationStatus.OPEN or esc.acknowledged_at is not None
-            or esc.repeat_at is None or esc.repeat_at > now
-            or esc.deadline_at is None or esc.deadline_at <= now):
+    whoever calls. Commits."""
+    return send_repeats([escalation_id]) == 1
+
+
+def send_repeats(ids: list[int] | None = None, *, limit: int = BATCH, now: datetime | None = None) -> int:
+    """Send the repeats due of the given escalations, or of the first `limit` due; the number
+    sent. A repeat whose deadline has passed is skipped: it climbs instead. Commits."""
+    now = now or utcnow()
+    query = (select(Escalation).where(
+        Escalation.status == EscalationStatus.OPEN, Escalation.acknowledged_at.is_(None),
+        Escalation.repeat_at <= now, Escalation.deadline_at > now)
+        .options(selectinload(Escalation.recipients).selectinload(Person.backup)))
+    if ids is not None:
+        query = query.where(Escalation.id.in_(ids))
+    else:
+        query = query.order_by(Escalation.repeat_at).limit(limit)
+    due = list(db.session.scalars(query))
+    claimed = set(_claim(due))
+    mine = [esc for esc in due if esc.id in claimed]
+    if not mine:
         db.session.rollback()
-        return False
+        return 0
+    villages = rows_by(Division.code, (esc.village_code for esc in mine))
+    incidents = rows_by(Incident.id, (esc.incident_id for esc in mine))
+    reports = rows_by(Report.id, (esc.report_id for esc in mine))
+    for esc in mine:
+        _repeat(esc, villages.get(esc.village_code), incidents.get(esc.incident_id), reports.get(esc.report_id))
+    db.session.commit()
+    return len(mine)
+
+
+def sweep_repeats(limit: int = BATCH, rounds: int = 20) -> int:
+    """Every repeat due now, `limit` a transaction (at most `rounds` of them a call); the number
+    sent. A batch that fails is retried one escalation at a time."""
+    sent, previous = 0, None
+    for _ in range(rounds):
+        now = utcnow()
+        due = list(db.session.scalars(select(Escalation.id).where(
+            Escalation.status == EscalationStatus.OPEN, Escalation.acknowledged_at.is_(None),
+            Escalation.repeat_at <= now, Escalation.deadline_at > now).order_by(Escalation.repeat_at).limit(limit)))
+        db.session.rollback()
+        if not due or due == previous:
+            break
+        previous = due
+        try:
+            sent += send_repeats(due, now=now)
+        except Exception:  # noqa: BLE001  (retried alone below)
+            db.session.rollback()
+            log.exception("repeats of %d escalations failed together; retrying them one by one", len(due))
+            sent += _one_by_one(due)
+        if len(due) < limit:
+            break
+    return sent
+
+
+def _one_by_one(ids: list[int]) -> int:
+    sent = 0
+    for escalation_id in ids:
+        try:
+            sent += repeat_if_due(escalation_id)
+        except Exception:  # noqa: BLE001  (one bad row must not stop the others)
+            db.session.rollback()
+            log.exception("repeat of E%s failed; the next pass retries", escalation_id)
+    return sent
+
+
+def _claim(due: list[Escalation]) -> list[int]:
+    """Count the repeat on each escalation still open, unacknowledged and at the repeat number
+    read; the ids claimed."""
+    if not due:
+        return []
+    return list(db.session.execute(
+        update(Escalation).where(
+            tuple_(Escalation.id, Escalation.repeats_sent).in_([(esc.id, esc.repeats_sent or 0) for esc in due]),
+            Escalation.status == EscalationStatus.OPEN, Escalation.acknowledged_at.is_(None))
+        .values(repeats_sent=Escalation.repeats_sent + 1).returning(Escalation.id)
+        .execution_options(synchronize_session=False)).scalars())
+
+
+def _repeat(esc: Escalation, village: Division | None, incident: Incident | None, report: Report | None) -> None:
+    """The claimed repeat: its next time, the people as they stand now, their SMS, the audit entry."""
     sent = esc.repeats_sent or 0
-    next_at = opening.repeat_at_for(esc, sent + 1)
-    claimed = db.session.execute(update(Escalation).where(
-        Escalation.id == esc.id, Escalation.status == EscalationStatus.OPEN,
-        Escalation.acknowledged_at.is_(None), Escalation.repeats_sent == sent)
-        .values(repeats_sent=sent + 1, repeat_at=next_at)).rowcount == 1
-    if not claimed:
-        db.session.rollback()
-        return False
-    db.session.refresh(esc)
+    esc.repeats_sent = sent + 1
+    esc.repeat_at = opening.repeat_at_for(esc, sent + 1)
     people = service.with_stand_ins(list(esc.recipients))
     added = [p for p in people if all(r.id != p.id for r in esc.recipients)]
     if added:
         esc.recipients = list(esc.recipients) + added
-    village = db.session.get(Division, esc.village_code) if esc.village_code else None
-    incident = db.session.get(Incident, esc.incident_id) if esc.incident_id else None
-    report = db.session.get(Report, esc.report_id) if esc.report_id else None
     if village is not None:
         text = service.alert_text(esc, village, incident, report, repeat=True)
         for person in people:
@@ -64,27 +132,4 @@ def repeat_if_due(escalation_id: int) -> bool:
                       report_id=esc.report_id, exercise_id=esc.exercise_id)
     audit.record("escalation.repeat", "escalation", esc.public_id, exercise_id=esc.exercise_id,
                  after={"repeat": sent + 1, "to": [p.id for p in people], "backups_added": [p.id for p in added]})
-    db.session.commit()
-    if next_at is not None:
-        try:
-            schedule_repeat(escalation_id, sent + 2, next_at)
-        except redis.exceptions.RedisError as exc:  # the sweep sends it
-            log.warning("repeat %s of E%s not scheduled (%s); the sweep sends it", sent + 2, escalation_id, exc)
-    return True
 
-
-def sweep_repeats(limit: int = 500) -> int:
-    """Catch repeats the scheduler missed (Redis flushed, worker down). Idempotent."""
-    now = utcnow()
-    ids = list(db.session.scalars(select(Escalation.id).where(
-        Escalation.status == EscalationStatus.OPEN, Escalation.repeat_at < now, Escalation.deadline_at > now)
-        .order_by(Escalation.repeat_at).limit(limit)))
-    db.session.rollback()
-    done = 0
-    for escalation_id in ids:
-        try:
-            done += repeat_if_due(escalation_id)
-        except Exception:  # noqa: BLE001  (one bad row must not stop the others)
-            db.session.rollback()
-            log.exception("repeat of E%s failed; the next sweep retries", escalation_id)
-    return done

@@ -70,8 +70,9 @@ def test_two_workers_share_each_sweep_instead_of_both_running_it(app):
         runs.append(threading.current_thread().name)
 
     q.periodic(1.0, name="test.count")(count)
+    sweeps = [sweep for sweep in q._PERIODIC if sweep[0] == "test.count"]
     stop = threading.Event()
-    loops = [threading.Thread(target=q.run_sweeps_forever, args=(app, stop, f"w{i}"), name=f"w{i}")
+    loops = [threading.Thread(target=q.run_sweeps_forever, args=(app, stop, f"w{i}", sweeps), name=f"w{i}")
              for i in range(2)]
     try:
         for loop in loops:
@@ -132,7 +133,7 @@ def test_two_deployments_on_one_redis_never_run_each_others_jobs(start_worker, f
 
 def test_a_busy_worker_finishes_its_job_then_stops(start_worker, fake_twilio, redis_client):
     """SIGTERM during a send (a slow gateway): the SMS still goes out, then the worker stops, within
-    10 s, its scheduler with it."""
+    10 s, leaving no process behind."""
     fake_twilio.configure(delay=1.5)
     worker = start_worker()
     wait_for(lambda: _registered(redis_client, worker), timeout=30, message="the worker's RQ loop")

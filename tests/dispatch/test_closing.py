@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import AuditEntry, Person, utcnow
-from dispatch import flows
+from dispatch import flows, overdue
 from dispatch.models import Escalation
 from messaging.models import OutboundSms
 from reporter.models import Event, Incident, Report
@@ -58,7 +58,7 @@ def test_closing_settles_the_open_e1_and_its_deadline_does_nothing(tree, staff, 
     assert entry.after["escalations"] == [f"E{e1.id}"]
 
     _expire(e1)
-    assert flows.escalate_if_overdue(e1.id) is None and flows.sweep_overdue() == 0
+    assert overdue.escalate_if_overdue(e1.id) is None and overdue.sweep_overdue() == 0
     assert _escalations(rule="E4") == [] and sms_to(staff.county) == []
     assert _escalations()[0].status == "closed"
 
@@ -78,13 +78,13 @@ def test_acknowledged_stays_acknowledged_and_the_other_level_closes(tree, staff,
 def test_escalated_keeps_its_outcome_and_its_e4_closes(tree, staff, report_in):
     _r, incident, [e1] = report_in(tree.village, staff.officer_a, relocated=3)
     _expire(e1)
-    child = flows.escalate_if_overdue(e1.id)
+    child = overdue.escalate_if_overdue(e1.id)
     assert len(sms_to(staff.county)) == 1
     _close(staff.county, incident)
     parent, e4 = _escalations()
     assert (parent.status, e4.id, e4.status) == ("escalated", child.id, "closed")
     _expire(e4)
-    assert flows.escalate_if_overdue(e4.id) is None and sms_to(staff.city) == []
+    assert overdue.escalate_if_overdue(e4.id) is None and sms_to(staff.city) == []
     assert len(sms_to(staff.county)) == 1  # the E4 sent before the close, nothing since
 
 
@@ -92,7 +92,7 @@ def test_overdue_with_nobody_above_closes_keeping_why_it_was_overdue(tree, staff
     _r, incident, escalations = report_in(tree.village, staff.officer_a, relocated=20000)
     province = escalations[-1]
     _expire(province)
-    assert flows.escalate_if_overdue(province.id) is None
+    assert overdue.escalate_if_overdue(province.id) is None
     assert db.session.get(Escalation, province.id).status == "overdue"
     _close(staff.province, incident)
     assert {e.status for e in _escalations()} == {"closed"}
@@ -207,7 +207,9 @@ def _in_thread(app, fn, results: list, errors: list) -> threading.Thread:
     return thread
 
 
-def test_deadline_job_waits_for_a_close_in_progress_and_then_does_nothing(app, tree, staff, report_in):
+def test_a_deadline_pass_leaves_a_close_in_progress_alone_and_then_finds_nothing(app, tree, staff, report_in):
+    """The pass does not wait behind the incident's lock (a close, an intake batch): it skips
+    that escalation, and the next pass, after the close committed, finds it closed."""
     _postgres_only()
     _r, incident, [e1] = report_in(tree.village, staff.officer_a, relocated=3)
     _expire(e1)
@@ -215,12 +217,12 @@ def test_deadline_job_waits_for_a_close_in_progress_and_then_does_nothing(app, t
     incident.status, incident.closed_at = "closed", utcnow()
     flows.on_incident_closed(incident, actor=staff.county)  # not committed yet
     results, errors = [], []
-    thread = _in_thread(app, lambda: flows.escalate_if_overdue(e1.id), results, errors)
-    time.sleep(0.5)
-    assert thread.is_alive(), "the E4 job did not wait for the close"
+    thread = _in_thread(app, overdue.sweep_overdue, results, errors)
+    thread.join(timeout=10)
+    assert not thread.is_alive(), "the pass waited for the close"
+    assert errors == [] and results == [0]
     db.session.commit()
-    thread.join(timeout=30)
-    assert errors == [] and results == [None]
+    assert overdue.sweep_overdue() == 0
     assert [e.status for e in _escalations()] == ["closed"] and sms_to(staff.county) == []
 
 
@@ -280,7 +282,7 @@ def test_close_during_an_e4_in_progress_also_closes_the_new_e4(app, tree, staff,
     def e4():
         event.listen(db.engine, "after_cursor_execute", pause_after_outbox_insert)
         try:
-            return flows.escalate_if_overdue(ids["esc"])
+            return overdue.escalate_if_overdue(ids["esc"])
         finally:
             event.remove(db.engine, "after_cursor_execute", pause_after_outbox_insert)
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core.exercises import Exercise
 from core.extensions import db
 from core.models import utcnow
-from dispatch import flows
+from dispatch import flows, overdue
 from dispatch.models import Escalation
 from messaging.models import OutboundSms
 
@@ -172,10 +172,10 @@ def _expire(esc):
 def test_overdue_escalation_goes_one_level_up_once(tree, staff, report_in):
     report, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
     _expire(esc)
-    child = flows.escalate_if_overdue(esc.id)
+    child = overdue.escalate_if_overdue(esc.id)
     assert (child.rule, child.level, child.parent_id, child.status) == ("E4", "county", esc.id, "open")
-    assert flows.escalate_if_overdue(esc.id) is None
-    assert flows.sweep_overdue() == 0
+    assert overdue.escalate_if_overdue(esc.id) is None
+    assert overdue.sweep_overdue() == 0
     assert db.session.get(Escalation, esc.id).status == "escalated"
     assert sms_to(staff.county) == [f'【灾情】王庄村(码头镇) 洪涝 转移3 R{report.id}，码头镇未按时确认'
                                     f'E{esc.id}。回复"收到 E{child.id}"确认。']
@@ -186,7 +186,7 @@ def test_acknowledged_before_the_deadline_job_runs_means_no_e4(tree, staff, repo
     _expire(esc)  # deadline passed, the job has not run yet
     flows.acknowledge_by_sms(staff.township, esc.id, None)
     db.session.commit()
-    assert flows.escalate_if_overdue(esc.id) is None and flows.sweep_overdue() == 0
+    assert overdue.escalate_if_overdue(esc.id) is None and overdue.sweep_overdue() == 0
     assert db.session.scalars(select(Escalation).where(Escalation.rule == "E4")).all() == []
     assert sms_to(staff.county) == []
 
@@ -195,7 +195,7 @@ def test_province_overdue_has_nobody_above(tree, staff, report_in):
     _r, _i, escalations = report_in(tree.village, staff.officer_a, relocated=20000)
     province = escalations[-1]
     _expire(province)
-    assert flows.escalate_if_overdue(province.id) is None
+    assert overdue.escalate_if_overdue(province.id) is None
     assert db.session.get(Escalation, province.id).status == "overdue"
     # still acknowledgeable, and the province office can do it
     flows.acknowledge(staff.province, province, "api")
@@ -235,10 +235,10 @@ def test_drill_deadline_at_the_edge_of_the_exercise_goes_no_higher(tree, staff, 
     db.session.commit()
     _r, _i, [town, county] = report_in(tree.village, staff.officer_a, exercise_id=exercise.id, deaths=1)
     _expire(county)
-    assert flows.escalate_if_overdue(county.id) is None  # the city is outside the drill
+    assert overdue.escalate_if_overdue(county.id) is None  # the city is outside the drill
     assert db.session.get(Escalation, county.id).status == "overdue"
     _expire(town)
-    child = flows.escalate_if_overdue(town.id)
+    child = overdue.escalate_if_overdue(town.id)
     assert (child.level, child.exercise_id) == ("county", exercise.id)
     assert sms_to(staff.city) == []
 
@@ -250,7 +250,7 @@ def test_no_e4_after_the_drill_ended(tree, staff, report_in):
     _r, _i, [town] = report_in(tree.village, staff.officer_a, exercise_id=exercise.id, relocated=3)
     exercise.status = "ended"
     _expire(town)
-    assert flows.escalate_if_overdue(town.id) is None
+    assert overdue.escalate_if_overdue(town.id) is None
     assert db.session.get(Escalation, town.id).status == "overdue" and sms_to(staff.county) == []
 
 

@@ -1,4 +1,4 @@
-"""Redis outages and lost deadlines, with real Redis servers, real workers and fake Twilio."""
+"""Redis outages and deadlines, with real Redis servers, real workers and fake Twilio."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import redis
 from sqlalchemy import func, select
 
 from core.extensions import db
-from core.queue import job_id
+from core.models import utcnow
 from dispatch import flows
 from dispatch.models import Escalation
 from messaging.models import OutboundSms
@@ -94,31 +94,56 @@ def test_redis_down_while_reports_arrive(tree, staff, report_in, fake_twilio, fa
     worker.kill()  # before its private Redis goes away
 
 
-def test_scheduled_deadline_escalates(app, tree, staff, report_in, fake_twilio, fast_worker, monkeypatch):
+def test_a_deadline_escalates_within_a_pass_of_the_worker(app, tree, staff, report_in, fake_twilio, fast_worker,
+                                                          monkeypatch):
     monkeypatch.setitem(app.config, "ESCALATION_ACK_MINUTES", 0.03)  # 1.8 s
     _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
-    fast_worker("scheduler-only", ESCALATION_SWEEP_SECONDS=3600)  # only the scheduled job can do it
-    wait_for(lambda: db.session.scalar(select(Escalation).where(Escalation.rule == "E4")), timeout=30,
-             message="E4 from the scheduled deadline job")
+    fast_worker("due")
+    e4 = wait_for(lambda: db.session.scalar(select(Escalation).where(Escalation.rule == "E4")), timeout=30,
+                  message="E4 from the pass of what is due")
     wait_for(lambda: len(fake_twilio.bodies_to(staff.county.phone)) == 1, message="county told")
-    assert db.session.get(Escalation, esc.id).status == "escalated"
+    row = db.session.get(Escalation, esc.id)
+    assert row.status == "escalated" and e4.parent_id == esc.id
+    assert (e4.created_at - row.deadline_at).total_seconds() < 10  # a pass a second, on a loaded box
 
 
-def test_lost_deadline_is_caught_by_the_sweep(app, tree, staff, report_in, fake_twilio, fast_worker, redis_client,
-                                              monkeypatch):
+def test_a_deadline_needs_nothing_in_redis(app, tree, staff, report_in, fake_twilio, fast_worker, redis_client,
+                                           monkeypatch):
+    """Deadlines are due from the database: a flushed Redis (or one restarted without its data)
+    loses none, and the SMS job it lost is queued again from the outbox."""
     monkeypatch.setitem(app.config, "ESCALATION_ACK_MINUTES", 0.02)
     monkeypatch.setitem(app.config, "ESCALATION_REPEATS", 0)  # counts the township's texts: no repeat
-    _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
-    assert redis_client.exists(f"rq:job:{job_id(f'deadline-E{esc.id}')}")
-    redis_client.flushdb()  # the scheduled deadline (and the queued SMS job) are gone
+    report_in(tree.village, staff.officer_a, relocated=3)
+    redis_client.flushdb()  # the queued SMS job is gone
     fast_worker("sweeper")
     wait_for(lambda: db.session.scalar(select(Escalation).where(Escalation.rule == "E4")), timeout=30,
-             message="E4 from the sweep")
+             message="E4")
     wait_for(lambda: len(fake_twilio.bodies_to(staff.county.phone)) == 1, message="county told")
     assert len(fake_twilio.bodies_to(staff.township.phone)) == 1  # the flushed SMS job was re-queued too
-    time.sleep(3)  # several more sweeps
+    time.sleep(3)  # several more passes
     assert db.session.scalar(select(func.count()).select_from(Escalation).where(Escalation.rule == "E4")) == 1
     assert len(fake_twilio.bodies_to(staff.county.phone)) == 1
+
+
+def test_deadlines_climb_while_redis_is_down(app, tree, staff, report_in, fake_twilio, fast_worker, own_redis,
+                                             monkeypatch):
+    """Redis down at the deadline: the E4 is still recorded on time, its SMS waits in the outbox
+    and goes out when Redis is back."""
+    monkeypatch.setitem(app.config, "ESCALATION_ACK_MINUTES", 0.15)  # 9 s: the E1 goes out first
+    monkeypatch.setitem(app.config, "ESCALATION_REPEATS", 0)
+    worker = fast_worker("no-redis", REDIS_URL=own_redis.url)
+    _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
+    wait_for(lambda: len(fake_twilio.bodies_to(staff.township.phone)) == 1, message="the E1 sent")
+    own_redis.stop()
+    assert db.session.get(Escalation, esc.id).deadline_at > utcnow(), "the deadline passed before Redis stopped"
+    e4 = wait_for(lambda: db.session.scalar(select(Escalation).where(Escalation.rule == "E4")), timeout=30,
+                  message="E4 with Redis down")
+    assert e4.parent_id == esc.id
+    assert fake_twilio.bodies_to(staff.county.phone) == []
+    own_redis.start()
+    wait_for(lambda: len(fake_twilio.bodies_to(staff.county.phone)) == 1, timeout=40,
+             message="the county told once Redis is back")
+    worker.kill()  # before its private Redis goes away
 
 
 def test_ack_racing_the_deadline_never_both(app, tree, staff, report_in, fast_worker, monkeypatch):
@@ -168,7 +193,7 @@ def test_a_due_retry_goes_out_after_its_worker_was_killed_and_restarted(app, tre
     """SIGKILL (a host's OOM killer, a service manager giving up): RQ's scheduler process used to
     live on as an orphan holding the scheduler's locks, and the outbox sweep counted the retry it
     had scheduled as queued, so a retry due after 2 s went out after a minute or never. Now the
-    scheduler dies with its worker and the retry is due from the database, queued by any sweep."""
+    worker runs no scheduler and the retry is due from the database, queued by any sweep."""
     from messaging.outbox import queue_sms
 
     fake_twilio.configure(fail_next=1, fail_status=503, fail_code=20503)
@@ -182,7 +207,7 @@ def test_a_due_retry_goes_out_after_its_worker_was_killed_and_restarted(app, tre
     failed_at = time.monotonic()
     os.kill(first.proc.pid, signal.SIGKILL)  # the main process only: nothing takes its children down
     first.proc.wait(timeout=10)
-    wait_for(lambda: _group_gone(first.proc.pid), timeout=5, message="the scheduler to die with its worker")
+    wait_for(lambda: _group_gone(first.proc.pid), timeout=5, message="nothing of the worker left")
     start_worker(**settings)
     wait_for(lambda: fake_twilio.bodies_to(staff.township.phone), timeout=30, message="the retry at the gateway")
     assert time.monotonic() - failed_at < 2 + 10
@@ -200,9 +225,8 @@ def _group_gone(pgid: int) -> bool:
 
 def test_a_deadline_is_kept_after_its_worker_was_killed_and_restarted(app, tree, staff, report_in, fake_twilio,
                                                                       start_worker, monkeypatch):
-    """The default deadline sweep (every 5 s) escalates what is due whatever became of the
-    scheduled job: after a SIGKILL, a new worker's scheduler may wait a minute for the old one's
-    lock, and the sweep ran every 30 s; now the E4 comes within a sweep of the new worker's start."""
+    """What is due comes from the database: after a SIGKILL (the dead worker's sweep lease lasts
+    at most 10 s) the new worker's pass escalates the deadline that passed meanwhile."""
     monkeypatch.setitem(app.config, "ESCALATION_ACK_MINUTES", 0.1)  # 6 s
     first = start_worker()
     _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
@@ -213,6 +237,6 @@ def test_a_deadline_is_kept_after_its_worker_was_killed_and_restarted(app, tree,
     start_worker()  # default sweep intervals
     e4 = wait_for(lambda: db.session.scalar(select(Escalation).where(Escalation.rule == "E4")), timeout=40,
                   message="the E4")
-    # the sweep interval (5 s) plus the new worker's start on a loaded box; the old scheduler lock
-    # would have held it about a minute
+    # the dead worker's lease (at most 10 s) and the new worker's start on a loaded box; RQ's
+    # scheduler lock of the old deadline jobs held it about a minute
     assert (e4.created_at - deadline).total_seconds() < 15

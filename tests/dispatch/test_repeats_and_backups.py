@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core import people
 from core.extensions import db
 from core.models import AuditEntry, utcnow
-from dispatch import flows, repeats
+from dispatch import flows, overdue, repeats
 from dispatch.models import Escalation
 from dispatch.rules import Policy, repeat_due
 from tests.conftest import wait_for
@@ -51,7 +51,7 @@ def test_unacknowledged_notice_is_repeated_once_then_climbs(tree, staff, report_
     assert entry.entity_id == esc.public_id and entry.after["repeat"] == 1
     row.deadline_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
-    child = flows.escalate_if_overdue(esc.id)
+    child = overdue.escalate_if_overdue(esc.id)
     assert (child.rule, child.level) == ("E4", "county") and len(sms_to(staff.county)) == 1
 
 
@@ -76,7 +76,7 @@ def test_no_repeat_once_acknowledged_nor_after_the_deadline(tree, staff, report_
     assert repeats.sweep_repeats() == 0
     _r, _i, [late] = report_in(tree.village2, staff.officer_a, relocated=3)
     _due(late, deadline_too=True)  # the worker was down past the deadline: it climbs instead
-    assert repeats.sweep_repeats() == 0 and flows.sweep_overdue() == 1
+    assert repeats.sweep_repeats() == 0 and overdue.sweep_overdue() == 1
     assert all("再次提醒" not in body for body in sms_to(staff.township))
 
 
@@ -151,9 +151,9 @@ def test_cli_sets_duty_and_backup_with_audit(app, tree, staff, make_person):
 
 
 def test_worker_repeats_then_climbs(app, tree, staff, report_in, fake_twilio, fast_worker, monkeypatch):
-    """A real worker: the scheduled repeat job, then the deadline job (sweeps off)."""
+    """A real worker: the repeat when it is due, then the climb at the deadline."""
     monkeypatch.setitem(app.config, "ESCALATION_ACK_MINUTES", 0.1)  # repeat at 3 s, climb at 6 s
-    fast_worker("repeater", ESCALATION_SWEEP_SECONDS=3600)
+    fast_worker("repeater")
     _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
     wait_for(lambda: len(fake_twilio.bodies_to(staff.township.phone)) == 2, timeout=30, message="repeated")
     assert "再次提醒" in fake_twilio.bodies_to(staff.township.phone)[1]

@@ -1,0 +1,169 @@
+"""E4: escalations whose acknowledgement deadline passed unacknowledged climb to the next level.
+
+Deadlines are due from the database, not from one queued job per escalation: `dispatch.jobs.due`
+runs every ESCALATION_SWEEP_SECONDS (1 s) in its own thread of `flask worker` and climbs
+everything due, up to 500 escalations a transaction, set-based (one claim, one INSERT round per
+step up the ladder, `dispatch.opening`). A deadline is never later than a pass, and nothing in
+Redis can lose one. (One RQ job per escalation starved the reminders' queue in the province
+drill: 40,000 waiting jobs, each a transaction of its own.)
+
+Lock order, as closing an incident takes them (`flows.on_incident_closed`): the incidents' rows
+first, then the escalations'. On PostgreSQL the incidents are taken `FOR UPDATE SKIP LOCKED`,
+so a pass never waits behind a close or an intake batch holding one: those escalations wait for
+the next pass, which finds them still due (or closed). The claim itself is the conditional UPDATE
+(still open), the one race guard against an acknowledgement (`flows.acknowledge`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+
+from core import audit
+from core.exercises import exercise_division, within
+from core.extensions import db
+from core.models import Division, rows_by, utcnow
+from dispatch import opening, service
+from dispatch.models import Escalation, EscalationStatus
+from dispatch.rules import next_level
+from reporter.models import Incident, Report
+
+log = logging.getLogger("zaibao.dispatch")
+
+NOBODY_ABOVE = "超时未确认，无更高一级"
+BATCH = 500
+
+
+def escalate_if_overdue(escalation_id: int) -> Escalation | None:
+    """E4 for one escalation (`escalate_overdue` of one); the escalation told, or None. Commits."""
+    told = escalate_overdue([escalation_id])
+    return told[0] if told else None
+
+
+def escalate_overdue(ids: list[int] | None = None, *, limit: int = BATCH, now: datetime | None = None
+                     ) -> list[Escalation]:
+    """Climb the given escalations, or the first `limit` due, if their deadline passed and
+    nobody acknowledged them; once only, whoever calls. Commits. Returns the escalations told
+    (the top of each E4 chain); one with nobody above stays visible as overdue."""
+    now = now or utcnow()
+    due = _lock_incidents(ids if ids is not None else _due(limit, now), now)
+    if not due:
+        db.session.rollback()
+        return []
+    escalations = list(db.session.scalars(select(Escalation).where(Escalation.id.in_(due)).order_by(Escalation.id)))
+    climbing, stuck = _split_by_what_is_above(escalations)
+    _claim(stuck, status=EscalationStatus.OVERDUE, note=func.coalesce(Escalation.note, "") + NOBODY_ABOVE)
+    claimed = set(_claim(climbing, status=EscalationStatus.ESCALATED, escalated_at=now))
+    chains = _open_e4_chains([(esc, upper) for esc, upper in climbing if esc.id in claimed])
+    for chain in chains:
+        esc = chain.parent
+        audit.record("escalation.overdue", "escalation", esc.public_id, exercise_id=esc.exercise_id,
+                     after={"escalated_to": [c.public_id for c in chain.opened]})
+    db.session.commit()
+    return [chain.opened[-1] for chain in chains if chain.opened]
+
+
+def sweep_overdue(limit: int = BATCH, rounds: int = 20) -> int:
+    """Every escalation due now, `limit` a transaction (at most `rounds` of them a call, so the
+    other sweeps get their turn); the number climbed. A batch that fails is retried one
+    escalation at a time, so one bad row does not hold up the others."""
+    climbed, previous = 0, None
+    for _ in range(rounds):
+        now = utcnow()
+        due = _due(limit, now)
+        db.session.rollback()
+        if not due or due == previous:  # nothing, or only what another transaction holds
+            break
+        previous = due
+        try:
+            climbed += len(escalate_overdue(due, now=now))
+        except Exception:  # noqa: BLE001  (retried alone below)
+            db.session.rollback()
+            log.exception("E4 for %d escalations failed together; retrying them one by one", len(due))
+            climbed += _one_by_one(due)
+        if len(due) < limit:
+            break
+    return climbed
+
+
+def _one_by_one(ids: list[int]) -> int:
+    climbed = 0
+    for escalation_id in ids:
+        try:
+            climbed += escalate_if_overdue(escalation_id) is not None
+        except Exception:  # noqa: BLE001  (one bad row must not stop the others)
+            db.session.rollback()
+            log.exception("E4 for E%s failed; the next pass retries", escalation_id)
+    return climbed
+
+
+def _due(limit: int, now: datetime) -> list[int]:
+    """The first `limit` escalations due: open, deadline passed."""
+    return list(db.session.scalars(select(Escalation.id).where(
+        Escalation.status == EscalationStatus.OPEN, Escalation.deadline_at <= now)
+        .order_by(Escalation.deadline_at).limit(limit)))
+
+
+def _lock_incidents(ids: list[int], now: datetime) -> list[int]:
+    """Of these escalations, those still due whose incident this transaction could lock (first,
+    in id order); the others wait for the next pass."""
+    if not ids:
+        return []
+    rows = db.session.execute(select(Escalation.id, Escalation.incident_id).where(
+        Escalation.id.in_(ids), Escalation.status == EscalationStatus.OPEN, Escalation.deadline_at <= now)).all()
+    incident_ids = sorted({incident_id for _id, incident_id in rows if incident_id is not None})
+    locked = set(db.session.scalars(select(Incident.id).where(Incident.id.in_(incident_ids))
+                                    .order_by(Incident.id).with_for_update(skip_locked=True)))
+    return [esc_id for esc_id, incident_id in rows if incident_id is None or incident_id in locked]
+
+
+def _split_by_what_is_above(escalations: list[Escalation]
+                            ) -> tuple[list[tuple[Escalation, str]], list[tuple[Escalation, None]]]:
+    """(escalation, the level above) for those with someone above to tell, and those without:
+    the province, the edge of a drill, or a drill that has ended (no E4 after it)."""
+    villages = rows_by(Division.code, {esc.village_code for esc in escalations if esc.village_code})
+    uppers = {esc.id: next_level(esc.level) for esc in escalations}
+    above = rows_by(Division.code, {villages[esc.village_code].ancestor_code(uppers[esc.id]) or ""
+                        for esc in escalations if esc.village_code in villages and uppers[esc.id]})
+    scopes: dict[int | None, Division | None] = {}
+    climbing: list[tuple[Escalation, str]] = []
+    stuck: list[tuple[Escalation, None]] = []
+    for esc in escalations:
+        village, upper = villages.get(esc.village_code or ""), uppers[esc.id]
+        division = above.get(village.ancestor_code(upper) or "") if village is not None and upper else None
+        if esc.exercise_id not in scopes:
+            scopes[esc.exercise_id] = exercise_division(esc.exercise_id, running_only=True)
+        if division is not None and within(division, scopes[esc.exercise_id]):
+            climbing.append((esc, upper))
+        else:
+            stuck.append((esc, None))
+    return climbing, stuck
+
+
+def _claim(pairs: list[tuple[Escalation, str | None]], **values) -> list[int]:
+    """Move these escalations out of 'open' if (and only if) they still are; the ids moved."""
+    if not pairs:
+        return []
+    stmt = (update(Escalation).where(Escalation.id.in_([esc.id for esc, _up in pairs]),
+                                     Escalation.status == EscalationStatus.OPEN)
+            .values(**values).returning(Escalation.id)
+            .execution_options(synchronize_session="fetch"))  # the loaded escalations see the change
+    return list(db.session.execute(stmt).scalars())
+
+
+def _open_e4_chains(climbing: list[tuple[Escalation, str]]) -> list[opening.Chain]:
+    """One E4 chain per claimed escalation, from the level above it, opened together."""
+    if not climbing:
+        return []
+    escalations = [esc for esc, _up in climbing]
+    incidents = rows_by(Incident.id, {esc.incident_id for esc in escalations})
+    reports = rows_by(Report.id, {esc.report_id for esc in escalations})
+    villages = rows_by(Division.code, {esc.village_code for esc in escalations if esc.village_code})
+    minutes = service.ack_minutes()
+    chains = [opening.Chain("E4", upper, villages[esc.village_code], incidents.get(esc.incident_id),
+                            reports.get(esc.report_id), esc.exercise_id, minutes, parent=esc)
+              for esc, upper in climbing]
+    return opening.open_chains(chains)
+
