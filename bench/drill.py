@@ -202,9 +202,11 @@ def main() -> None:
         f"- reported within 1 h {figures['share_1h'] * 100:.1f}%, within 2 h {figures['share_2h'] * 100:.1f}%, "
         f"silent {figures['silent']}; reports {figures['reports']}, escalations "
         + ", ".join(f"{e['rule']} {e['count']}" for e in figures["escalations_by_rule"]),
-        f"- time to notify (report received → SMS handed to the gateway, wall clock): "
-        f"p50 {figures['sms']['notify_p50_s']} s, p95 {figures['sms']['notify_p95_s']} s over "
-        f"{figures['sms']['total']} SMS",
+        f"- time to notify (report received → its first alert to a responder handed to the gateway, wall "
+        f"clock): p50 {figures['sms']['notify_p50_s']} s, p95 {figures['sms']['notify_p95_s']} s over "
+        f"{figures['sms']['notified']} alerts; E4 (deadline passed → the E4's text at the gateway): p50 "
+        f"{figures['sms']['climb_p50_s']} s, p95 {figures['sms']['climb_p95_s']} s over {figures['sms']['climbed']}; "
+        f"{figures['sms']['total']} SMS in all",
         f"- time to report (scenario minutes): median {figures['time_to_report']['village']['median_min']}, "
         f"p90 {figures['time_to_report']['village']['p90_min']}; exercise {exercise_id}",
         f"- reproduce: `.venv/bin/python bench/drill.py --area {args.area} --speed {args.speed:g} "

@@ -4,7 +4,8 @@ Only the stored records are read (exercise, participants, messages, reports, esc
 outbound SMS, shelter occupancy), never the simulator's plan: a live drill and a simulated
 one are judged the same way. Times are converted to scenario seconds from the exercise start
 (`clock_speed`: a simulated drill at ×60 played an hour per minute); the SMS hand-over time is
-kept in wall-clock seconds because it measures the machine, not the scenario.
+kept in wall-clock seconds because it measures the machine, not the scenario: from the report to
+its first alert to each responder, and from a deadline to the E4 that climbed from it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 
 from flask import current_app, has_request_context, render_template
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from core.exercises import Exercise
 from core.extensions import db
@@ -62,17 +64,38 @@ def load_inputs(exercise: Exercise) -> dict:
                        select(Escalation.id, Escalation.rule, Escalation.level, Escalation.created_at,
                               Escalation.acknowledged_at, Escalation.status)
                        .where(Escalation.exercise_id == ex).order_by(Escalation.id))]
-    sms = []
-    for status, purpose, code, sent_at, received_at in db.session.execute(
-            select(OutboundSms.status, OutboundSms.purpose, OutboundSms.error_code, OutboundSms.sent_at,
-                   Report.received_at).outerjoin(Report, Report.id == OutboundSms.report_id)
-            .where(OutboundSms.exercise_id == ex)):
-        notify = (sent_at - received_at).total_seconds() if sent_at and received_at and purpose == "escalation" \
-            else None
-        sms.append({"status": status, "purpose": purpose, "error_code": code, "notify_s": notify})
+    firsts, climbs = _first_alerts(ex)
+    below = aliased(Escalation)
+    sms = [{"status": status, "purpose": purpose, "error_code": code,
+            "notify_s": _seconds(received_at, sent_at) if sms_id in firsts and sms_id not in climbs else None,
+            "climb_s": _seconds(deadline_at, sent_at) if sms_id in climbs else None}
+           for sms_id, status, purpose, code, sent_at, received_at, deadline_at in db.session.execute(
+               select(OutboundSms.id, OutboundSms.status, OutboundSms.purpose, OutboundSms.error_code,
+                      OutboundSms.sent_at, Report.received_at, below.deadline_at)
+               .outerjoin(Report, Report.id == OutboundSms.report_id)
+               .outerjoin(Escalation, Escalation.id == OutboundSms.escalation_id)
+               .outerjoin(below, below.id == Escalation.parent_id)
+               .where(OutboundSms.exercise_id == ex))]
     return {"villages": villages, "reports": reports, "messages": messages, "escalations": escalations,
             "sms": sms, "shelters": shelter_use(exercise),
             "duration": float((exercise.settings or {}).get("duration") or _observed_duration(exercise, speed))}
+
+
+def _first_alerts(exercise_id: int) -> tuple[set[int], set[int]]:
+    """Which SMS measure the machine: the first alert of each report to each responder (a repeat,
+    sent half a window later by design, is not one), and the first text of each E4 to each
+    responder (measured from the deadline it climbed from, not from the report)."""
+    alerts = (select(func.min(OutboundSms.id)).join(Escalation, Escalation.id == OutboundSms.escalation_id)
+              .where(OutboundSms.exercise_id == exercise_id, OutboundSms.purpose == "escalation"))
+    firsts = set(db.session.scalars(alerts.group_by(OutboundSms.escalation_id, OutboundSms.to_phone,
+                                                    OutboundSms.report_id)))
+    climbs = set(db.session.scalars(alerts.where(Escalation.rule == "E4")
+                                    .group_by(OutboundSms.escalation_id, OutboundSms.to_phone)))
+    return firsts, climbs
+
+
+def _seconds(since: datetime | None, until: datetime | None) -> float | None:
+    return (until - since).total_seconds() if since is not None and until is not None else None
 
 
 def _observed_duration(exercise: Exercise, speed: float) -> float:

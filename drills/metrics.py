@@ -9,8 +9,12 @@ Inputs (lists of dicts):
   reports     {t, village_code, kind, flags, status}       every report (nil reports included)
   messages    {t, outcome, body, review_status}            every inbound message of the drill
   escalations {id, rule, level, t, t_ack, status}          t_ack None when never acknowledged
-  sms         {status, purpose, error_code, notify_s}      outbound SMS; notify_s = seconds from the
-                                                           report to the hand-over to the gateway
+  sms         {status, purpose, error_code, notify_s,      outbound SMS; notify_s = seconds from the
+               climb_s}                                    report to the hand-over to the gateway of
+                                                           its first alert to a responder (None for
+                                                           any other SMS: repeats, reminders, E4);
+                                                           climb_s = from the deadline passed to an
+                                                           E4's first text (None for the others)
   shelters    {code, name, capacity, peak}                 peak occupancy during the drill
 
 The objectives', problems' and recommendations' texts go through gettext: Chinese outside a
@@ -132,6 +136,7 @@ def evaluate(villages: list[dict], reports: list[dict], messages: list[dict], es
     flagged = [r for r in reports if r.get("flags")]
     sms_status = Counter(s["status"] for s in sms)
     notify = [s["notify_s"] for s in sms if s.get("notify_s") is not None]
+    climb = [s["climb_s"] for s in sms if s.get("climb_s") is not None]
     failed = [s for s in sms if s["status"] in FAILED_SMS]
 
     result = {
@@ -145,7 +150,9 @@ def evaluate(villages: list[dict], reports: list[dict], messages: list[dict], es
         "report_kinds": dict(sorted(Counter(r["kind"] for r in reports).items())),
         "sms": {"total": len(sms), "by_status": dict(sorted(sms_status.items())), "failed": len(failed),
                 "failure_codes": dict(sorted(Counter(str(s.get("error_code")) for s in failed).items())),
-                "notify_p50_s": _round(percentile(notify, 50)), "notify_p95_s": _round(percentile(notify, 95))},
+                "notify_p50_s": _round(percentile(notify, 50)), "notify_p95_s": _round(percentile(notify, 95)),
+                "notified": len(notify), "climbed": len(climb),
+                "climb_p50_s": _round(percentile(climb, 50)), "climb_p95_s": _round(percentile(climb, 95))},
         "shelters": [dict(s, use=_share(s["peak"], s["capacity"])) for s in shelters],
         "arrival_curve": arrival_curve(first, n, duration),
         "ack_delays": {level: sorted(values) for level, values in ack_by_level.items()},

@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
-from drills import flows
+from core.extensions import db
+from dispatch.models import Escalation
+from drills import evaluation, flows
 from drills.evaluation import HEADINGS
+from messaging.models import OutboundSms
 
 
 @pytest.fixture
@@ -100,3 +105,28 @@ def test_chart_labels_follow_the_page_language(app):
             refresh()  # the locale is cached per app context, which the test shares
             assert charts._label("乡镇", "township") == label
     assert charts._label("乡镇", "township") == "乡镇"  # CLI: no request
+
+
+def test_time_to_notify_counts_each_reports_first_alert_and_e4_from_its_deadline(app, tree, drill_rows):
+    """A repeat (sent half a window later by design) is not a slow notice, nor is an E4 (sent at
+    the deadline): the notice is measured from the report, the E4 from the deadline it climbed from."""
+    exercise = flows.start_exercise(tree.county, "flood", name="年度防汛演练")
+    report = drill_rows(tree.village, exercise.id, 5, start=exercise.started_at, escalate=True, relocated=30)
+    e1 = db.session.scalar(select(Escalation).where(Escalation.report_id == report.id))
+    first = db.session.scalar(select(OutboundSms).where(OutboundSms.escalation_id == e1.id))
+    e4 = Escalation(rule="E4", level="county", division_code=tree.county.code, village_code=tree.village.code,
+                    report_id=report.id, incident_id=report.incident_id, parent_id=e1.id, exercise_id=exercise.id,
+                    created_at=e1.deadline_at + timedelta(seconds=1), status="open")
+    db.session.add(e4)
+    db.session.flush()
+    later = dict(purpose="escalation", report_id=report.id, status="sent", exercise_id=exercise.id)
+    db.session.add_all([
+        OutboundSms(to_phone=first.to_phone, body="【演练】【灾情·再次提醒】…", escalation_id=e1.id,
+                    created_at=report.received_at + timedelta(minutes=15),
+                    sent_at=report.received_at + timedelta(minutes=15, seconds=1), **later),
+        OutboundSms(to_phone="+8613900000001", body="【演练】【灾情】…未按时确认…", escalation_id=e4.id,
+                    created_at=e4.created_at, sent_at=e1.deadline_at + timedelta(seconds=2), **later)])
+    db.session.commit()
+    sms = evaluation.load_inputs(exercise)["sms"]
+    assert sorted(s["notify_s"] for s in sms if s["notify_s"] is not None) == [0.5]
+    assert [s["climb_s"] for s in sms if s["climb_s"] is not None] == [2.0]

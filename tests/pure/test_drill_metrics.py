@@ -25,7 +25,9 @@ def test_figures_match_an_independent_computation():
                 {"t": 2, "outcome": "unparsed", "body": "演练 洪捞 转移3", "review_status": "pending"}]
     sms = [{"status": "sent", "purpose": "escalation", "error_code": None, "notify_s": 0.2},
            {"status": "failed", "purpose": "escalation", "error_code": 21211, "notify_s": None},
-           {"status": "delivered", "purpose": "escalation", "error_code": None, "notify_s": 0.6}]
+           {"status": "delivered", "purpose": "escalation", "error_code": None, "notify_s": 0.6},
+           {"status": "sent", "purpose": "escalation", "error_code": None, "notify_s": None, "climb_s": 1.5},
+           {"status": "sent", "purpose": "reminder", "error_code": None, "notify_s": None, "climb_s": None}]
     shelters = [{"code": "S1", "name": "一中", "capacity": 200, "peak": 150}]
     r = metrics.evaluate(VILLAGES, reports, messages, escalations, sms, shelters, duration=4 * 3600)
 
@@ -46,6 +48,7 @@ def test_figures_match_an_independent_computation():
     assert r["review"] == {"count": 1, "examples": ["演练 洪捞 转移3"]}
     assert r["sms"]["failed"] == 1 and r["sms"]["failure_codes"] == {"21211": 1}
     assert r["sms"]["notify_p95_s"] == round(float(np.percentile([0.2, 0.6], 95)), 3)
+    assert (r["sms"]["notified"], r["sms"]["climbed"], r["sms"]["climb_p95_s"]) == (2, 1, 1.5)
     assert r["shelters"][0]["use"] == 0.75
     assert r["flagged_reports"] == 1
     assert r["arrival_curve"][12] == (60.0, round(2 / 6, 4))
