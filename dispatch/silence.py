@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -47,22 +48,49 @@ def _key(day, exercise_id: int | None, village_code: str, step: str) -> str:
     return f"E5:{day.isoformat()}:{exercise_id or 0}:{village_code}:{step}"
 
 
-def _record(village: Division, step: str, key: str, event: Event, recipients: list[Person], note: str,
-            now: datetime) -> Escalation | None:
-    """Insert one step's record; None when another sweep already did it (unique key)."""
-    level = "township" if step == "township" else "village"
-    code = village.ancestor_code("township") if step == "township" else village.code
+@dataclass
+class _Step:
+    """One step due for one village: who is told, and the record that says so."""
+
+    village: Division
+    step: str
+    key: str
+    people: list[Person]
+    note: str
+    escalation: Escalation | None = None
+
+
+def _record(steps: list[_Step], event: Event, now: datetime) -> list[_Step]:
+    """Insert the steps' records together (one INSERT for an event's villages, not a savepoint
+    and a flush each); the steps recorded. Another sweep having taken one of them (its unique
+    key) rolls the batch back, and they are recorded one at a time, skipping those."""
     try:
         with db.session.begin_nested():
-            esc = opening.new_escalation(rule="E5", level=level, division_code=code, village=village,
-                                         event_id=event.id, exercise_id=event.exercise_id,
-                                         status=EscalationStatus.CLOSED,
-                                         note=note, dedupe_key=key)
-            esc.created_at = now  # the sweep's clock: the next step is timed from it
-            esc.recipients = recipients
+            for item in steps:
+                item.escalation = _new_record(item, event, now)
             db.session.flush()
+        return steps
     except IntegrityError:
-        return None
+        recorded = []
+        for item in steps:
+            try:
+                with db.session.begin_nested():
+                    item.escalation = _new_record(item, event, now)
+                    db.session.flush()
+                recorded.append(item)
+            except IntegrityError:
+                item.escalation = None
+        return recorded
+
+
+def _new_record(item: _Step, event: Event, now: datetime) -> Escalation:
+    township = item.step == "township"
+    code = item.village.ancestor_code("township") if township else item.village.code
+    esc = opening.new_escalation(rule="E5", level="township" if township else "village", division_code=code,
+                                 village=item.village, event_id=event.id, exercise_id=event.exercise_id,
+                                 status=EscalationStatus.CLOSED, note=item.note, dedupe_key=item.key)
+    esc.created_at = now  # the sweep's clock: the next step is timed from it
+    esc.recipients = item.people
     return esc
 
 
@@ -133,42 +161,37 @@ def _sweep_event(event: Event, today: date, day_start: datetime, step: timedelta
             Person.division_code.in_([v.code for v in silent])).order_by(Person.id)):
         officers[(person.division_code, person.role)].append(person)
     responders: dict[str, list[Person]] = {}
-    to_township: dict[str, list[tuple[Division, Escalation]]] = defaultdict(list)
-    taken = 0
+    due: list[_Step] = []
     for village in silent:
         keys = {s: _key(today, event.exercise_id, village.code, s) for s in STEPS}
         if keys["a"] not in done:
-            taken += _remind_officer(village, "a", keys["a"], event, today, now,
-                                     officers[(village.code, Role.OFFICER_A)])
+            due.append(_Step(village, "a", keys["a"], officers[(village.code, Role.OFFICER_A)], "已提醒信息员A"))
         elif keys["b"] not in done and done[keys["a"]] <= now - step:
-            taken += _remind_officer(village, "b", keys["b"], event, today, now,
-                                     officers[(village.code, Role.OFFICER_B)])
+            people = officers[(village.code, Role.OFFICER_B)]
+            due.append(_Step(village, "b", keys["b"], people, "已提醒信息员B" if people else "无B岗信息员"))
         elif keys["b"] in done and keys["township"] not in done and done[keys["b"]] <= now - step:
             township_code = village.ancestor_code("township")
             if township_code not in responders:
                 responders[township_code] = service.on_duty("township", township_code)
-            esc = _record(village, "township", keys["township"], event, responders[township_code],
-                          "村未报送，已提醒乡镇", now)
-            if esc is not None:
-                to_township[township_code].append((village, esc))
-                taken += 1
+            due.append(_Step(village, "township", keys["township"], responders[township_code], "村未报送，已提醒乡镇"))
+    recorded = _record(due, event, now) if due else []
+    to_township: dict[str, list[tuple[Division, Escalation]]] = defaultdict(list)
+    for item in recorded:
+        if item.step == "township":
+            to_township[item.village.ancestor_code("township")].append((item.village, item.escalation))
+        else:
+            _remind_officer(item, event, today)
     for township_code, items in to_township.items():
         _tell_township(township_code, items, event, today)
-    return taken
+    return len(recorded)
 
 
-def _remind_officer(village: Division, step: str, key: str, event: Event, today: date, now: datetime,
-                    people: list[Person]) -> int:
-    note = "已提醒信息员A" if step == "a" else ("已提醒信息员B" if people else "无B岗信息员")
-    esc = _record(village, step, key, event, people, note, now)
-    if esc is None:
-        return 0
-    text = service.compose(f"【零报告提醒】{village.name}今天({today.month}月{today.day}日)尚未报送灾情",
+def _remind_officer(item: _Step, event: Event, today: date) -> None:
+    text = service.compose(f"【零报告提醒】{item.village.name}今天({today.month}月{today.day}日)尚未报送灾情",
                            "。无灾情请回复\"零报告\"，有灾情请按格式报送。", event.exercise_id)
-    for person in people:
-        queue_sms(person.phone, text, purpose="reminder", person=person, escalation_id=esc.id,
+    for person in item.people:
+        queue_sms(person.phone, text, purpose="reminder", person=person, escalation_id=item.escalation.id,
                   exercise_id=event.exercise_id)
-    return 1
 
 
 def _tell_township(township_code: str, items: list[tuple[Division, Escalation]], event: Event,

@@ -118,3 +118,35 @@ def test_a_simulated_drill_reminds_on_its_own_clock(tree, staff, make_person):
     assert sweep_silence(at + timedelta(seconds=62)) == 1  # the township
     assert sweep_silence(at + timedelta(minutes=10)) == 0
     assert db.session.scalar(select(Escalation.exercise_id).where(Escalation.rule == "E5").limit(1)) == exercise.id
+
+
+def test_two_sweeps_at_once_take_each_step_once(app, daily_event, tree, staff, make_person):
+    """Two workers' E5 sweeps read the same steps as due (Redis down: no lease keeps them apart);
+    the second's batch meets the first's unique keys, falls back to one at a time and skips them."""
+    import threading
+
+    from sqlalchemy import event as sa_event
+
+    from dispatch.silence import sweep_silence
+    from tests.dispatch.test_closing import _in_thread, _postgres_only
+
+    _postgres_only()
+    li_a = make_person("officer_a", tree.village2, name="李A")
+    both_read = threading.Barrier(2)
+
+    def after_reading_done(_conn, _cursor, statement, *_args):
+        if "escalations.dedupe_key" in statement and statement.lstrip().startswith("SELECT"):
+            both_read.wait(timeout=20)
+
+    sa_event.listen(db.engine, "after_cursor_execute", after_reading_done)
+    try:
+        results, errors = [], []
+        threads = [_in_thread(app, lambda: sweep_silence(NOON + timedelta(minutes=1)), results, errors)
+                   for _ in range(2)]
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        sa_event.remove(db.engine, "after_cursor_execute", after_reading_done)
+    assert errors == [] and sorted(results) == [0, 2]
+    assert len(texts(staff.officer_a)) == 1 and len(texts(li_a)) == 1
+    assert len(db.session.scalars(select(Escalation).where(Escalation.rule == "E5")).all()) == 2
