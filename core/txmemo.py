@@ -29,6 +29,11 @@ def remembered(name: str, key: object, load: Callable[[], T]) -> T:
     return memo[slot]
 
 
+def known(name: str, key: object) -> bool:
+    """Has this transaction remembered (name, key)?"""
+    return (name, key) in db.session.info.get(_KEY, {})
+
+
 def remember(name: str, key: object, value: object) -> None:
     db.session.info.setdefault(_KEY, {})[(name, key)] = value
 

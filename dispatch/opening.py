@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from core.exercises import exercise_clock_speed, exercise_division, within
 from core.extensions import db
-from core.models import Division, Person, utcnow
-from core.txmemo import remembered
+from core.models import Division, Person, rows_by, utcnow
+from core.txmemo import known, remember, remembered
 from dispatch.models import Escalation, EscalationStatus
 from dispatch.rules import next_level, repeat_due
-from dispatch.service import alert_text, on_duty_along
+from dispatch.service import alert_text, on_duty_along, on_duty_at
 from messaging.outbox import queue_sms
 from reporter.models import Incident, Report
 
@@ -110,17 +110,19 @@ class Chain:
     stop_levels: frozenset[str] = frozenset()
     opened: list[Escalation] = field(default_factory=list)
 
-    def steps(self) -> list[tuple[str, Division, list[Person]]]:
-        """(level, division, people on duty) of each escalation this chain records, bottom up:
-        the last has people (it is the one told), or the climb ended without anyone."""
+    def codes(self) -> dict[str, str | None]:
+        """{level: division code} of this chain's level and every level above it."""
         climb = [self.level]
         while (above := next_level(climb[-1])) is not None:
             climb.append(above)
-        codes = {lv: self.village.ancestor_code(lv) for lv in climb}
-        key = tuple(sorted(codes.items()))  # a batch files many reports of a township at once
-        divisions = remembered("divisions", key, lambda: {d.code: d for d in db.session.scalars(
-            select(Division).where(Division.code.in_([c for c in codes.values() if c])))})
-        staff = remembered("on_duty", key, lambda: on_duty_along(codes))
+        return {lv: self.village.ancestor_code(lv) for lv in climb}
+
+    def steps(self) -> list[tuple[str, Division, list[Person]]]:
+        """(level, division, people on duty) of each escalation this chain records, bottom up:
+        the last has people (it is the one told), or the climb ended without anyone."""
+        codes = self.codes()
+        divisions = remembered("divisions", _places_key(codes), lambda: rows_by(Division.code, codes.values()))
+        staff = remembered("on_duty", _places_key(codes), lambda: on_duty_along(codes))
         scope = exercise_division(self.exercise_id)
         steps: list[tuple[str, Division, list[Person]]] = []
         current: str | None = self.level
@@ -141,6 +143,7 @@ class Chain:
 def open_chains(chains: list[Chain]) -> list[Chain]:
     """Open every chain's escalations (each chain's `opened`, bottom up) and queue the alert SMS
     of the escalations that have people. One flush per step up the ladder, for all chains."""
+    _look_up_places(chains)
     planned = [chain.steps() for chain in chains]
     depth = 0
     while True:
@@ -164,6 +167,25 @@ def open_chains(chains: list[Chain]) -> list[Chain]:
             queue_sms(person.phone, text, purpose="escalation", person=person, escalation_id=told.id,
                       report_id=told.report_id, exercise_id=chain.exercise_id)
     return chains
+
+
+def _places_key(codes: dict[str, str | None]) -> tuple:
+    return tuple(sorted(codes.items()))  # a batch files many reports of a township at once
+
+
+def _look_up_places(chains: list[Chain]) -> None:
+    """The divisions and people on duty of every chain's climb, in one query each for the whole
+    batch (a province-wide batch climbs through hundreds of townships: a query each was most of
+    its time), remembered for `Chain.steps`."""
+    climbs = {_places_key(codes): codes for codes in (chain.codes() for chain in chains)}
+    climbs = {key: codes for key, codes in climbs.items() if not known("divisions", key)}
+    if not climbs:
+        return
+    divisions = rows_by(Division.code, {c for codes in climbs.values() for c in codes.values()})
+    staff = on_duty_at({(lv, c) for codes in climbs.values() for lv, c in codes.items() if c})
+    for key, codes in climbs.items():
+        remember("divisions", key, {c: divisions[c] for c in codes.values() if c in divisions})
+        remember("on_duty", key, {lv: staff[(lv, c)] for lv, c in codes.items() if (lv, c) in staff})
 
 
 def _open_step(chain: Chain, level: str, division: Division, people: list[Person]) -> None:

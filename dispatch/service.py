@@ -44,38 +44,44 @@ def on_duty(level: str, division_code: str) -> list[Person]:
 
 def on_duty_along(codes: dict[str, str]) -> dict[str, list[Person]]:
     """On-duty responders of several levels ({level: division code}) in one query: a new
-    incident may climb township → county → city → province when levels have nobody on duty,
-    and this is the webhook's hot path.
+    incident may climb township → county → city → province when levels have nobody on duty."""
+    found = on_duty_at({(level, code) for level, code in codes.items() if code})
+    return {level: people for (level, _code), people in found.items()}
+
+
+def on_duty_at(wanted: set[tuple[str, str]]) -> dict[tuple[str, str], list[Person]]:
+    """On-duty responders of each (level, division code), for any number of places in two
+    queries: a batch's chains climb through hundreds of townships and counties at once.
 
     A responder who is off duty is skipped (SPEC §5), unless they named a backup (替班人,
     `Person.backup`) who is active and on duty: the backup is told in their place, so a level
     does not fall empty because its one responder went off shift. One step only: a backup's
     own backup is not asked."""
-    wanted = {(level, code) for level, code in codes.items() if code}
     if not wanted:
         return {}
-    found: dict[str, list[Person]] = {}
-    stand_ins: list[tuple[str, int]] = []  # (level, backup id) of off-duty people
+    found: dict[tuple[str, str], list[Person]] = {}
+    stand_ins: list[tuple[tuple[str, str], int]] = []  # (place, backup id) of off-duty people
     for person in db.session.scalars(select(Person).where(
             Person.role.in_({lv for lv, _c in wanted}), Person.division_code.in_({c for _lv, c in wanted}),
             Person.active.is_(True), or_(Person.on_duty.is_(True), Person.backup_id.is_not(None)))
             .order_by(Person.id)):
-        if (person.role, person.division_code) not in wanted:
+        place = (person.role, person.division_code)
+        if place not in wanted:
             continue
         if person.on_duty:
-            found.setdefault(person.role, []).append(person)
+            found.setdefault(place, []).append(person)
         else:
-            stand_ins.append((person.role, person.backup_id))
+            stand_ins.append((place, person.backup_id))
     if stand_ins:
         backups = {p.id: p for p in db.session.scalars(select(Person).where(
-            Person.id.in_({b for _lv, b in stand_ins}), Person.active.is_(True), Person.on_duty.is_(True)))}
-        for level, backup_id in stand_ins:
+            Person.id.in_({b for _p, b in stand_ins}), Person.active.is_(True), Person.on_duty.is_(True)))}
+        for place, backup_id in stand_ins:
             backup = backups.get(backup_id)
-            people = found.setdefault(level, [])
+            people = found.setdefault(place, [])
             if backup is not None and all(p.id != backup.id for p in people):
                 people.append(backup)
-        for level in [lv for lv, people in found.items() if not people]:
-            del found[level]
+        for place in [pl for pl, people in found.items() if not people]:
+            del found[place]
     return found
 
 

@@ -76,6 +76,7 @@ def file_reports(reports: list[Report], actor: Person | None = None) -> None:
     """File reserved reports of different villages together: their incidents and events, then
     dispatch's escalations (`reporter.events.reports_filed`), then the audit entries, each step
     for all of them at once. `actor` None: each report in its author's name."""
+    saving.look_up_events(reports)
     saved = [saving.place_report(report) for report in reports]
     db.session.flush()  # the new incidents' ids, which the escalations name
     events.reports_filed.send([(s.report, s.incident, s.previous) for s in saved])

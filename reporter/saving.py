@@ -17,14 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 
 from core.exercises import exercise_clause
 from core.extensions import db
 from core.indicators import HAZARDS
 from core.localtime import local_date
 from core.models import Division, Person, utcnow
-from core.txmemo import remember, remembered
+from core.txmemo import known, remember, remembered
 from reporter.models import CaseStatus, Event, InboundMessage, Incident, Report, ReportStatus
 from reporter.service import (
     ACTIVITY_GRAIN,
@@ -76,6 +76,29 @@ def _event_for(village: Division, hazard: str, exercise_id: int | None, now: dat
     event, new = _find_or_open_event(village, hazard, exercise_id, now)
     remember("event", (county_code, hazard, exercise_id), event)
     return event, new
+
+
+def look_up_events(reports: list[Report]) -> None:
+    """The open events of a batch's new incidents (county, hazard, drill), in one query per drill
+    instead of one per county, remembered for `_event_for`: a province-wide batch spans a hundred
+    counties, and each lookup also flushed what the batch had added so far. Only events active
+    within the window of the batch's newest report are taken (they suit every report of it); a
+    county without one is looked up, or opened, report by report as before."""
+    wanted: dict[int | None, set[tuple[str, str]]] = {}
+    newest: datetime | None = None
+    for report in reports:
+        if report.incident is None and report.village is not None:
+            key = (report.village.county_code or report.village.code, report.hazard)
+            if not known("event", (*key, report.exercise_id)):
+                wanted.setdefault(report.exercise_id, set()).add(key)
+                at = report.received_at or utcnow()
+                newest = at if newest is None else max(newest, at)
+    for exercise_id, places in wanted.items():
+        for event in db.session.scalars(select(Event).where(
+                tuple_(Event.county_code, Event.hazard).in_(places), Event.status == CaseStatus.OPEN,
+                Event.last_activity_at >= newest - EVENT_WINDOW, exercise_clause(Event.exercise_id, exercise_id))
+                .order_by(Event.last_activity_at, Event.id)):  # the most recent of a county's last
+            remember("event", (event.county_code, event.hazard, exercise_id), event)
 
 
 def _find_or_open_event(village: Division, hazard: str, exercise_id: int | None,
