@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import exists, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from core.exercises import Exercise, exercise_clause
@@ -94,7 +94,8 @@ def _new_record(item: _Step, event: Event, now: datetime) -> Escalation:
     return esc
 
 
-def _day(event: Event, now: datetime, tz: ZoneInfo, deadline: time, step_minutes: float):
+def _day(event: Event, now: datetime, tz: ZoneInfo, deadline: time, step_minutes: float,
+         clocks: dict[int, tuple[datetime, float]]):
     """(day, day start, step) of this event's daily report; None while nothing is due yet.
 
     Real traffic and live drills: the local calendar day, due from SILENCE_DEADLINE, one step
@@ -103,10 +104,9 @@ def _day(event: Event, now: datetime, tz: ZoneInfo, deadline: time, step_minutes
     reminders are due as soon as its county office turns daily reporting on (the scenario
     chooses that moment), and a step is SILENCE_STEP_MINUTES of scenario time.
     """
-    exercise = db.session.get(Exercise, event.exercise_id) if event.exercise_id else None
-    if exercise is not None and exercise.simulated_clock:
-        started = exercise.started_at
-        return started.astimezone(tz).date(), started, timedelta(minutes=step_minutes / exercise.clock_speed)
+    if event.exercise_id in clocks:
+        started, speed = clocks[event.exercise_id]
+        return started.astimezone(tz).date(), started, timedelta(minutes=step_minutes / speed)
     local = now.astimezone(tz)
     today = local.date()
     if local.time() < deadline or (event.daily_report_since and event.daily_report_since > today):
@@ -128,8 +128,11 @@ def sweep_silence(now: datetime | None = None) -> int:
     taken = 0
     events = db.session.scalars(select(Event).where(Event.daily_report.is_(True), Event.status == CaseStatus.OPEN)
                                 .order_by(Event.id)).all()
+    # (start, speed) of the simulated drills among them, read once: the sweep commits after each event
+    clocks = {ex.id: (ex.started_at, ex.clock_speed) for ex in db.session.scalars(select(Exercise).where(
+        Exercise.id.in_({e.exercise_id for e in events if e.exercise_id}))) if ex.simulated_clock}
     for event in events:
-        due = _day(event, now, tz, time(hour, minute), float(cfg["SILENCE_STEP_MINUTES"]))
+        due = _day(event, now, tz, time(hour, minute), float(cfg["SILENCE_STEP_MINUTES"]), clocks)
         if due is not None:
             taken += _sweep_event(event, *due, now)
         db.session.commit()
@@ -138,42 +141,47 @@ def sweep_silence(now: datetime | None = None) -> int:
 
 
 def _sweep_event(event: Event, today: date, day_start: datetime, step: timedelta, now: datetime) -> int:
-    """One event's due steps, with a handful of queries whatever the number of villages."""
+    """One event's due steps, with a handful of queries whatever the number of villages. Only
+    villages with a step still to take are read: through the afternoon of a province-wide flood
+    most silent villages have had all three, and reading all of them every sweep kept a worker busy."""
     townships = set(db.session.scalars(select(Incident.township_code).where(
         Incident.event_id == event.id, Incident.township_code.is_not(None)).distinct()))
     if not townships:
         return 0
-    villages = db.session.scalars(select(Division).where(
-        Division.level == "village", Division.township_code.in_(townships)).order_by(Division.code)).all()
-    reported = set(db.session.scalars(select(Report.village_code).where(
-        Report.township_code.in_(townships), Report.received_at >= day_start,
-        exercise_clause(Report.exercise_id, event.exercise_id)).distinct()))
-    silent = [v for v in villages if v.code not in reported]
+    prefix = f"E5:{today.isoformat()}:{event.exercise_id or 0}:"
+    reported = exists().where(Report.village_code == Division.code, Report.received_at >= day_start,
+                              exercise_clause(Report.exercise_id, event.exercise_id))
+    finished = exists().where(Escalation.dedupe_key == literal(prefix) + Division.code + literal(":township"))
+    silent = db.session.scalars(select(Division).where(
+        Division.level == "village", Division.township_code.in_(townships), ~reported, ~finished)
+        .order_by(Division.code)).all()
     if not silent:
         return 0
-    prefix = f"E5:{today.isoformat()}:{event.exercise_id or 0}:"
     done = dict(db.session.execute(select(Escalation.dedupe_key, Escalation.created_at).where(
-        Escalation.rule == "E5", Escalation.township_code.in_(townships),
+        Escalation.village_code.in_([v.code for v in silent]), Escalation.rule == "E5",
         Escalation.dedupe_key.like(prefix + "%"))).all())
+    wanted = [(village, _next_step(today, event.exercise_id, village.code, done, now - step)) for village in silent]
+    wanted = [(village, next_step) for village, next_step in wanted if next_step is not None]
     officers: dict[tuple[str, str], list[Person]] = defaultdict(list)
     for person in db.session.scalars(select(Person).where(
             Person.role.in_(OFFICER_ROLES), Person.active.is_(True),
-            Person.division_code.in_([v.code for v in silent])).order_by(Person.id)):
+            Person.division_code.in_([v.code for v, next_step in wanted if next_step != "township"]))
+            .order_by(Person.id)):
         officers[(person.division_code, person.role)].append(person)
     responders: dict[str, list[Person]] = {}
     due: list[_Step] = []
-    for village in silent:
-        keys = {s: _key(today, event.exercise_id, village.code, s) for s in STEPS}
-        if keys["a"] not in done:
-            due.append(_Step(village, "a", keys["a"], officers[(village.code, Role.OFFICER_A)], "已提醒信息员A"))
-        elif keys["b"] not in done and done[keys["a"]] <= now - step:
+    for village, next_step in wanted:
+        key = _key(today, event.exercise_id, village.code, next_step)
+        if next_step == "a":
+            due.append(_Step(village, "a", key, officers[(village.code, Role.OFFICER_A)], "已提醒信息员A"))
+        elif next_step == "b":
             people = officers[(village.code, Role.OFFICER_B)]
-            due.append(_Step(village, "b", keys["b"], people, "已提醒信息员B" if people else "无B岗信息员"))
-        elif keys["b"] in done and keys["township"] not in done and done[keys["b"]] <= now - step:
+            due.append(_Step(village, "b", key, people, "已提醒信息员B" if people else "无B岗信息员"))
+        else:
             township_code = village.ancestor_code("township")
             if township_code not in responders:
                 responders[township_code] = service.on_duty("township", township_code)
-            due.append(_Step(village, "township", keys["township"], responders[township_code], "村未报送，已提醒乡镇"))
+            due.append(_Step(village, "township", key, responders[township_code], "村未报送，已提醒乡镇"))
     recorded = _record(due, event, now) if due else []
     to_township: dict[str, list[tuple[Division, Escalation]]] = defaultdict(list)
     for item in recorded:
@@ -184,6 +192,20 @@ def _sweep_event(event: Event, today: date, day_start: datetime, step: timedelta
     for township_code, items in to_township.items():
         _tell_township(township_code, items, event, today)
     return len(recorded)
+
+
+def _next_step(today: date, exercise_id: int | None, village_code: str, done: dict[str, datetime],
+               taken_by: datetime) -> str | None:
+    """The village's next step if it is due: A first, then B and the township each a step after
+    the one before (taken at or before `taken_by`)."""
+    keys = {s: _key(today, exercise_id, village_code, s) for s in STEPS}
+    if keys["a"] not in done:
+        return "a"
+    if keys["b"] not in done:
+        return "b" if done[keys["a"]] <= taken_by else None
+    if keys["township"] not in done:
+        return "township" if done[keys["b"]] <= taken_by else None
+    return None
 
 
 def _remind_officer(item: _Step, event: Event, today: date) -> None:
