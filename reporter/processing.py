@@ -32,7 +32,7 @@ from core.extensions import db
 from core.models import Division
 from core.queue import key, redis_conn
 from core.txmemo import forget
-from reporter import flows
+from reporter import flows, service
 from reporter.models import InboundMessage, Outcome, Report, ReviewState
 
 log = logging.getLogger("zaibao.intake")
@@ -77,7 +77,7 @@ def wake() -> None:
 
 def _villages_to_take(limit: int) -> list[str]:
     oldest = (select(Report.village_code).join(InboundMessage, InboundMessage.report_id == Report.id)
-              .where(InboundMessage.outcome == Outcome.PENDING).order_by(InboundMessage.id).limit(limit))
+              .where(service.IS_PENDING).order_by(InboundMessage.id).limit(limit))
     if db.session.get_bind().dialect.name == "sqlite":
         # Take SQLite's one write lock before reading what to file: a transaction that read first
         # and then writes after another writer committed fails at once ("database is locked").
@@ -103,7 +103,7 @@ def process_batch(limit: int | None = None) -> int:
     # Village-code order is also the order the county rows (new events) are locked in.
     messages = db.session.scalars(
         select(InboundMessage).join(Report, Report.id == InboundMessage.report_id)
-        .where(InboundMessage.outcome == Outcome.PENDING, Report.village_code.in_(villages))
+        .where(service.IS_PENDING, Report.village_code.in_(villages))
         .order_by(Report.village_code, InboundMessage.id).with_for_update(of=InboundMessage)).all()
     # Their reports and authors in two queries, not two per message (held here: the session
     # keeps only weak references).

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import joinedload
 
 from core.exercises import exercise_clause
@@ -60,10 +60,15 @@ def check_indicators(values: dict[str, float | int]) -> dict[str, float | int]:
     return clean
 
 
+# "Stored, not yet filed", written as a literal: a prepared statement's generic plan cannot use the
+# partial index `ix_inbound_messages_pending` for `outcome = $1`, only for `outcome = 'pending'`.
+IS_PENDING = InboundMessage.outcome == literal_column(f"'{Outcome.PENDING.value}'")
+
+
 def intake_backlog() -> tuple[int, datetime | None]:
     """Inbound messages stored and not yet handled: (how many, when the oldest arrived)."""
     count, oldest = db.session.execute(select(func.count(InboundMessage.id), func.min(InboundMessage.received_at))
-                                       .where(InboundMessage.outcome == Outcome.PENDING)).one()
+                                       .where(IS_PENDING)).one()
     return count or 0, oldest
 
 
@@ -86,7 +91,7 @@ def open_incidents(village_code: str, exercise_id: int | None, hazard: str | Non
 def waiting_stmt(village_code: str):
     """The village's SMS reports stored and not yet filed by the intake processor, oldest first."""
     return (select(InboundMessage.id).join(Report, Report.id == InboundMessage.report_id)
-            .where(InboundMessage.outcome == Outcome.PENDING, Report.village_code == village_code)
+            .where(IS_PENDING, Report.village_code == village_code)
             .order_by(InboundMessage.id))
 
 
