@@ -204,6 +204,7 @@ def main() -> None:
     spooled = int(unprefixed.group(1)) if unprefixed else 0
     deadlocks = Path("/tmp/zb_drills_bench_web.log").read_text(errors="replace").count("DeadlockDetected: deadlock")
     figures = evaluation_figures(exercise_id)
+    vacuuming_note = "autovacuum off: the bench ran VACUUM (ANALYZE) every minute" if vacuum_by_hand else "autovacuum"
     tree = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                           text=True).stdout.strip() or "?"
     lines = [
@@ -213,8 +214,7 @@ def main() -> None:
         f"- machine: 2 cores / 24 GiB ({platform.platform()}), shared with other engineers' work",
         f"- stack: gunicorn {args.web_workers} workers × {args.threads} threads, {args.rq_workers} `flask worker` "
         f"(INTAKE_PROCESSORS={os.environ.get('INTAKE_PROCESSORS', '1')} each), {args.processors} `flask intake run`, "
-        f"PostgreSQL ({'autovacuum off: the bench ran VACUUM (ANALYZE) every minute' if vacuum_by_hand else 'autovacuum'}"
-        f"), Redis, SMS_BACKEND=console; simulator concurrency {args.concurrency}",
+        f"PostgreSQL ({vacuuming_note}), Redis, SMS_BACKEND=console; simulator concurrency {args.concurrency}",
         f"- tree {tree}; " + ("the database kept from earlier drills (--reuse)" if args.reuse else
                               "a fresh database (divisions only)"),
         f"- duration {duration:.0f} s (scenario {6 if args.scenario != 'earthquake' else 4} h at ×{args.speed:g}); "
