@@ -16,7 +16,6 @@ the next pass, which finds them still due (or closed). The claim itself is the c
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -25,12 +24,10 @@ from core import audit
 from core.exercises import exercise_division, within
 from core.extensions import db
 from core.models import Division, rows_by, utcnow
-from dispatch import opening, service
+from dispatch import opening, passes, service
 from dispatch.models import Escalation, EscalationStatus
 from dispatch.rules import next_level
 from reporter.models import Incident, Report
-
-log = logging.getLogger("zaibao.dispatch")
 
 NOBODY_ABOVE = "超时未确认，无更高一级"
 BATCH = 500
@@ -66,37 +63,10 @@ def escalate_overdue(ids: list[int] | None = None, *, limit: int = BATCH, now: d
 
 
 def sweep_overdue(limit: int = BATCH, rounds: int = 20) -> int:
-    """Every escalation due now, `limit` a transaction (at most `rounds` of them a call, so the
-    other sweeps get their turn); the number climbed. A batch that fails is retried one
-    escalation at a time, so one bad row does not hold up the others."""
-    climbed, previous = 0, None
-    for _ in range(rounds):
-        now = utcnow()
-        due = _due(limit, now)
-        db.session.rollback()
-        if not due or due == previous:  # nothing, or only what another transaction holds
-            break
-        previous = due
-        try:
-            climbed += len(escalate_overdue(due, now=now))
-        except Exception:  # noqa: BLE001  (retried alone below)
-            db.session.rollback()
-            log.exception("E4 for %d escalations failed together; retrying them one by one", len(due))
-            climbed += _one_by_one(due)
-        if len(due) < limit:
-            break
-    return climbed
-
-
-def _one_by_one(ids: list[int]) -> int:
-    climbed = 0
-    for escalation_id in ids:
-        try:
-            climbed += escalate_if_overdue(escalation_id) is not None
-        except Exception:  # noqa: BLE001  (one bad row must not stop the others)
-            db.session.rollback()
-            log.exception("E4 for E%s failed; the next pass retries", escalation_id)
-    return climbed
+    """Every escalation due now, in batches (`dispatch.passes`); the number climbed."""
+    return passes.in_batches("E4", _due, lambda ids, now: len(escalate_overdue(ids, now=now)),
+                             lambda escalation_id: escalate_if_overdue(escalation_id) is not None,
+                             limit=limit, rounds=rounds)
 
 
 def _due(limit: int, now: datetime) -> list[int]:

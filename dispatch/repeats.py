@@ -16,7 +16,6 @@ incident-then-escalation lock order.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from sqlalchemy import select, tuple_, update
@@ -25,12 +24,10 @@ from sqlalchemy.orm import selectinload
 from core import audit
 from core.extensions import db
 from core.models import Division, Person, rows_by, utcnow
-from dispatch import opening, service
+from dispatch import opening, passes, service
 from dispatch.models import Escalation, EscalationStatus
 from messaging.outbox import queue_sms
 from reporter.models import Incident, Report
-
-log = logging.getLogger("zaibao.dispatch")
 
 BATCH = 500
 
@@ -69,38 +66,16 @@ def send_repeats(ids: list[int] | None = None, *, limit: int = BATCH, now: datet
 
 
 def sweep_repeats(limit: int = BATCH, rounds: int = 20) -> int:
-    """Every repeat due now, `limit` a transaction (at most `rounds` of them a call); the number
-    sent. A batch that fails is retried one escalation at a time."""
-    sent, previous = 0, None
-    for _ in range(rounds):
-        now = utcnow()
-        due = list(db.session.scalars(select(Escalation.id).where(
-            Escalation.status == EscalationStatus.OPEN, Escalation.acknowledged_at.is_(None),
-            Escalation.repeat_at <= now, Escalation.deadline_at > now).order_by(Escalation.repeat_at).limit(limit)))
-        db.session.rollback()
-        if not due or due == previous:
-            break
-        previous = due
-        try:
-            sent += send_repeats(due, now=now)
-        except Exception:  # noqa: BLE001  (retried alone below)
-            db.session.rollback()
-            log.exception("repeats of %d escalations failed together; retrying them one by one", len(due))
-            sent += _one_by_one(due)
-        if len(due) < limit:
-            break
-    return sent
+    """Every repeat due now, in batches (`dispatch.passes`); the number sent."""
+    return passes.in_batches("repeat", _due, lambda ids, now: send_repeats(ids, now=now), repeat_if_due,
+                             limit=limit, rounds=rounds)
 
 
-def _one_by_one(ids: list[int]) -> int:
-    sent = 0
-    for escalation_id in ids:
-        try:
-            sent += repeat_if_due(escalation_id)
-        except Exception:  # noqa: BLE001  (one bad row must not stop the others)
-            db.session.rollback()
-            log.exception("repeat of E%s failed; the next pass retries", escalation_id)
-    return sent
+def _due(limit: int, now: datetime) -> list[int]:
+    """The first `limit` escalations whose repeat is due (and whose deadline is not)."""
+    return list(db.session.scalars(select(Escalation.id).where(
+        Escalation.status == EscalationStatus.OPEN, Escalation.acknowledged_at.is_(None),
+        Escalation.repeat_at <= now, Escalation.deadline_at > now).order_by(Escalation.repeat_at).limit(limit)))
 
 
 def _claim(due: list[Escalation]) -> list[int]:
