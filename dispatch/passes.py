@@ -16,9 +16,11 @@ from core.models import utcnow
 
 log = logging.getLogger("zaibao.dispatch")
 
+BATCH = 500  # rows a transaction
+
 
 def in_batches(what: str, due: Callable[[int, datetime], list[int]], batch: Callable[[list[int], datetime], int],
-               one: Callable[[int], int], *, limit: int, rounds: int) -> int:
+               one: Callable[[int], int], *, limit: int = BATCH, rounds: int = 20) -> int:
     """Run `batch(ids, now)` over `due(limit, now)` until nothing is due; the number done."""
     done, previous = 0, None
     for _ in range(rounds):

@@ -29,8 +29,6 @@ from dispatch.models import Escalation, EscalationStatus
 from messaging.outbox import queue_sms
 from reporter.models import Incident, Report
 
-BATCH = 500
-
 
 def repeat_if_due(escalation_id: int) -> bool:
     """Send the escalation's next repeat if it is due and nobody has answered; once only,
@@ -38,18 +36,12 @@ def repeat_if_due(escalation_id: int) -> bool:
     return send_repeats([escalation_id]) == 1
 
 
-def send_repeats(ids: list[int] | None = None, *, limit: int = BATCH, now: datetime | None = None) -> int:
-    """Send the repeats due of the given escalations, or of the first `limit` due; the number
-    sent. A repeat whose deadline has passed is skipped: it climbs instead. Commits."""
+def send_repeats(ids: list[int], now: datetime | None = None) -> int:
+    """Send the repeats due of these escalations; the number sent. A repeat whose deadline has
+    passed is skipped: it climbs instead. Commits."""
     now = now or utcnow()
-    query = (select(Escalation).where(
-        Escalation.status == EscalationStatus.OPEN, Escalation.acknowledged_at.is_(None),
-        Escalation.repeat_at <= now, Escalation.deadline_at > now)
-        .options(selectinload(Escalation.recipients).selectinload(Person.backup)))
-    if ids is not None:
-        query = query.where(Escalation.id.in_(ids))
-    else:
-        query = query.order_by(Escalation.repeat_at).limit(limit)
+    query = (select(Escalation).where(Escalation.id.in_(ids), _is_due(now))
+             .options(selectinload(Escalation.recipients).selectinload(Person.backup)))
     due = list(db.session.scalars(query))
     claimed = set(_claim(due))
     mine = [esc for esc in due if esc.id in claimed]
@@ -65,17 +57,20 @@ def send_repeats(ids: list[int] | None = None, *, limit: int = BATCH, now: datet
     return len(mine)
 
 
-def sweep_repeats(limit: int = BATCH, rounds: int = 20) -> int:
+def sweep_repeats(limit: int = passes.BATCH) -> int:
     """Every repeat due now, in batches (`dispatch.passes`); the number sent."""
-    return passes.in_batches("repeat", _due, lambda ids, now: send_repeats(ids, now=now), repeat_if_due,
-                             limit=limit, rounds=rounds)
+    return passes.in_batches("repeat", _due, lambda ids, now: send_repeats(ids, now), repeat_if_due, limit=limit)
+
+
+def _is_due(now: datetime):
+    """Open, unacknowledged, the repeat due and the deadline not yet."""
+    return ((Escalation.status == EscalationStatus.OPEN) & Escalation.acknowledged_at.is_(None)
+            & (Escalation.repeat_at <= now) & (Escalation.deadline_at > now))
 
 
 def _due(limit: int, now: datetime) -> list[int]:
-    """The first `limit` escalations whose repeat is due (and whose deadline is not)."""
-    return list(db.session.scalars(select(Escalation.id).where(
-        Escalation.status == EscalationStatus.OPEN, Escalation.acknowledged_at.is_(None),
-        Escalation.repeat_at <= now, Escalation.deadline_at > now).order_by(Escalation.repeat_at).limit(limit)))
+    return list(db.session.scalars(select(Escalation.id).where(_is_due(now))
+                                   .order_by(Escalation.repeat_at).limit(limit)))
 
 
 def _claim(due: list[Escalation]) -> list[int]:
