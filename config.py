@@ -72,8 +72,9 @@ class Config:
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")  # `make translations`
     BABEL_DEFAULT_TIMEZONE = os.environ.get("TIMEZONE", "Asia/Shanghai")
     TIMEZONE = os.environ.get("TIMEZONE", "Asia/Shanghai")
-    # Listening order is priority: alerts to responders first, reminders (E5, bulk) last.
-    RQ_QUEUES = ("sms", "default", "bulk")
+    # Listening order is priority: a report's first alert to its responders first, then the other
+    # texts (updates, repeats, E4s, notices), jobs, and reminders (E5, bulk) last.
+    RQ_QUEUES = ("alerts", "sms", "default", "bulk")
     # Prefix of every Redis key, queue, lock and job id (letters, digits, - and _). Unset: derived
     # from the database URL, so two deployments on one Redis never share a job.
     REDIS_NAMESPACE = os.environ.get("REDIS_NAMESPACE", "")

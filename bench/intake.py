@@ -244,7 +244,7 @@ def drain(env: dict, started: float, sids: list[str], timeout: float = 180.0) ->
             if waiting == 0 and backlog_zero is None:
                 backlog_zero = time.perf_counter()
             unsent = conn.execute(text("SELECT count(*) FROM outbound_sms WHERE status IN ('pending', 'sending') "
-                                       "AND purpose = 'escalation'")).scalar()
+                                       "AND purpose = 'alert'")).scalar()
             conn.rollback()
             if waiting == 0 and unsent == 0:
                 break
@@ -252,7 +252,7 @@ def drain(env: dict, started: float, sids: list[str], timeout: float = 180.0) ->
         delays = [row[0] for row in conn.execute(text(
             "SELECT EXTRACT(EPOCH FROM o.sent_at - m.received_at) FROM outbound_sms o "
             "JOIN reports r ON r.id = o.report_id JOIN inbound_messages m ON m.id = r.message_id "
-            "WHERE o.purpose = 'escalation' AND o.sent_at IS NOT NULL AND m.sid = ANY(:s) ORDER BY 1"), {"s": sids})]
+            "WHERE o.purpose = 'alert' AND o.sent_at IS NOT NULL AND m.sid = ANY(:s) ORDER BY 1"), {"s": sids})]
         unsent = conn.execute(text("SELECT count(*) FROM outbound_sms WHERE status IN ('pending', 'sending')")).scalar()
         stored = conn.execute(text("SELECT count(*) FROM inbound_messages WHERE sid = ANY(:s)"), {"s": sids}).scalar()
         processed = conn.execute(text("SELECT count(*) FROM inbound_messages WHERE sid = ANY(:s) "

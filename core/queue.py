@@ -85,7 +85,7 @@ def queue(name: str = "default") -> Queue:
 
 
 def queue_names() -> list[str]:
-    """The service's queues, by their short names (sms, default, bulk)."""
+    """The service's queues, by their short names (alerts, sms, default, bulk)."""
     return list(current_app.config["RQ_QUEUES"])
 
 

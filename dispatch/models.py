@@ -27,6 +27,9 @@ ESCALATION_STATUSES = tuple(EscalationStatus)
 # What an acknowledgement may still change (an escalated one too: someone may answer late).
 ACKABLE = (EscalationStatus.OPEN, EscalationStatus.ESCALATED, EscalationStatus.OVERDUE)
 RULES = ("E1", "E2", "E3", "E4", "E5", "E6")
+# The outbox purposes of texts to responders about an escalation: a report's first alert to them
+# ("alert", sent ahead of everything) and what follows (updates, repeats, E4s: "escalation").
+ESCALATION_PURPOSES = ("alert", "escalation")
 
 escalation_recipients = Table(
     "escalation_recipients", db.metadata,

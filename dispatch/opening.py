@@ -161,10 +161,13 @@ def open_chains(chains: list[Chain]) -> list[Chain]:
         if told is None:
             continue
         below = chain.opened[-2] if len(chain.opened) > 1 else chain.parent
-        text = alert_text(told, chain.village, chain.incident, chain.report,
-                          overdue=below if chain.rule == "E4" else None)
+        climbed = chain.rule == "E4"
+        text = alert_text(told, chain.village, chain.incident, chain.report, overdue=below if climbed else None)
+        # A report's first alert goes ahead of every other text (messaging's "alerts" queue); an
+        # E4, which follows up on an alert nobody answered, waits with the other follow-ups.
+        purpose = "escalation" if climbed else "alert"
         for person in told.recipients:
-            queue_sms(person.phone, text, purpose="escalation", person=person, escalation_id=told.id,
+            queue_sms(person.phone, text, purpose=purpose, person=person, escalation_id=told.id,
                       report_id=told.report_id, exercise_id=chain.exercise_id)
     return chains
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 from core.exercises import Exercise
 from core.extensions import db
 from core.models import utcnow
-from dispatch.models import Escalation
+from dispatch.models import ESCALATION_PURPOSES, Escalation
 from drills import charts, metrics, service
 from messaging.models import OutboundSms
 from reporter.models import InboundMessage, Report
@@ -86,7 +86,7 @@ def _first_alerts(exercise_id: int) -> tuple[set[int], set[int]]:
     sent half a window later by design, is not one), and the first text of each E4 to each
     responder (measured from the deadline it climbed from, not from the report)."""
     alerts = (select(func.min(OutboundSms.id)).join(Escalation, Escalation.id == OutboundSms.escalation_id)
-              .where(OutboundSms.exercise_id == exercise_id, OutboundSms.purpose == "escalation"))
+              .where(OutboundSms.exercise_id == exercise_id, OutboundSms.purpose.in_(ESCALATION_PURPOSES)))
     firsts = set(db.session.scalars(alerts.group_by(OutboundSms.escalation_id, OutboundSms.to_phone,
                                                     OutboundSms.report_id)))
     climbs = set(db.session.scalars(alerts.where(Escalation.rule == "E4")

@@ -39,7 +39,7 @@ class OutboundSms(db.Model):
     to_phone: Mapped[str] = mapped_column(String(20), index=True)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     body: Mapped[str] = mapped_column(Text)
-    purpose: Mapped[str] = mapped_column(String(20))  # escalation, returned, reminder, otp, plan, notice
+    purpose: Mapped[str] = mapped_column(String(20))  # alert, escalation, returned, reminder, otp, plan, notice
     escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id"), index=True)
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
     status: Mapped[str] = mapped_column(String(12), default=SmsStatus.PENDING, index=True)

@@ -70,12 +70,17 @@ def send_job_id(sms_id: int, attempts: int) -> str:
     return job_id(f"sms-out-{sms_id}" if attempts == 0 else f"sms-out-{sms_id}-a{attempts}")
 
 
-# Texts sent by the thousand (E5 reminders to every silent village at noon) wait on their own
-# queue, which workers take last: a township's flood alert never queues behind them.
+# A report's first alert to the responders it must reach ("alert") has a queue of its own, which
+# workers take first: on a flood morning it never waits behind the texts that follow up on older
+# escalations (updates, repeats, E4s: purpose "escalation"). Texts sent by the thousand (E5
+# reminders to every silent village at noon) wait on the queue workers take last.
+URGENT_PURPOSES = frozenset({"alert"})
 BULK_PURPOSES = frozenset({"reminder"})
 
 
 def send_queue(purpose: str | None) -> str:
+    if purpose in URGENT_PURPOSES:
+        return "alerts"
     return "bulk" if purpose in BULK_PURPOSES else "sms"
 
 
@@ -216,8 +221,9 @@ def relay_sweep(now: datetime | None = None, limit: int = 2000) -> int:
             or_(and_(OutboundSms.next_attempt_at.is_(None), OutboundSms.created_at < grace),
                 OutboundSms.next_attempt_at <= now),
             or_(OutboundSms.queued_at.is_(None), OutboundSms.queued_at < requeue_after))
-        # alerts before reminders: after an outage a worker may start on the first job at once
-        .order_by(case((OutboundSms.purpose.in_(BULK_PURPOSES), 1), else_=0), OutboundSms.id)
+        # in the queues' order: after an outage a worker may start on the first job at once
+        .order_by(case((OutboundSms.purpose.in_(URGENT_PURPOSES), 0), (OutboundSms.purpose.in_(BULK_PURPOSES), 2),
+                       else_=1), OutboundSms.id)
         .limit(limit)).all()
     handed: list[int] = []
     try:

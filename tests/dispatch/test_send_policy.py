@@ -73,6 +73,25 @@ def test_a_flood_alert_goes_out_before_a_backlog_of_noon_reminders(app, tree, st
     assert sorted(m.to for m in fake_twilio.messages[1:]) == [f"+86139000{n:05d}" for n in range(25)]
 
 
+def test_a_reports_first_alert_goes_out_before_a_backlog_of_follow_ups(app, tree, staff, report_in, fake_twilio,
+                                                                      fast_worker):
+    """Repeats and E4s of older escalations (purpose "escalation") may pile up by the thousand on
+    a flood morning; a new report's first alert has the queue workers take first, so the township
+    hears of it before any of the 25 follow-ups queued ahead of it."""
+    from messaging.outbox import queue_sms
+    from tests.conftest import wait_for
+
+    for n in range(25):
+        queue_sms(f"+86139000{n:05d}", f"【灾情·再次提醒】村{n} 洪涝 请回复确认", purpose="escalation")
+    db.session.commit()
+    report_in(tree.village, staff.officer_a, relocated=3)
+    alerts = db.session.scalars(select(OutboundSms.to_phone).where(OutboundSms.purpose == "alert")).all()
+    assert alerts == [staff.township.phone]
+    fast_worker()
+    wait_for(lambda: len(fake_twilio.messages) == 26, timeout=60, message="all 26 texts at the gateway")
+    assert fake_twilio.messages[0].to == staff.township.phone and "【灾情】" in fake_twilio.messages[0].body
+
+
 def test_a_reminders_retry_stays_on_the_bulk_queue(app, tree, staff, fake_twilio):
     from core.queue import queue
     from messaging.jobs import send_sms

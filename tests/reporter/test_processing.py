@@ -148,7 +148,7 @@ def test_a_stored_report_is_answered_and_shown_as_being_processed(send_sms, offi
     assert incident.indicators == {"missing": 1, "relocated": 30} and incident.latest_report_id == report.id
     assert client.get("/api/v1/reports/R1", headers=api_token(county_staff)).get_json()["processing"] is False
     assert db.session.scalar(select(InboundMessage.outcome).where(InboundMessage.sid == "SM-wait")) == "report"
-    assert db.session.scalar(select(func.count(OutboundSms.id)).where(OutboundSms.purpose == "escalation")) >= 1
+    assert db.session.scalar(select(func.count(OutboundSms.id)).where(OutboundSms.purpose == "alert")) >= 1
 
 
 def test_a_follow_up_never_overtakes_its_initial_report(send_sms, officer, make_person, tree):
@@ -254,8 +254,8 @@ def test_a_batchs_alerts_reach_redis_after_it_commits_in_shared_jobs(app, send_s
     make_person("township", tree.township, phone="+8613800002001", name="码头镇")
     for village in _villages(tree, 6):
         send_sms(make_person("officer_a", village).phone, "初报 洪涝 转移10", filed=False)
-    queue("sms").empty()
+    queue("alerts").empty()
     assert processing.drain() == 6
-    jobs = queue("sms").job_ids
+    jobs = queue("alerts").job_ids
     assert len(jobs) == 1 and "sms-batch-" in jobs[0], jobs
-    assert db.session.scalar(select(func.count(OutboundSms.id)).where(OutboundSms.purpose == "escalation")) == 6
+    assert db.session.scalar(select(func.count(OutboundSms.id)).where(OutboundSms.purpose == "alert")) == 6
