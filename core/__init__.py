@@ -13,6 +13,7 @@ import os
 import re
 from pathlib import Path
 
+import psycopg
 from flask import Flask, has_request_context, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -36,8 +37,13 @@ def _locale() -> str:
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """SQLite serves web and worker at once: WAL and a busy timeout keep them from failing."""
+def _on_connect(dbapi_connection, _record) -> None:
+    """SQLite serves web and worker at once: WAL and a busy timeout keep them from failing.
+
+    PostgreSQL: a connection made with raw cursors (`create_app`) gets raw server-side cursors
+    too, which `yield_per` uses; psycopg takes that one only as an attribute."""
+    if getattr(dbapi_connection, "cursor_factory", None) is psycopg.RawCursor:
+        dbapi_connection.server_cursor_factory = psycopg.RawServerCursor
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -80,7 +86,13 @@ def create_app(config: type | dict | None = None, overrides: dict | None = None)
     if postgresql:
         # A database host that does not answer must fail fast, so the webhook spools instead of hanging.
         options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
-        options["connect_args"] = {"connect_timeout": 3, **options.get("connect_args", {})}
+        # Statements go to psycopg with PostgreSQL's own $1…$n, which its raw cursors pass on as they
+        # are: with %(name)s, psycopg parses every statement to rewrite it and caches only short ones,
+        # and the intake processor's multi-row INSERTs (thousands of parameters) spent 40 % of its CPU
+        # there (py-spy, bench/README.md).
+        options["paramstyle"] = "numeric_dollar"
+        options["connect_args"] = {"connect_timeout": 3, "cursor_factory": psycopg.RawCursor,
+                                   **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not app.config.get("REDIS_NAMESPACE"):
         app.config["REDIS_NAMESPACE"] = namespace_for(app.config["SQLALCHEMY_DATABASE_URI"])
