@@ -63,6 +63,7 @@ def applies(command: grammar.Command) -> bool:
 # of the request's CPU (py-spy) and nothing here needs an object in the identity map.
 _DIVISION = Division.__table__
 
+
 def _bound(column) -> BindParameter:
     return bindparam(f"{column.table.name}_{column.key}", type_=column.type)
 
