@@ -173,8 +173,11 @@ def test_ack_racing_the_deadline_never_both(app, tree, staff, report_in, fast_wo
         children = db.session.scalars(select(Escalation).where(Escalation.parent_id == escalation_id)).all()
         assert len(children) <= 1
         if children:
+            # The E4 claimed it first; an acknowledgement may only have come after, and then it
+            # is the last word (both winning would leave it 'escalated' with an acknowledgement).
+            # Not compared by time: each stamp is taken before its statement waits for the lock.
             assert esc.escalated_at is not None
-            assert esc.acknowledged_at is None or esc.acknowledged_at > esc.escalated_at
+            assert esc.acknowledged_at is None or esc.status == "acknowledged"
         else:
             assert esc.status == "acknowledged" and esc.escalated_at is None
 
