@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 import redis
 from flask import current_app
 from rq.exceptions import DuplicateJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
 from sqlalchemy import and_, case, or_, select, update
 
 from core.exercises import drill_text
@@ -95,13 +95,13 @@ def enqueue_send(sms_id: int, attempts: int = 0, purpose: str | None = None) -> 
 
 
 BATCH_JOB = "messaging.jobs.send_sms_batch"
-# How long the sweep trusts a batch job to send its rows: a worker that died holding the job
-# leaves its unclaimed rows to the sweep after this (its claimed ones to the stale-claim recovery).
-BATCHED_MARK_SECONDS = 60
+# A row's mark names its batch job for the sweep (`_in_batch_jobs`); it lasts long enough for any
+# backlog, and is only a safety net: the job's own state in RQ says whether it may still send.
+BATCHED_MARK_SECONDS = 3600
 
 
 def batched_key(sms_id: int) -> str:
-    """Marks a row whose first attempt waits in a batch job, for the sweep (`_jobs_waiting`)."""
+    """Marks a row whose first attempt waits in a batch job (the job's id), for the sweep."""
     return key("sms-batched", str(sms_id))
 
 
@@ -109,13 +109,14 @@ def enqueue_batch(sms_ids: list[int], purpose: str | None) -> None:
     """One job for several new rows (a commit of the intake processor): RQ's own bookkeeping
     costs a worker about 10 ms a job, more than a send. Small batches (SMS_SEND_BATCH) keep a
     burst spread over every worker; each row is still claimed alone, so a row another job sent
-    is skipped. Each row is marked in Redis for BATCHED_MARK_SECONDS, so the sweep does not queue
-    it again meanwhile."""
-    queue(send_queue(purpose)).enqueue(BATCH_JOB, sms_ids, job_id=job_id(f"sms-batch-{sms_ids[0]}-{len(sms_ids)}"),
-                                       unique=True, result_ttl=0, failure_ttl=7 * 86400)
+    is skipped. Each row is marked in Redis with the job's id, so the sweep leaves it to the job
+    while the job waits or runs (`_in_batch_jobs`)."""
+    batch_job = job_id(f"sms-batch-{sms_ids[0]}-{len(sms_ids)}")
+    queue(send_queue(purpose)).enqueue(BATCH_JOB, sms_ids, job_id=batch_job, unique=True, result_ttl=0,
+                                       failure_ttl=7 * 86400)
     pipe = redis_conn().pipeline(transaction=False)
     for sms_id in sms_ids:
-        pipe.set(batched_key(sms_id), 1, ex=BATCHED_MARK_SECONDS)
+        pipe.set(batched_key(sms_id), batch_job, ex=BATCHED_MARK_SECONDS)
     pipe.execute()
 
 
@@ -198,13 +199,30 @@ def _jobs_waiting(rows) -> set[tuple[int, int]]:
     return {(sms_id, attempts) for (sms_id, attempts, _p), hit in zip(rows, pipe.execute(), strict=True) if hit}
 
 
-def _in_batch_jobs(rows) -> set[int]:
-    """First attempts still waiting in a batch job (`enqueue_batch`'s marks, which expire)."""
+def _in_batch_jobs(rows, now: datetime) -> set[int]:
+    """First attempts a batch job may still send (`enqueue_batch`'s marks): its job is waiting in
+    its queue, however long the backlog, or a worker started it less than SMS_STALE_SENDING_SECONDS
+    ago. A job that is gone, failed, or started long ago (its worker died) leaves its rows to the
+    sweep. (A one-minute mark instead sent 25,000 E4s and repeats of the province drill twice to
+    the workers: their batch jobs waited longer than that behind the backlog, and the sweep queued
+    each row again, on its own, onto the same backlog.)"""
     firsts = [sms_id for sms_id, attempts, _p in rows if attempts == 0]
     if not firsts:
         return set()
-    marks = redis_conn().mget([batched_key(sms_id) for sms_id in firsts])
-    return {sms_id for sms_id, mark in zip(firsts, marks, strict=True) if mark is not None}
+    conn = redis_conn()
+    marks = dict(zip(firsts, conn.mget([batched_key(sms_id) for sms_id in firsts]), strict=True))
+    job_ids = sorted({mark.decode() for mark in marks.values() if mark is not None})
+    jobs = dict(zip(job_ids, Job.fetch_many(job_ids, connection=conn), strict=True)) if job_ids else {}
+    stale = now - timedelta(seconds=current_app.config["SMS_STALE_SENDING_SECONDS"])
+    live = {job_id_ for job_id_, job in jobs.items() if job is not None and _may_still_send(job, stale)}
+    return {sms_id for sms_id, mark in marks.items() if mark is not None and mark.decode() in live}
+
+
+def _may_still_send(job: Job, stale: datetime) -> bool:
+    status = job.get_status(refresh=False)
+    if status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+        return True
+    return status == JobStatus.STARTED and job.started_at is not None and job.started_at > stale  # RQ: aware UTC
 
 
 def relay_sweep(now: datetime | None = None, limit: int = 2000) -> int:
@@ -227,9 +245,9 @@ def relay_sweep(now: datetime | None = None, limit: int = 2000) -> int:
         .limit(limit)).all()
     handed: list[int] = []
     try:
-        # Left alone while their batch job may still run, and not marked queued: once the mark
-        # expires (a worker died holding the job) the next sweep queues each on its own.
-        batched = _in_batch_jobs(rows)
+        # Left alone while their batch job may still run, and not marked queued: once it cannot
+        # (gone, failed, its worker died) the next sweep queues each on its own.
+        batched = _in_batch_jobs(rows, now)
         rows = [row for row in rows if row[0] not in batched]
         waiting = _jobs_waiting(rows)
         for sms_id, attempts, purpose in rows:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from core.extensions import db
@@ -32,17 +34,51 @@ def test_one_commits_sms_share_a_job_and_each_goes_out_once(app, start_worker, f
     assert Counter(m.to for m in fake_twilio.messages) == Counter(phones)
 
 
-def test_rows_of_a_batch_job_that_never_ran_are_queued_alone_once_its_mark_expires(app, redis_client):
-    """A worker that died holding a batch job: its rows go out one by one after the mark expires."""
+def _three_rows() -> None:
     for n in range(3):
         queue_sms(f"+8613900{n:05d}", "【灾情】王庄村(码头镇) 洪涝 转移30 R1。", purpose="escalation")
     db.session.commit()
-    queue("sms").empty()  # the batch job is gone (its worker died with it)
-    assert outbox.relay_sweep(utcnow() + timedelta(seconds=30)) == 0  # the marks still trust the job
-    for n in (1, 2, 3):
-        redis_client.delete(outbox.batched_key(n))  # …until they expire
-    assert outbox.relay_sweep(utcnow() + timedelta(seconds=90)) == 3
-    assert sorted(j.rsplit("-", 1)[-1] for j in queue("sms").job_ids) == ["1", "2", "3"]
+
+
+def _lone_jobs() -> list[str]:
+    return sorted(j.rsplit("-", 1)[-1] for j in queue("sms").job_ids if "sms-out-" in j)
+
+
+def test_rows_of_a_batch_job_that_is_gone_are_queued_alone_at_the_next_sweep(app):
+    """The batch job is gone (a flushed queue, a worker that died with it): its rows go out one
+    by one at the next sweep."""
+    _three_rows()
+    queue("sms").empty()
+    assert outbox.relay_sweep(utcnow() + timedelta(seconds=30)) == 3
+    assert _lone_jobs() == ["1", "2", "3"]
+
+
+def test_a_batch_job_waiting_behind_a_backlog_keeps_its_rows(app, monkeypatch):
+    """However long a batch job waits in its queue, the sweep does not queue its rows again. With
+    a one-minute trust, 25,000 E4s and repeats of the province drill went to the workers twice:
+    once in their batch jobs, once each on its own, onto the same backlog."""
+    monkeypatch.setitem(app.config, "SMS_STALE_SENDING_SECONDS", 0.5)
+    _three_rows()
+    time.sleep(1)
+    assert outbox.relay_sweep(utcnow() + timedelta(minutes=10)) == 0
+    assert len(queue("sms").job_ids) == 1 and _lone_jobs() == []
+
+
+def test_rows_of_a_batch_job_whose_worker_died_are_queued_alone(app, redis_client):
+    """A batch job a worker started longer ago than SMS_STALE_SENDING_SECONDS: the worker died
+    holding it. One started a moment ago is still trusted."""
+    _three_rows()
+    [batch] = queue("sms").job_ids
+    queue("sms").remove(batch)  # what a worker that took the job leaves behind
+    job = Job.fetch(batch, connection=redis_client)
+    job.set_status(JobStatus.STARTED)
+    job.started_at = datetime.now(UTC) - timedelta(seconds=2)
+    job.save()
+    assert outbox.relay_sweep(utcnow() + timedelta(seconds=30)) == 0
+    job.started_at = datetime.now(UTC) - timedelta(minutes=5)
+    job.save()
+    assert outbox.relay_sweep(utcnow() + timedelta(seconds=30)) == 3
+    assert _lone_jobs() == ["1", "2", "3"]
 
 
 def test_a_single_sms_keeps_its_own_job(app):
