@@ -66,6 +66,9 @@ def ensure_database(fresh: bool) -> None:
     if fresh:
         subprocess.run(["psql", admin, "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True,
                        capture_output=True)
+        # And its Redis database: jobs left by a run that was stopped name rows of the dropped
+        # tables, and would send the new run's rows of those ids, or slow its workers down.
+        subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)
     exists = subprocess.run(["psql", admin, "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{name}'"],
                             capture_output=True, text=True, check=True).stdout.strip()
     if not exists:
