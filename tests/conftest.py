@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -135,8 +136,11 @@ def _truncate_all(app) -> None:
 
 @pytest.fixture(autouse=True)
 def _isolation(request, app, redis_client, fake_twilio):
-    """Each test starts with empty tables, an empty Redis database and a quiet fake Twilio."""
+    """Each test starts with empty tables, an empty Redis database, an empty spool and a quiet
+    fake Twilio. (A spooled request left by one test was replayed by the next test's worker.)"""
     redis_client.flushdb()
+    shutil.rmtree(app.config["SPOOL_DIR"], ignore_errors=True)
+    Path(app.config["SPOOL_DIR"]).mkdir(parents=True, exist_ok=True)
     fake_twilio.reset()
     app.extensions.pop("zaibao_gateway", None)
     ctx = app.app_context()
