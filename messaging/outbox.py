@@ -245,9 +245,12 @@ def relay_sweep(now: datetime | None = None, limit: int = 2000) -> int:
         .limit(limit)).all()
     handed: list[int] = []
     try:
-        # Left alone while their batch job may still run, and not marked queued: once it cannot
-        # (gone, failed, its worker died) the next sweep queues each on its own.
+        # Left to their batch job while it may still run, but marked queued like the others, so
+        # the next sweeps look past them (a backlog of batched rows would otherwise fill every
+        # sweep's window and hide the rows nobody queued); once the job cannot run (gone, failed,
+        # its worker died) a later sweep queues each on its own.
         batched = _in_batch_jobs(rows, now)
+        handed = [row[0] for row in rows if row[0] in batched]
         rows = [row for row in rows if row[0] not in batched]
         waiting = _jobs_waiting(rows)
         for sms_id, attempts, purpose in rows:

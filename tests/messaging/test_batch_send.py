@@ -25,7 +25,7 @@ def test_one_commits_sms_share_a_job_and_each_goes_out_once(app, start_worker, f
     db.session.commit()
     jobs = queue("sms").job_ids
     assert len(jobs) == 1 and "sms-batch-" in jobs[0]  # one job for the five rows, not five
-    assert outbox.relay_sweep(utcnow() + timedelta(seconds=30)) == 0  # the sweep leaves them to the job
+    assert outbox.relay_sweep(utcnow() + timedelta(seconds=30)) == 5  # left to the job, counted as queued
     assert len(queue("sms").job_ids) == 1
 
     start_worker("batch", OUTBOX_SWEEP_SECONDS=1, OUTBOX_GRACE_SECONDS=1)
@@ -60,8 +60,21 @@ def test_a_batch_job_waiting_behind_a_backlog_keeps_its_rows(app, monkeypatch):
     monkeypatch.setitem(app.config, "SMS_STALE_SENDING_SECONDS", 0.5)
     _three_rows()
     time.sleep(1)
-    assert outbox.relay_sweep(utcnow() + timedelta(minutes=10)) == 0
+    assert outbox.relay_sweep(utcnow() + timedelta(minutes=10)) == 3  # left to the job, counted as queued
     assert len(queue("sms").job_ids) == 1 and _lone_jobs() == []
+
+
+def test_a_backlog_of_batched_rows_does_not_hide_a_row_nobody_queued(app, redis_client):
+    """The sweep reads a window of the oldest pending rows; rows it leaves to their batch job are
+    marked queued, so the next sweep reaches a row whose hand-off was lost behind them."""
+    _three_rows()
+    orphan = queue_sms("+8613900000009", "【灾情】王庄村(码头镇) 洪涝 转移30 R1。", purpose="escalation")
+    db.session.commit()
+    Job.fetch(outbox.send_job_id(orphan.id, 0), connection=redis_client).delete()  # as if never handed over
+    later = utcnow() + timedelta(minutes=10)
+    assert outbox.relay_sweep(later, limit=3) == 3  # the window holds only the batched rows
+    assert outbox.relay_sweep(later, limit=3) == 1
+    assert _lone_jobs() == [str(orphan.id)]
 
 
 def test_rows_of_a_batch_job_whose_worker_died_are_queued_alone(app, redis_client):
@@ -74,10 +87,11 @@ def test_rows_of_a_batch_job_whose_worker_died_are_queued_alone(app, redis_clien
     job.set_status(JobStatus.STARTED)
     job.started_at = datetime.now(UTC) - timedelta(seconds=2)
     job.save()
-    assert outbox.relay_sweep(utcnow() + timedelta(seconds=30)) == 0
+    outbox.relay_sweep(utcnow() + timedelta(seconds=30))
+    assert _lone_jobs() == []
     job.started_at = datetime.now(UTC) - timedelta(minutes=5)
     job.save()
-    assert outbox.relay_sweep(utcnow() + timedelta(seconds=30)) == 3
+    outbox.relay_sweep(utcnow() + timedelta(minutes=10))  # past the marks' requeue interval
     assert _lone_jobs() == ["1", "2", "3"]
 
 
