@@ -24,7 +24,7 @@ import redis
 from flask import current_app
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, case, or_, select, tuple_, update
 
 from core.exercises import drill_text
 from core.extensions import db
@@ -243,24 +243,33 @@ def relay_sweep(now: datetime | None = None, limit: int = 2000) -> int:
         .order_by(case((OutboundSms.purpose.in_(URGENT_PURPOSES), 0), (OutboundSms.purpose.in_(BULK_PURPOSES), 2),
                        else_=1), OutboundSms.id)
         .limit(limit)).all()
-    handed: list[int] = []
+    handed: list[tuple[int, int]] = []
     try:
         # Left to their batch job while it may still run, but marked queued like the others, so
         # the next sweeps look past them (a backlog of batched rows would otherwise fill every
         # sweep's window and hide the rows nobody queued); once the job cannot run (gone, failed,
         # its worker died) a later sweep queues each on its own.
         batched = _in_batch_jobs(rows, now)
-        handed = [row[0] for row in rows if row[0] in batched]
+        handed = [(row[0], row[1]) for row in rows if row[0] in batched]
         rows = [row for row in rows if row[0] not in batched]
         waiting = _jobs_waiting(rows)
         for sms_id, attempts, purpose in rows:
             if (sms_id, attempts) not in waiting:
                 enqueue_send(sms_id, attempts, purpose=purpose)
-            handed.append(sms_id)  # queued now, or that attempt was already queued
+            handed.append((sms_id, attempts))  # queued now, or that attempt was already queued
     except redis.exceptions.RedisError as exc:
         log.warning("outbox sweep: Redis unavailable (%s); %d rows wait", exc, len(rows) - len(handed))
-    if handed:
-        db.session.execute(update(OutboundSms).where(
-            and_(OutboundSms.id.in_(handed), OutboundSms.status == SmsStatus.PENDING)).values(queued_at=now))
+    mark_queued(handed, now)
     db.session.commit()
     return len(handed)
+
+
+def mark_queued(handed: list[tuple[int, int]], now: datetime) -> None:
+    """Mark the (row, attempt) the sweep handed to RQ, so the next sweeps look past them. A row
+    whose attempt ended since the sweep read it (a batch job tried it, the gateway said 429, and
+    it is pending again with its retry due) is not the row the sweep handed: marking it would
+    hide its retry from the sweeps for the requeue interval."""
+    if handed:
+        db.session.execute(update(OutboundSms).where(
+            tuple_(OutboundSms.id, OutboundSms.attempts).in_(handed), OutboundSms.status == SmsStatus.PENDING)
+            .values(queued_at=now))

@@ -126,3 +126,24 @@ def test_a_retry_is_not_queued_before_it_is_due(app, tree, staff, fake_twilio):
     relay_sweep(now=later)
     relay_sweep(now=later)
     assert queue("sms").job_ids.count(retry) == 1
+
+
+def test_a_retry_is_not_hidden_by_a_sweep_that_read_its_first_attempt(app, tree, staff, fake_twilio):
+    """The sweep reads a row, leaves it to its batch job and marks it queued; in between, the job
+    tried it and the gateway said 503. Marking that row would hide its retry from every sweep
+    for two minutes (seen as one of 60 texts sent 2 minutes late in the 429 test)."""
+    from core.queue import queue
+    from messaging.jobs import send_sms
+    from messaging.outbox import mark_queued, queue_sms, relay_sweep, send_job_id
+
+    fake_twilio.configure(fail_next=1, fail_status=503, fail_code=20503)
+    row = queue_sms("+8613900000003", "【灾情】测试", purpose="escalation")
+    db.session.commit()
+    sms_id = row.id
+    read_by_the_sweep = [(sms_id, 0)]
+    assert send_sms(sms_id) == "retry"  # the job's attempt, between the sweep's read and its mark
+    mark_queued(read_by_the_sweep, utcnow())
+    db.session.commit()
+    assert db.session.get(OutboundSms, sms_id).queued_at is None
+    relay_sweep(now=utcnow() + timedelta(seconds=5))  # the retry is due: the next sweep queues it
+    assert send_job_id(sms_id, 1) in queue("sms").job_ids
