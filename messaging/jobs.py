@@ -4,7 +4,8 @@ Sending policy (SPEC §9, §10), decided from the gateway's two facts (retryable
 - the row is claimed ('sending', attempts+1, claimed_at) and COMMITTED before the gateway is
   called, so two workers never both send it and a crash leaves evidence; a job sending several
   rows claims each just before its call (in one statement with the previous row's result), so
-  only the row at the gateway is ever in doubt;
+  only the row at the gateway is ever in doubt. Each of the job's statements commits by itself
+  (`_commit_each_statement`), on the one connection the job holds throughout;
 - success: gateway sid stored, status 'sent';
 - permanent error (21211 …): status 'failed' with the error code (shown to the county);
 - retryable error (429, 5xx, network): back to 'pending' with its next attempt time
@@ -63,10 +64,21 @@ def _sent_stmt(sent: _Sent):
                     provider=sent.provider))
 
 
+def _commit_each_statement() -> None:
+    """Hold one connection for the send job and let each statement commit on its own.
+
+    A send is one conditional UPDATE; as a transaction of the session it cost four round trips
+    (the pool's ping at each checkout, BEGIN, the UPDATE, COMMIT) and the session's bookkeeping,
+    most of a worker's time in the province drill. Called at the start and after a rollback; a
+    job's session is new in `flask worker`, and whatever a caller in process left in it is
+    committed first, as the first claim always did."""
+    db.session.commit()
+    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def _record(sent: _Sent | None) -> None:
     if sent is not None:
         db.session.execute(_sent_stmt(sent))
-        db.session.commit()
 
 
 def _claim(sms_id: int, sent: _Sent | None) -> tuple | None:
@@ -81,7 +93,6 @@ def _claim(sms_id: int, sent: _Sent | None) -> tuple | None:
     else:
         _record(sent)
     row = db.session.execute(claim).first()
-    db.session.commit()
     return tuple(row) if row is not None else None
 
 
@@ -115,6 +126,7 @@ def _send(outbound_ids: list[int]) -> Counter[str]:
     started = time.monotonic()
     due = [started + wait for wait in ratelimit.reserve(len(outbound_ids))]
     give_up_after = current_app.config["SMS_STALE_SENDING_SECONDS"] / 2
+    _commit_each_statement()
     sent: _Sent | None = None
     for n, sms_id in enumerate(outbound_ids):
         if max(due[n], time.monotonic()) - started > give_up_after:
@@ -137,6 +149,7 @@ def _send(outbound_ids: list[int]) -> Counter[str]:
         except Exception:  # noqa: BLE001  (one row's bug must not keep the others' alerts back)
             log.exception("sending SMS %s failed; the outbox sweep retries it", sms_id)
             db.session.rollback()
+            _commit_each_statement()
             sent = None
             outcomes["error"] += 1
     _record(sent)
@@ -165,7 +178,6 @@ def _failed_attempt(sms_id: int, attempts: int, purpose: str, exc: GatewayError)
     if not exc.retryable or attempts >= cfg["SMS_MAX_ATTEMPTS"]:
         db.session.execute(update(OutboundSms.__table__).where(_OUTBOX.id == sms_id)
                            .values(status=SmsStatus.FAILED, **values))
-        db.session.commit()
         log.warning("SMS %s failed for good: %s", sms_id, exc)
         return "failed"
     # The retry is due at next_attempt_at and the outbox sweep (any worker's) queues it then: it
@@ -173,7 +185,6 @@ def _failed_attempt(sms_id: int, attempts: int, purpose: str, exc: GatewayError)
     delay = backoff_seconds(attempts)
     db.session.execute(update(OutboundSms.__table__).where(_OUTBOX.id == sms_id).values(
         status=SmsStatus.PENDING, next_attempt_at=utcnow() + timedelta(seconds=delay), queued_at=None, **values))
-    db.session.commit()
     return "retry"
 
 
