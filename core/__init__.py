@@ -11,12 +11,14 @@ import importlib
 import logging
 import os
 import re
+import time
 from pathlib import Path
 
 import psycopg
 from flask import Flask, has_request_context, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 
 from config import DEV_SECRET_KEY, INSTANCE_DIR, Config
 from core import api, auth, cli, extensions, health, localtime, security, web
@@ -50,6 +52,34 @@ def _on_connect(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+# PostgreSQL: a pooled connection is checked with a round trip only when it has sat idle this long.
+# The pool's own pre-ping checked it at every checkout: a sixth of an SMS webhook's time, and a
+# round trip per send in the workers. A connection used a moment ago is trusted; if the server
+# dropped it since, its first statement fails as it would have without the check (the webhook
+# spools the message, a page answers 503) and SQLAlchemy discards the pool's older connections.
+PING_AFTER_IDLE_SECONDS = 2.0
+
+
+def _on_checkin(_dbapi_connection, record) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _on_checkout(dbapi_connection, record, _proxy) -> None:
+    idle_since = record.info.get("idle_since")  # none yet: a new connection
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except psycopg.Error as exc:
+        raise DisconnectionError(str(exc)) from exc  # the pool connects afresh
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    event.listen(engine, "checkin", _on_checkin)
+    event.listen(engine, "checkout", _on_checkout)
 
 
 def _check_production_safety(app: Flask) -> None:
@@ -91,6 +121,7 @@ def create_app(config: type | dict | None = None, overrides: dict | None = None)
         # and the intake processor's multi-row INSERTs (thousands of parameters) spent 40 % of its CPU
         # there (py-spy, bench/README.md).
         options["paramstyle"] = "numeric_dollar"
+        options["pool_pre_ping"] = False  # `_ping_idle_connections` instead
         options["connect_args"] = {"connect_timeout": 3, "cursor_factory": psycopg.RawCursor,
                                    **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
@@ -108,6 +139,9 @@ def create_app(config: type | dict | None = None, overrides: dict | None = None)
     if app.config.get("WEBHOOK_STORE_SECONDS") is None:
         app.config["WEBHOOK_STORE_SECONDS"] = 1.0 if postgresql else 0.0
     extensions.db.init_app(app)
+    if postgresql:
+        with app.app_context():
+            _ping_idle_connections(extensions.db.engine)
     migrations = Path(__file__).resolve().parent.parent / "migrations"
     extensions.migrate.init_app(app, extensions.db, directory=str(migrations))
     extensions.csrf.init_app(app)
