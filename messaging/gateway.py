@@ -15,6 +15,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Protocol
 
 import requests
@@ -95,6 +96,11 @@ def fit_reply(text: str, exercise_id: int | None) -> str:
     return fit(DRILL_PREFIX + text).removeprefix(DRILL_PREFIX)
 
 
+@cache
+def _console_insert():
+    return insert(ConsoleSms.__table__)
+
+
 class ConsoleGateway:
     """Writes the SMS to the log and to `console_sms`, in the caller's transaction (the send job
     commits each of its statements as it runs)."""
@@ -107,7 +113,7 @@ class ConsoleGateway:
     def send(self, to: str, body: str, template: Recognised | None = None) -> SendResult:
         sid = "CN" + uuid.uuid4().hex
         log.info("SMS to %s: %s", to, body)
-        db.session.execute(insert(ConsoleSms.__table__).values(sid=sid, to=to, body=body))
+        db.session.execute(_console_insert(), {"sid": sid, "to": to, "body": body})
         return SendResult(sid=sid, status="sent", provider=self.name)
 
 
