@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.extensions import db
 from core.geo import bbox, gcj02_to_wgs84, in_china, map_geometry, to_wgs84
-from core.importing import ImportProblems, read_csv
+from core.importing import ImportProblems, read_csv, refresh_planner_statistics
 from core.models import LEVELS, Boundary, Division
 
 CODE_RE = re.compile(r"^\d{12}$")
@@ -123,7 +123,7 @@ def import_divisions(path: str | Path, datum: str = "gcj02") -> dict[str, int]:
         row.update(ancestors)
     ordered = sorted(rows.values(), key=lambda r: LEVELS.index(r["level"]))
     upsert(Division, ordered, "code")
-    db.session.commit()
+    refresh_planner_statistics(Division)
     counts = {lvl: 0 for lvl in LEVELS}
     for row in rows.values():
         counts[row["level"]] += 1

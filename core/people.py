@@ -13,7 +13,7 @@ from werkzeug.security import generate_password_hash
 
 from core import audit
 from core.extensions import db
-from core.importing import ImportProblems, read_csv
+from core.importing import ImportProblems, read_csv, refresh_planner_statistics
 from core.models import LEVELS, ApiToken, Division, Person, utcnow
 from core.roles import ROLE_LEVEL, ROLES
 from core.scope import can_access
@@ -133,7 +133,7 @@ def import_people(path: str | Path) -> dict[str, int]:
         if backup_phone:
             backups.append((line, person, backup_phone))
     _import_backups(problems, backups, existing)
-    db.session.commit()
+    refresh_planner_statistics(Person)
     return {"created": created, "updated": updated}
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from core.exercises import exercise_clock_speed, exercise_division, within
 from core.extensions import db
@@ -63,12 +64,12 @@ def repeat_at_for(esc: Escalation, sent: int) -> datetime | None:
 
 def live_escalations(wanted: set[tuple[int, str]]) -> dict[tuple[int, str], Escalation]:
     """The escalation of each (incident id, level) still waiting (open or overdue, nobody has
-    acknowledged it), the newest of each, in one query: a later report updates it instead of
-    opening another beside it."""
+    acknowledged it), the newest of each, in one query (and their recipients, whom `update_live`
+    tells, in one more): a later report updates it instead of opening another beside it."""
     if not wanted:
         return {}
     found: dict[tuple[int, str], Escalation] = {}
-    for esc in db.session.scalars(select(Escalation).where(
+    for esc in db.session.scalars(select(Escalation).options(selectinload(Escalation.recipients)).where(
             Escalation.incident_id.in_({i for i, _lv in wanted}), Escalation.level.in_({lv for _i, lv in wanted}),
             Escalation.status.in_((EscalationStatus.OPEN, EscalationStatus.OVERDUE)),
             Escalation.acknowledged_at.is_(None), Escalation.rule.in_(("E1", "E2", "E3", "E4")))

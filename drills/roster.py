@@ -24,6 +24,7 @@ from sqlalchemy import func, select, update
 from core.divisions import upsert
 from core.exercises import Exercise, ExerciseStatus
 from core.extensions import db
+from core.importing import refresh_planner_statistics
 from core.models import Division, Person
 from core.roles import OFFICER_ROLES, Role
 from drills import service
@@ -66,7 +67,7 @@ def add_synthetic_villages(division: Division, per_township: int) -> int:
     for row in rows:
         if row["code"] not in known:
             _synthetic("division", row["code"], None)
-    db.session.commit()
+    refresh_planner_statistics(Division, SyntheticRecord)
     return len(rows)
 
 
@@ -133,7 +134,7 @@ def prepare_people(villages: list[dict]) -> PhoneBook:
     for person in new_people:
         db.session.add(person)
         _synthetic("person", person.phone, None)
-    db.session.commit()
+    refresh_planner_statistics(Person, SyntheticRecord)
     book.synthetic_people = sorted(synthetic | {p.phone for p in new_people})
     return book
 
