@@ -150,3 +150,26 @@ def test_a_worker_killed_mid_batch_leaves_only_the_row_at_the_gateway_in_doubt(a
     db.session.expire_all()
     statuses = {row.id: row.status for row in db.session.scalars(select(OutboundSms))}
     assert [statuses[i] for i in ids] == ["sent", "sending", "pending", "pending", "pending"]
+
+
+def test_a_row_that_breaks_in_a_batch_job_leaves_the_rows_after_it_sent_and_kept(app, fake_twilio):
+    """A row whose send fails unexpectedly (a bug, not a gateway answer) is rolled back and left to
+    the sweeps; the rows after it are still claimed, sent and recorded for good, each statement
+    committing by itself again (in a transaction they were rolled back when the job ended, and
+    sent a second time later)."""
+    from sqlalchemy import create_engine, update
+
+    ids = _five_alerts()
+    queue("sms").empty()
+    db.session.execute(update(OutboundSms).where(OutboundSms.id == ids[1])
+                       .values(template="broken", params=["not", "a", "mapping"]))
+    db.session.commit()
+    assert jobs.send_sms_batch(ids) == {"sent": 4, "error": 1}
+    outside = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])  # what another process sees
+    try:
+        with outside.connect() as conn:
+            statuses = dict(conn.execute(select(OutboundSms.id, OutboundSms.status)).all())
+    finally:
+        outside.dispose()
+    assert [statuses[i] for i in ids] == ["sent", "sending", "sent", "sent", "sent"]
+    assert len(fake_twilio.messages) == 4
