@@ -136,8 +136,11 @@ def _truncate_all(app) -> None:
 
 @pytest.fixture(autouse=True)
 def _isolation(request, app, redis_client, fake_twilio):
-    """Each test starts with empty tables, an empty Redis database, an empty spool and a quiet
-    fake Twilio. (A spooled request left by one test was replayed by the next test's worker.)"""
+    """Each test starts with empty tables, an empty Redis database, an empty spool, a quiet
+    fake Twilio and the app's settings as made. (A spooled request left by one test was replayed
+    by the next test's worker; a send rate of 2/s set by one test made the next one's batch job
+    leave rows to the sweep.)"""
+    settings = dict(app.config)
     redis_client.flushdb()
     shutil.rmtree(app.config["SPOOL_DIR"], ignore_errors=True)
     Path(app.config["SPOOL_DIR"]).mkdir(parents=True, exist_ok=True)
@@ -151,6 +154,8 @@ def _isolation(request, app, redis_client, fake_twilio):
         db.session.rollback()
         _truncate_all(app)
         ctx.pop()
+        app.config.clear()
+        app.config.update(settings)
         try:
             redis_client.flushdb()
         except redis.exceptions.ConnectionError:
