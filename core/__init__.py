@@ -66,20 +66,20 @@ def _on_checkin(_dbapi_connection, record) -> None:
     record.info["idle_since"] = time.monotonic()
 
 
-def _on_checkout(dbapi_connection, record, _proxy) -> None:
-    idle_since = record.info.get("idle_since")  # none yet: a new connection
-    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
-        return
-    try:
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except psycopg.Error as exc:
-        raise DisconnectionError(str(exc)) from exc  # the pool connects afresh
-
-
 def _ping_idle_connections(engine: Engine) -> None:
+    def on_checkout(dbapi_connection, record, _proxy) -> None:
+        idle_since = record.info.get("idle_since")  # none yet: a new connection
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            # The pool's own ping, which leaves no transaction open: a connection handed over
+            # in one could not be switched to AUTOCOMMIT (the send job) afterwards.
+            engine.dialect.do_ping(dbapi_connection)
+        except psycopg.Error as exc:
+            raise DisconnectionError(str(exc)) from exc  # the pool connects afresh
+
     event.listen(engine, "checkin", _on_checkin)
-    event.listen(engine, "checkout", _on_checkout)
+    event.listen(engine, "checkout", on_checkout)
 
 
 def _check_production_safety(app: Flask) -> None:

@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
@@ -173,3 +174,19 @@ def test_a_row_that_breaks_in_a_batch_job_leaves_the_rows_after_it_sent_and_kept
         outside.dispose()
     assert [statuses[i] for i in ids] == ["sent", "sending", "sent", "sent", "sent"]
     assert len(fake_twilio.messages) == 4
+
+
+def test_a_send_job_on_a_connection_idle_long_enough_to_be_pinged_sends(app, fake_twilio, monkeypatch):
+    """The pool pings a PostgreSQL connection that sat idle (`core.PING_AFTER_IDLE_SECONDS`). A ping
+    that left a transaction open made the send job's switch to AUTOCOMMIT fail: the first job after
+    a quiet spell sent nothing and its alerts waited for the sweep."""
+    import core
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the idle ping is PostgreSQL's (SQLite keeps the pool's pre-ping)")
+    monkeypatch.setattr(core, "PING_AFTER_IDLE_SECONDS", 0.05)
+    ids = _five_alerts()
+    db.session.remove()  # back to the pool
+    time.sleep(0.2)
+    assert jobs.send_sms_batch(ids) == {"sent": 5}
+    assert len(fake_twilio.messages) == 5
