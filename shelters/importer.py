@@ -25,7 +25,7 @@ from core import audit
 from core.divisions import descendants_clause
 from core.extensions import db
 from core.geo import in_china, point_in_geometry, to_wgs84
-from core.importing import ImportProblems, read_csv, read_text
+from core.importing import ImportProblems, read_csv, read_text, refresh_planner_statistics
 from core.models import Boundary, Division, Person, utcnow
 from core.people import try_normalise_phone
 from shelters import rules, search, service
@@ -291,7 +291,7 @@ def import_shelters(path: str | Path, datum: str = "wgs84", actor: Person | str 
     audit.record("shelters.import", "shelter_file", path.name,
                  after={"created": created, "updated": updated, "codes": [r["code"] for r in clean][:200]},
                  actor=actor)
-    db.session.commit()
+    refresh_planner_statistics(Shelter, OccupancyRecord)  # commits
     return {"created": created, "updated": updated}
 
 
