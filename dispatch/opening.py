@@ -8,11 +8,12 @@ the alert texts, which name the escalation's id. A single report is a batch of o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Sequence, func, select
 from sqlalchemy.orm import selectinload
 
 from core.exercises import exercise_clock_speed, exercise_division, within
@@ -143,20 +144,21 @@ class Chain:
 
 def open_chains(chains: list[Chain]) -> list[Chain]:
     """Open every chain's escalations (each chain's `opened`, bottom up) and queue the alert SMS
-    of the escalations that have people. One flush per step up the ladder, for all chains."""
+    of the escalations that have people. A step names the one below it as its parent, so it needs
+    that one's id: on PostgreSQL the ids of a batch that climbs are taken from the sequence first
+    and every step goes in one flush; elsewhere one flush per step up the ladder, for all chains."""
     _look_up_places(chains)
     planned = [chain.steps() for chain in chains]
-    depth = 0
-    while True:
-        made = False
+    deepest = max((len(steps) for steps in planned), default=0)
+    ids = _reserve_ids(sum(len(steps) for steps in planned)) if deepest > 1 else None
+    for depth in range(deepest):
         for chain, steps in zip(chains, planned, strict=True):
             if depth < len(steps):
                 _open_step(chain, *steps[depth])
-                made = True
-        if not made:
-            break
-        db.session.flush()
-        depth += 1
+                if ids is not None:
+                    chain.opened[-1].id = next(ids)
+        if ids is None or depth == deepest - 1:
+            db.session.flush()
     for chain in chains:
         told = chain.opened[-1] if chain.opened and chain.opened[-1].recipients else None
         if told is None:
@@ -171,6 +173,18 @@ def open_chains(chains: list[Chain]) -> list[Chain]:
             queue_sms(person.phone, text, purpose=purpose, person=person, escalation_id=told.id,
                       report_id=told.report_id, exercise_id=chain.exercise_id)
     return chains
+
+
+_ESCALATION_IDS = Sequence("escalations_id_seq")  # the serial's sequence (PostgreSQL names it so)
+
+
+def _reserve_ids(count: int) -> Iterator[int] | None:
+    """`count` escalation ids from the sequence in one round trip (PostgreSQL), in order; None
+    elsewhere (SQLite has no sequence: the ids come from each step's flush)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return None
+    return iter(sorted(db.session.scalars(select(_ESCALATION_IDS.next_value()).select_from(
+        func.generate_series(1, count)))))
 
 
 def _places_key(codes: dict[str, str | None]) -> tuple:

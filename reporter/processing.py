@@ -26,7 +26,7 @@ import redis
 from flask import Flask, current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from core.extensions import db
 from core.models import Division
@@ -86,10 +86,9 @@ def _villages_to_take(limit: int) -> list[str]:
             return []
         db.session.rollback()
         db.session.execute(update(InboundMessage).where(InboundMessage.id == -1).values(outcome=Outcome.PENDING))
-    villages = sorted(set(db.session.scalars(oldest)))
-    if not villages or db.session.get_bind().dialect.name != "postgresql":
-        return villages  # SQLite: the batch holds the one write lock
-    return list(db.session.scalars(select(Division.code).where(Division.code.in_(villages))
+    if db.session.get_bind().dialect.name != "postgresql":
+        return sorted(set(db.session.scalars(oldest)))  # SQLite: the batch holds the one write lock
+    return list(db.session.scalars(select(Division.code).where(Division.code.in_(oldest))
                                    .order_by(Division.code).with_for_update(key_share=True, skip_locked=True)))
 
 
@@ -100,15 +99,15 @@ def process_batch(limit: int | None = None) -> int:
     if not villages:
         db.session.rollback()
         return 0
-    # Village-code order is also the order the county rows (new events) are locked in.
-    messages = db.session.scalars(
-        select(InboundMessage).join(Report, Report.id == InboundMessage.report_id)
+    # Village-code order is also the order the county rows (new events) are locked in. The
+    # messages come with their reports and authors in the same query (held here: the session
+    # keeps only weak references).
+    held = db.session.execute(
+        select(InboundMessage, Report).join(Report, Report.id == InboundMessage.report_id)
+        .options(joinedload(Report.author))
         .where(service.IS_PENDING, Report.village_code.in_(villages))
         .order_by(Report.village_code, InboundMessage.id).with_for_update(of=InboundMessage)).all()
-    # Their reports and authors in two queries, not two per message (held here: the session
-    # keeps only weak references).
-    held = db.session.scalars(select(Report).where(Report.id.in_([m.report_id for m in messages]))
-                              .options(selectinload(Report.author))).all()
+    messages = [message for message, _report in held]
     try:
         with db.session.begin_nested():
             flows.place_messages(messages)  # the whole batch together: a few statements per step
