@@ -34,7 +34,7 @@ from core.models import Division, Person
 from core.people import stored_phone
 from core.roles import OFFICER_ROLES
 from messaging.gateway import fit
-from reporter import grammar, saving, service, shapes
+from reporter import grammar, saving, service, shapes, wakeups
 from reporter.models import InboundMessage, Outcome, Report
 from reporter.service import EVENT_WINDOW, ReportRefused
 
@@ -99,13 +99,13 @@ def _state_stmt(with_first: bool, drill: bool):
 
 @cache
 def _plan_stmt():
-    """3: the report, and the message's outcome and reply."""
+    """3: the report, and the message's outcome and reply; the processors woken at the commit."""
     reports, messages = Report.__table__, InboundMessage.__table__
     planned = insert(reports).values({c.key: _bound(c) for c in reports.columns}).cte("planned")
     return (update(messages).where(messages.c.id == bindparam("message_id"))
             .values(person_id=bindparam("person_id"), report_id=bindparam("report_id"),
                     exercise_id=bindparam("exercise_id"), outcome=Outcome.PENDING, reply=bindparam("reply"))
-            .add_cte(planned))
+            .add_cte(planned).returning(wakeups.notification()))  # the processors' wake-up, at the commit
 
 
 def handle(message: InboundMessage, command: grammar.Command) -> tuple[str, int, int] | None:

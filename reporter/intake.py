@@ -29,7 +29,7 @@ from core.roles import OFFICER_ROLES
 from core.timelimit import TooSlow
 from messaging.gateway import fit
 from messaging.outbox import queue_sms
-from reporter import express, flows, grammar, processing, shapes
+from reporter import express, flows, grammar, shapes, wakeups
 from reporter.attribution import attribute_unknown_sender
 from reporter.commands import Handled, handler_for, register
 from reporter.models import InboundMessage, Outcome, ReviewState
@@ -89,19 +89,19 @@ def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None,
     try:
         if planned is not None:
             reply, _report_id, person_id = planned
-            waiting = True
             if replayed or reply_by_sms:
                 _send_late_reply(message.from_phone, reply, db.session.get(Person, person_id), None)
-            db.session.commit()
-            processing.wake()
+            db.session.commit()  # the express path's statement woke the processors (`reporter.wakeups`)
             return reply
         reply = _handle(message, command)
         if replayed or reply_by_sms:
             _send_late_reply(message.from_phone, reply, message.person, message.exercise_id)
         waiting = message.outcome == Outcome.PENDING  # a report left for the intake processor
+        if waiting:
+            wakeups.announce()
         db.session.commit()
         if waiting:
-            processing.wake()
+            wakeups.ring()
         return reply
     except OperationalError:
         db.session.rollback()

@@ -22,7 +22,6 @@ import os
 import threading
 import time
 
-import redis
 from flask import Flask, current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
@@ -30,49 +29,13 @@ from sqlalchemy.orm import joinedload
 
 from core.extensions import db
 from core.models import Division
-from core.queue import key, redis_conn
 from core.txmemo import forget
-from reporter import flows, service
+from reporter import flows, service, wakeups
 from reporter.models import InboundMessage, Outcome, Report, ReviewState
 
 log = logging.getLogger("zaibao.intake")
 MAX_ATTEMPTS = 3
 _failures: dict[int, int] = {}  # message id → failed attempts, in this process
-
-
-def wake_key() -> str:
-    return key("intake", "wake")
-
-
-_WAKE_PAUSE_SECONDS = 2.0
-_WAKE_TIMEOUT_SECONDS = 0.25  # within the webhook's store limit (WEBHOOK_STORE_SECONDS, 1 s)
-_wake_paused_until = 0.0
-
-
-def _wake_client() -> redis.Redis:
-    """The webhook's own short-fused client for wake-ups (the shared one waits up to 3 s)."""
-    conn = current_app.extensions.get("zaibao_wake_redis")
-    if conn is None:
-        conn = redis.Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=_WAKE_TIMEOUT_SECONDS,
-                                    socket_timeout=_WAKE_TIMEOUT_SECONDS)
-        current_app.extensions["zaibao_wake_redis"] = conn
-    return conn
-
-
-def wake() -> None:
-    """Tell an idle processor there is work (it also polls, so a lost wake-up only delays).
-
-    Called by the webhook after its commit and inside its store limit: a Redis that fails costs
-    one webhook a quarter second and pauses the wake-ups for a while, so an outage (or a Redis
-    that accepts and never answers) never pushes webhooks past the limit into the spool."""
-    global _wake_paused_until
-    if time.monotonic() < _wake_paused_until:
-        return
-    try:
-        conn = _wake_client()
-        conn.pipeline(transaction=False).lpush(wake_key(), 1).ltrim(wake_key(), 0, 0).execute()
-    except redis.exceptions.RedisError:
-        _wake_paused_until = time.monotonic() + _WAKE_PAUSE_SECONDS
 
 
 def _villages_to_take(limit: int) -> list[str]:
@@ -164,30 +127,27 @@ def _yield_cpu_to_webhooks(niceness: int) -> None:
 def run_forever(app: Flask, stop: threading.Event) -> None:
     """The processor loop: batches while there is work, else wait for a wake-up or the poll."""
     _yield_cpu_to_webhooks(app.config["INTAKE_NICE"])
-    while not stop.is_set():
-        taken = 0
-        with app.app_context():
-            try:
-                taken = process_batch()
-            except OperationalError as exc:
-                log.warning("intake processor: database unavailable (%s); retrying in 1 s", exc)
-                db.session.rollback()
-                stop.wait(1)
-            except Exception:  # noqa: BLE001  (the loop must outlive any one batch)
-                log.exception("intake batch failed; retrying")
-                db.session.rollback()
-                stop.wait(1)
-            finally:
-                db.session.remove()
-            if not taken and not stop.is_set():
-                _idle(app.config["INTAKE_POLL_SECONDS"], stop)
-
-
-def _idle(seconds: float, stop: threading.Event) -> None:
+    listener = wakeups.Listener()
     try:
-        redis_conn().blpop([wake_key()], timeout=max(seconds, 0.01))
-    except redis.exceptions.RedisError:
-        stop.wait(seconds)
+        while not stop.is_set():
+            taken = 0
+            with app.app_context():
+                try:
+                    taken = process_batch()
+                except OperationalError as exc:
+                    log.warning("intake processor: database unavailable (%s); retrying in 1 s", exc)
+                    db.session.rollback()
+                    stop.wait(1)
+                except Exception:  # noqa: BLE001  (the loop must outlive any one batch)
+                    log.exception("intake batch failed; retrying")
+                    db.session.rollback()
+                    stop.wait(1)
+                finally:
+                    db.session.remove()
+                if not taken and not stop.is_set():
+                    listener.wait(app.config["INTAKE_POLL_SECONDS"], stop)
+    finally:
+        listener.close()
 
 
 def start(app: Flask, stop: threading.Event, count: int = 1) -> list[threading.Thread]:

@@ -48,6 +48,20 @@ def test_the_worker_files_a_stored_report_and_the_township_is_alerted(send_sms, 
     assert "王庄村" in fake_twilio.bodies_to(township_staff.phone)[0]
 
 
+def test_an_idle_processor_is_woken_by_the_webhook_not_its_poll(send_sms, officer, officer2, start_worker):
+    """The worker's processor looks for work only every 60 s here, so a report filed within
+    seconds was filed because the webhook woke it: on PostgreSQL the notification its transaction
+    sent at the commit, on SQLite the Redis list after it."""
+    start_worker("woken", INTAKE_POLL_SECONDS=60)
+    send_sms(officer.phone, "初报 洪涝 转移30", filed=False)
+    wait_for(lambda: _waiting() == 0, timeout=30, message="the first report filed (the processor running)")
+    time.sleep(1)  # it looked again, found nothing, and now waits
+    sent = time.monotonic()
+    send_sms(officer2.phone, "初报 洪涝 转移20", filed=False)
+    wait_for(lambda: _waiting() == 0, timeout=15, message="the second report filed before the next poll")
+    assert time.monotonic() - sent < 15
+
+
 def test_a_processor_killed_mid_batch_loses_and_doubles_nothing(app, app_config, send_sms, tree, make_person):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("watching another process's open transaction needs PostgreSQL")
