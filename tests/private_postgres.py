@@ -50,6 +50,9 @@ def private_postgres():
     server = {"url": f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", "data": data}
     server["stop"] = lambda: subprocess.run(
         _as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
+    server["start"] = lambda: subprocess.run(
+        _as_postgres([pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]),
+        check=True, capture_output=True)
     yield server
     signal_all(data, signal.SIGCONT)
     subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
