@@ -103,10 +103,14 @@ def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None,
         if waiting:
             wakeups.ring()
         return reply
+    except TooSlow:
+        raise  # the store limit: the caller drops the connection and spools the request
     except OperationalError:
         db.session.rollback()
         raise
     except Exception:
+        if timelimit.expired():
+            raise  # the store limit interrupted it (reported as TooSlow): the caller spools
         # A bug must not lose the message: keep it for a person to read, answer honestly.
         log.exception("handling SMS %s failed; kept for review", sid)
         db.session.rollback()

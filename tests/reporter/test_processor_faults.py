@@ -32,6 +32,12 @@ def _villages(tree, count: int, start: int = 100) -> list[Division]:
     return villages
 
 
+def _others_hold_divisions() -> int:
+    return db.session.execute(text(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        "WHERE c.relname = 'divisions' AND l.mode = 'RowShareLock' AND l.pid <> pg_backend_pid()")).scalar()
+
+
 def _waiting() -> int:
     db.session.rollback()
     return db.session.scalar(select(func.count(InboundMessage.id)).where(InboundMessage.outcome == "pending"))
@@ -73,14 +79,14 @@ def test_a_processor_killed_mid_batch_loses_and_doubles_nothing(app, app_config,
                             start_new_session=True)
     try:
         # Kill it while its one big batch is open: it holds the villages' rows by then.
-        wait_for(lambda: db.session.execute(text(
-            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-            "WHERE c.relname = 'divisions' AND l.mode = 'RowShareLock' AND l.pid <> pg_backend_pid()")).scalar(),
-            timeout=30, interval=0.02, message="the processor's batch under way")
+        wait_for(_others_hold_divisions, timeout=30, interval=0.02, message="the processor's batch under way")
         time.sleep(0.3)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=20)
+    # PostgreSQL ends the dead client's transaction when it notices the socket closed; until then
+    # its rows stay locked, and a processor skips locked villages (it never waits for one).
+    wait_for(lambda: not _others_hold_divisions(), timeout=30, message="the killed batch's transaction gone")
     assert _waiting() == 120  # the batch never committed: nothing half-filed
     assert db.session.scalar(select(func.count(Incident.id))) == 0
     assert processing.drain() == 120

@@ -125,5 +125,9 @@ def test_a_database_restarted_mid_burst_loses_nothing(app, private_app, private_
         assert sorted(stored) == sorted(sent)  # every message, once
         assert db.session.scalar(select(func.count()).select_from(InboundMessage).where(
             InboundMessage.outcome == "pending")) == 0
+        unfiled = db.session.execute(select(InboundMessage.sid, InboundMessage.body, InboundMessage.outcome,
+                                            InboundMessage.review_note, InboundMessage.reply)
+                                     .where(~InboundMessage.id.in_(select(Report.message_id)))).all()
+        assert unfiled == []
         filed = db.session.execute(select(Report.message_id, func.count()).group_by(Report.message_id)).all()
         assert len(filed) == len(sent) and all(count == 1 for _m, count in filed)
