@@ -49,7 +49,7 @@ def wake_key() -> str:
 
 
 _RING_PAUSE_SECONDS = 2.0
-_RING_TIMEOUT_SECONDS = 0.25  # within the webhook's store limit (WEBHOOK_STORE_SECONDS, 1 s)
+_RING_TIMEOUT_SECONDS = 0.25  # what a webhook waits for a Redis that does not answer
 _ring_paused_until = 0.0
 
 
@@ -80,9 +80,13 @@ def ring() -> None:
 
 # ---- the processor's side ---------------------------------------------------------------------
 
+_RELISTEN_SECONDS = 1.0
+
+
 class Listener:
     """One processor's wait for work: LISTEN on a PostgreSQL connection of its own (outside the
-    pool), or the Redis list. A listener that fails waits out the poll and connects again later."""
+    pool), or the Redis list. A listening connection that fails (a database restart) is dropped
+    and a new one made at the next wait, a second later at most."""
 
     def __init__(self) -> None:
         self._conn = None  # psycopg connection in autocommit, LISTENing
@@ -95,15 +99,13 @@ class Listener:
             self._wait_on_redis(seconds, stop)
             return
         try:
-            conn = self._connection()
-            # Notifications that came while the processor was busy are stale, but one may have
-            # come after its last look: if any is waiting, look again now.
-            if not list(conn.notifies(timeout=0)):
-                list(conn.notifies(timeout=seconds, stop_after=1))
+            # Returns at once if notifications came while the processor was busy (one may have
+            # come after its last look): it looks again, then waits here with nothing pending.
+            list(self._connection().notifies(timeout=seconds, stop_after=1))
         except Exception as exc:  # noqa: BLE001  (the database down: the caller's batches say so)
-            log.info("intake listener unavailable (%s); polling", exc)
+            log.info("intake listener unavailable (%s); listening again shortly", exc)
             self.close()
-            stop.wait(seconds)
+            stop.wait(min(seconds, _RELISTEN_SECONDS))  # not the whole poll: wake-ups are lost meanwhile
 
     def _connection(self):
         if self._conn is None:

@@ -17,7 +17,7 @@ from core.extensions import db
 from core.models import AuditEntry, Division
 from dispatch.models import Escalation
 from messaging.models import OutboundSms
-from reporter import processing
+from reporter import processing, wakeups
 from reporter.models import InboundMessage, Incident
 from tests.conftest import ROOT, wait_for, worker_env
 from tests.reporter.conftest import twiml_text
@@ -66,6 +66,32 @@ def test_an_idle_processor_is_woken_by_the_webhook_not_its_poll(send_sms, office
     send_sms(officer2.phone, "初报 洪涝 转移20", filed=False)
     wait_for(lambda: _waiting() == 0, timeout=15, message="the second report filed before the next poll")
     assert time.monotonic() - sent < 15
+
+
+def _listeners() -> list[int]:
+    """The backends LISTENing for the processors' wake-up."""
+    return list(db.session.scalars(text("SELECT pid FROM pg_stat_activity WHERE query = :q"),
+                                   {"q": f"LISTEN {wakeups.CHANNEL}"}))
+
+
+def test_a_processor_whose_listening_connection_drops_listens_again(send_sms, officer, start_worker):
+    """The connection a processor LISTENs on is dropped (a database restart, a proxy's idle
+    timeout; here pg_terminate_backend). The processor must listen again within a second or so,
+    not after its poll, and the webhooks' wake-ups reach it again: with a poll of 60 s, only a
+    new listening connection can get the report filed within seconds."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's (SQLite wakes the processor through Redis)")
+    start_worker("relisten", INTAKE_POLL_SECONDS=60)
+    [first] = wait_for(_listeners, timeout=30, message="the processor listening")
+    db.session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+    db.session.commit()
+    [again] = wait_for(lambda: [pid for pid in _listeners() if pid != first], timeout=5,
+                       message="a new listening connection")
+    assert first not in _listeners()
+    sent = time.monotonic()
+    send_sms(officer.phone, "初报 洪涝 转移30", filed=False)
+    wait_for(lambda: _waiting() == 0, timeout=15, message="the report filed before the next poll")
+    assert time.monotonic() - sent < 15 and again in _listeners()
 
 
 def test_a_processor_killed_mid_batch_loses_and_doubles_nothing(app, app_config, send_sms, tree, make_person):
