@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -392,6 +393,13 @@ def start_worker(app_config):
             worker.stop()
         except Exception:
             worker.kill()
+
+
+def free_port() -> int:
+    """A port where nothing listens (bound, read, released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1, message: str = "condition"):

@@ -6,7 +6,7 @@ import pytest
 
 from config import TestConfig
 from core import create_app
-from tests.core.conftest import free_port
+from tests.conftest import free_port
 
 
 def test_healthz_ok(client):

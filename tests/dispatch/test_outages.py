@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections import Counter
@@ -19,13 +18,7 @@ from core.models import utcnow
 from dispatch import flows
 from dispatch.models import Escalation
 from messaging.models import OutboundSms
-from tests.conftest import wait_for
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import free_port, wait_for
 
 
 class OwnRedis:

@@ -19,8 +19,7 @@ from messaging.gateway import (
     signature_valid,
 )
 from messaging.models import ConsoleSms
-from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL
-from tests.core.conftest import free_port
+from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, free_port
 
 TEXT = "【灾情】王庄村(码头镇) 洪涝 死亡0 失踪1 转移120 R1203。回复\"收到 E17\"确认。"
 

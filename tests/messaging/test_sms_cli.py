@@ -13,8 +13,7 @@ from werkzeug.serving import make_server
 
 from config import TestConfig
 from core import create_app
-from tests.conftest import AUTH_TOKEN
-from tests.core.conftest import free_port
+from tests.conftest import AUTH_TOKEN, free_port
 
 REPLY = ('<?xml version="1.0" encoding="UTF-8"?>'
          "<Response><Message>已收到初报R1(洪涝 王庄村): 转移30。</Message></Response>")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,15 +26,11 @@ from messaging import spool
 from messaging.gateway import sign
 from reporter import processing
 from reporter.models import InboundMessage, Report
-from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, ROOT, worker_env
+from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, ROOT, free_port, worker_env
 
 VILLAGES = 40
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _seed(app) -> list[str]:
@@ -82,7 +77,7 @@ def test_a_database_restarted_mid_burst_loses_nothing(app, private_app, private_
         pytest.skip("on its own cluster whatever the suite's database: run once, in the PostgreSQL run")
     app = private_app()
     phones = _seed(app)
-    port = _free_port()
+    port = free_port()
     env = worker_env(app_config) | {"DATABASE_URL": private_postgres["url"], "SPOOL_DIR": str(tmp_path / "spool"),
                                     "INTAKE_POLL_SECONDS": "60"}
     server = _serve(env, port)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -21,16 +20,12 @@ from messaging.gateway import sign
 from messaging.models import OutboundSms
 from reporter import processing
 from reporter.models import InboundMessage
-from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, ROOT, wait_for, worker_env
+from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, ROOT, free_port, wait_for, worker_env
 from tests.reporter.conftest import reports, twiml_text
 
 DOWN_URL = "postgresql+psycopg://postgres@127.0.0.1:9/unreachable?connect_timeout=2"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -43,7 +38,7 @@ def down_env(app_config):
 @pytest.fixture
 def down_server(down_env):
     """The same service as a real process, pointed at a database nobody answers (a closed port)."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "run", "--port", str(port)],
                             cwd=ROOT, env=down_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
@@ -190,7 +185,6 @@ def test_a_webhook_past_its_store_limit_on_the_general_path_is_spooled_not_kept_
         assert twiml_text(send_sms(phone, "初报 洪涝 转移30", filed=False)).startswith("已收到初报")
     monkeypatch.setitem(app.config, "WEBHOOK_STORE_SECONDS", 0.02)
     replies = [twiml_text(send_sms(phone, "续报 洪涝 转移40", filed=False)) for phone in phones]
-    monkeypatch.setitem(app.config, "WEBHOOK_STORE_SECONDS", 10.0)
     assert replies == ["已收到，稍后处理。"] * len(phones)
     db.session.rollback()
     assert db.session.scalar(select(func.count(InboundMessage.id)).where(
