@@ -31,6 +31,9 @@ DEFAULTS: dict[str, tuple[type, object]] = {
     # deferred intake; reporter.express); off: through the general path, as everything else.
     "INTAKE_EXPRESS": (_flag, True),
     "INTAKE_BATCH": (int, 200),             # messages per processor transaction (about)
+    # While reports keep coming, a processor that has caught up starts its next batch this long
+    # after the last (reporter.processing.gather_pause): fewer, larger batches; alerts this much later.
+    "INTAKE_GATHER_SECONDS": (float, 0.2),
     "INTAKE_POLL_SECONDS": (float, 0.5),    # an idle processor looks again this often (and on a wake-up)
     "INTAKE_PROCESSORS": (int, 1),          # processor threads in each `flask worker`
     "INTAKE_NICE": (int, 10),               # processors' CPU niceness: webhooks first on a shared machine

@@ -13,6 +13,11 @@ its messages at once (`reporter.flows.file_reports`), in a savepoint; if that fa
 is filed in a savepoint of its own: one that fails is rolled back alone and retried in a later
 batch; after `MAX_ATTEMPTS` it is kept for review with the reason. The batch commits once; the
 outbox hands its SMS to Redis after the commit.
+
+A batch costs about as much again as filing a few messages (~15 statements whatever its size),
+so while reports keep coming a processor that has caught up lets them gather for
+INTAKE_GATHER_SECONDS before its next batch (`gather_pause`); the first report after a quiet
+spell is filed at once.
 """
 
 from __future__ import annotations
@@ -124,16 +129,28 @@ def _yield_cpu_to_webhooks(niceness: int) -> None:
         pass
 
 
+def gather_pause(taken: int, limit: int, batch_seconds: float, gather_seconds: float) -> float:
+    """How long to let reports gather before the next batch, after one that took `taken` messages
+    of at most about `limit` in `batch_seconds`. None taken: the processor waits for a wake-up
+    instead. A full batch: more are waiting, go on. A part-full one: the processor has caught
+    up with a flow of reports; the next batch starts `gather_seconds` after this one started."""
+    if taken == 0 or taken >= limit:
+        return 0.0
+    return max(0.0, gather_seconds - batch_seconds)
+
+
 def run_forever(app: Flask, stop: threading.Event) -> None:
     """The processor loop: batches while there is work, else wait for a wake-up or the poll."""
     _yield_cpu_to_webhooks(app.config["INTAKE_NICE"])
     listener = wakeups.Listener()
+    limit, gather = app.config["INTAKE_BATCH"], app.config["INTAKE_GATHER_SECONDS"]
     try:
         while not stop.is_set():
             taken = 0
+            started = time.monotonic()
             with app.app_context():
                 try:
-                    taken = process_batch()
+                    taken = process_batch(limit)
                 except OperationalError as exc:
                     log.warning("intake processor: database unavailable (%s); retrying in 1 s", exc)
                     db.session.rollback()
@@ -146,6 +163,8 @@ def run_forever(app: Flask, stop: threading.Event) -> None:
                     db.session.remove()
                 if not taken and not stop.is_set():
                     listener.wait(app.config["INTAKE_POLL_SECONDS"], stop)
+                elif pause := gather_pause(taken, limit, time.monotonic() - started, gather):
+                    stop.wait(pause)
     finally:
         listener.close()
 
