@@ -143,16 +143,21 @@ def acknowledge(person: Person, escalation: Escalation, channel: str) -> Escalat
         raise PermissionError(f"{person.name if person else 'nobody'} may not acknowledge {escalation.public_id}")
     if escalation.status not in ACKABLE or escalation.acknowledged_at is not None:
         return escalation
+    values = {"status": EscalationStatus.ACKNOWLEDGED, "acknowledged_at": utcnow(), "acknowledged_by_id": person.id,
+              "ack_channel": channel[:8]}
     result = db.session.execute(update(Escalation).where(
         Escalation.id == escalation.id, Escalation.status.in_(ACKABLE),
-        Escalation.acknowledged_at.is_(None)).values(
-        status=EscalationStatus.ACKNOWLEDGED, acknowledged_at=utcnow(), acknowledged_by_id=person.id,
-        ack_channel=channel[:8]))
-    db.session.refresh(escalation)
-    if result.rowcount == 1:
-        audit.record("escalation.acknowledge", "escalation", escalation.public_id, actor=person,
-                     after={"channel": channel, "status": escalation.status}, exercise_id=escalation.exercise_id)
-        _tell_the_others(escalation, person)
+        Escalation.acknowledged_at.is_(None)).values(values), execution_options={"synchronize_session": "evaluate"})
+    # The UPDATE's values are set on the object as it goes ("evaluate"), so nothing is reloaded:
+    # a full refresh also reloaded the recipients, already loaded to check the right to acknowledge
+    # and needed again to tell the others. Lost to a concurrent change: what the row says now.
+    if result.rowcount != 1:
+        db.session.refresh(escalation)
+        return escalation
+    db.session.expire(escalation, ["acknowledged_by"])
+    audit.record("escalation.acknowledge", "escalation", escalation.public_id, actor=person,
+                 after={"channel": channel, "status": escalation.status}, exercise_id=escalation.exercise_id)
+    _tell_the_others(escalation, person)
     return escalation
 
 
