@@ -164,7 +164,7 @@ class Report(IndicatorColumns, db.Model):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     flags: Mapped[list] = mapped_column(JSON, default=list)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))  # REPORTS_BY_EVENT_TOWNSHIP
     exercise_id: Mapped[int | None] = mapped_column(ForeignKey("exercises.id"), index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     report_date: Mapped[date | None] = mapped_column(Date, index=True)  # local calendar day
@@ -222,6 +222,11 @@ class InboundNumber(db.Model):
 # (created by migration board_001).
 REPORTS_BY_DAY = Index("ix_board_reports_exercise_received_village", Report.exercise_id, Report.received_at,
                        Report.village_code)
+
+# When a township first reported in an event (every initial report's late flag) and everything of
+# an event (its leading column): chosen with or without statistics, where single-column indexes
+# let a fresh or fast-growing table be read whole (created by migration reporter_008).
+REPORTS_BY_EVENT_TOWNSHIP = Index("ix_reports_event_township", Report.event_id, Report.township_code)
 
 # The intake processor's queue: messages stored and not yet filed. Every message passes through
 # 'pending' once, so in the plain outcome index that key gathers an entry per message ever stored
