@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import exists, func, select, tuple_
 
 from core.exercises import exercise_clause
 from core.extensions import db
@@ -36,6 +36,7 @@ from reporter.service import (
     hazard_name,
     lock_division,
     open_incidents,
+    open_incidents_stmt,
 )
 
 
@@ -273,15 +274,18 @@ def nil_report(*, village: Division, author: Person | None, hazard: str | None, 
     """One nil report per village and local day: a second one the same day returns the first."""
     now = now or utcnow()
     today = local_date(now)
-    existing = db.session.scalar(
-        select(Report).where(Report.village_code == village.code, Report.kind == "nil",
-                             Report.report_date == today, exercise_clause(Report.exercise_id, exercise_id))
-        .limit(1))
-    if existing is not None:
-        return existing, False
+    # Today's nil report, and whether an incident is open, in one statement of plain values: a
+    # repeat is rare, and loading entities (a report joins its village) cost the SMS most of its CPU.
+    existing_id, incident_open = db.session.execute(select(
+        select(Report.id).where(Report.village_code == village.code, Report.kind == "nil",
+                                Report.report_date == today, exercise_clause(Report.exercise_id, exercise_id))
+        .limit(1).scalar_subquery(),
+        exists(open_incidents_stmt(village.code, exercise_id)))).one()
+    if existing_id is not None:
+        return db.session.get(Report, existing_id), False
     # "Nothing happened" while the village has an incident still open: kept, flagged, and the
     # officer is asked which is true (the incident may be over: a final report closes it).
-    flags = ["open_incident"] if open_incidents(village.code, exercise_id) else []
+    flags = ["open_incident"] if incident_open else []
     report = Report(kind="nil", hazard=hazard if hazard in HAZARDS else None, village_code=village.code,
                     township_code=village.township_code, county_code=village.county_code,
                     author_id=author.id if author else None, narrative=(narrative or "").strip()[:200] or None,
