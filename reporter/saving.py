@@ -275,7 +275,8 @@ def nil_report(*, village: Division, author: Person | None, hazard: str | None, 
     now = now or utcnow()
     today = local_date(now)
     # Today's nil report, and whether an incident is open, in one statement of plain values: a
-    # repeat is rare, and loading entities (a report joins its village) cost the SMS most of its CPU.
+    # repeat is rare, and loading entities only to test them (a report joins its village, the
+    # incidents their events) was about a third of a nil SMS's time in the request.
     existing_id, incident_open = db.session.execute(select(
         select(Report.id).where(Report.village_code == village.code, Report.kind == "nil",
                                 Report.report_date == today, exercise_clause(Report.exercise_id, exercise_id))
