@@ -204,8 +204,7 @@ def acknowledge_by_sms(person: Person, escalation_id: int | None, exercise_id: i
                 return f"E{escalation_id}是演练通知，请回复：演练 收到 E{escalation_id}"
             return f"E{escalation_id}是真实灾情通知，不属于演练，请直接回复：收到 E{escalation_id}"
     if esc.acknowledged_at is not None:
-        who = esc.acknowledged_by.name if esc.acknowledged_by else ""
-        return f"{esc.public_id}已由{who}于{local_text(esc.acknowledged_at, '%H:%M')}确认，无需重复。"
+        return _already_acknowledged(esc)
     if esc.status not in ACKABLE:
         return f"{esc.public_id}无需确认。"
     try:
@@ -214,9 +213,16 @@ def acknowledge_by_sms(person: Person, escalation_id: int | None, exercise_id: i
         return f"您不是{esc.public_id}的接收人或其上级，无法确认。"
     if esc.acknowledged_at is None:  # closed (its incident was closed) a moment ago
         return f"{esc.public_id}无需确认。"
+    if esc.acknowledged_by_id != person.id:  # another acknowledgement landed while this one waited
+        return _already_acknowledged(esc)
     village = db.session.get(Division, esc.village_code) if esc.village_code else None
     what = f"（{village.name}）" if village else ""
     return f"已确认{esc.public_id}{what}，谢谢。"
+
+
+def _already_acknowledged(esc: Escalation) -> str:
+    who = esc.acknowledged_by.name if esc.acknowledged_by else ""
+    return f"{esc.public_id}已由{who}于{local_text(esc.acknowledged_at, '%H:%M')}确认，无需重复。"
 
 
 def handle_ack(person: Person, command: Command, _message: InboundMessage, exercise_id: int | None) -> Handled:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 
@@ -14,7 +15,8 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
 from core.extensions import db
-from core.models import utcnow
+from core.localtime import local_text
+from core.models import AuditEntry, Person, utcnow
 from dispatch import flows
 from dispatch.models import Escalation
 from messaging.models import OutboundSms
@@ -243,3 +245,42 @@ def test_a_deadline_is_kept_after_its_worker_was_killed_and_restarted(app, tree,
     # the dead worker's lease (at most 10 s) and the new worker's start on a loaded box; RQ's
     # scheduler lock of the old deadline jobs held it about a minute
     assert (e4.created_at - deadline).total_seconds() < 15
+
+
+def test_an_sms_ack_that_loses_to_another_is_told_who_has_it(app, tree, staff, report_in):
+    """The township and the county acknowledge one alert at the same moment; the county's `收到`
+    waits on the township's row lock, and the township's lands first. The county must be told
+    the township has it, not thanked for confirming, and nothing is recorded in its name.
+
+    The interleaving is forced: the township's UPDATE is held uncommitted until PostgreSQL shows
+    the county's waiting for it."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("holding one transaction's row lock while another waits for it needs PostgreSQL")
+    _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
+    escalation_id, county_id = esc.id, staff.county.id
+    flows.acknowledge(staff.township, esc, "api")  # its UPDATE holds the row; not committed yet
+    replies: list[str] = []
+
+    def county_acknowledges() -> None:
+        with app.app_context():
+            replies.append(flows.acknowledge_by_sms(db.session.get(Person, county_id), escalation_id, None))
+            db.session.commit()
+
+    observer = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=NullPool)
+    county = threading.Thread(target=county_acknowledges)
+    try:
+        county.start()
+        deadline = time.monotonic() + 30
+        while not _waiting_on_a_lock(observer, "UPDATE escalations"):
+            assert time.monotonic() < deadline, "the county's acknowledgement never reached the row"
+            time.sleep(0.05)
+        db.session.commit()  # the township's acknowledgement lands while the county's waits
+        county.join(timeout=30)
+    finally:
+        observer.dispose()
+    db.session.expire_all()
+    row = db.session.get(Escalation, escalation_id)
+    assert row.acknowledged_by_id == staff.township.id and row.ack_channel == "api"
+    assert replies == [f"E{escalation_id}已由码头镇值班于{local_text(row.acknowledged_at, '%H:%M')}确认，无需重复。"]
+    acks = db.session.scalars(select(AuditEntry.actor_id).where(AuditEntry.action == "escalation.acknowledge")).all()
+    assert acks == [staff.township.id]
