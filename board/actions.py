@@ -18,7 +18,7 @@ from core.auth import staff_required
 from core.extensions import db
 from core.scope import can_access
 from dispatch import flows as dispatch_flows
-from dispatch.models import Escalation, EscalationStatus
+from dispatch.models import Escalation
 from reporter import review
 from reporter.access import may_decide_event, may_see_event
 from reporter.models import Event, InboundMessage, Incident, Report
@@ -75,9 +75,13 @@ def acknowledge(escalation_id: int):
     esc = _get_or_404(Escalation, escalation_id, lambda e: can_access(view.person, e.village_code)
                       or can_access(view.person, e.division_code))
     def ack() -> None:
-        dispatch_flows.acknowledge(view.person, esc, "web")
-        if esc.status == EscalationStatus.CLOSED:  # a stale page: its incident was closed meanwhile
-            raise ValueError(_("E%(id)s 已关闭，无需确认。", id=esc.id))
+        if dispatch_flows.acknowledge(view.person, esc, "web") or esc.acknowledged_by_id == view.person.id:
+            return
+        # A stale page: someone else acknowledged it, or its incident was closed, meanwhile.
+        if esc.acknowledged_at is not None:
+            raise ValueError(_("E%(id)s 已由%(name)s确认，无需重复。", id=esc.id,
+                               name=esc.acknowledged_by.name if esc.acknowledged_by else ""))
+        raise ValueError(_("E%(id)s 已关闭，无需确认。", id=esc.id))
 
     return _run(ack, _("已确认 E%(id)s。", id=esc.id))
 

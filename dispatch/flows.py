@@ -132,9 +132,11 @@ def may_acknowledge(person: Person, escalation: Escalation) -> bool:
     return person.is_staff and can_access(person, escalation.division_code)
 
 
-def acknowledge(person: Person, escalation: Escalation, channel: str) -> Escalation:
+def acknowledge(person: Person, escalation: Escalation, channel: str) -> bool:
     """Acknowledge an escalation (API, board, SMS); twice is harmless. Raises PermissionError
-    when the person may not. The caller commits.
+    when the person may not. The caller commits. Returns whether this person's acknowledgement
+    was recorded now: False when it was acknowledged already (by them or by someone else, maybe
+    while this one waited for the row) or closed, so the caller never thanks the wrong person.
 
     The UPDATE is conditional, so an acknowledgement and the deadline job cannot both win: if
     the acknowledgement lands first the deadline finds nothing open and no E4 is sent.
@@ -142,7 +144,7 @@ def acknowledge(person: Person, escalation: Escalation, channel: str) -> Escalat
     if not may_acknowledge(person, escalation):
         raise PermissionError(f"{person.name if person else 'nobody'} may not acknowledge {escalation.public_id}")
     if escalation.status not in ACKABLE or escalation.acknowledged_at is not None:
-        return escalation
+        return False
     values = {"status": EscalationStatus.ACKNOWLEDGED, "acknowledged_at": utcnow(), "acknowledged_by_id": person.id,
               "ack_channel": channel[:8]}
     result = db.session.execute(update(Escalation).where(
@@ -153,12 +155,12 @@ def acknowledge(person: Person, escalation: Escalation, channel: str) -> Escalat
     # and needed again to tell the others. Lost to a concurrent change: what the row says now.
     if result.rowcount != 1:
         db.session.refresh(escalation)
-        return escalation
+        return False
     db.session.expire(escalation, ["acknowledged_by"])
     audit.record("escalation.acknowledge", "escalation", escalation.public_id, actor=person,
                  after={"channel": channel, "status": escalation.status}, exercise_id=escalation.exercise_id)
     _tell_the_others(escalation, person)
-    return escalation
+    return True
 
 
 def _tell_the_others(escalation: Escalation, acker: Person) -> None:
@@ -208,13 +210,11 @@ def acknowledge_by_sms(person: Person, escalation_id: int | None, exercise_id: i
     if esc.status not in ACKABLE:
         return f"{esc.public_id}无需确认。"
     try:
-        acknowledge(person, esc, "sms")
+        recorded = acknowledge(person, esc, "sms")
     except PermissionError:
         return f"您不是{esc.public_id}的接收人或其上级，无法确认。"
-    if esc.acknowledged_at is None:  # closed (its incident was closed) a moment ago
-        return f"{esc.public_id}无需确认。"
-    if esc.acknowledged_by_id != person.id:  # another acknowledgement landed while this one waited
-        return _already_acknowledged(esc)
+    if not recorded:  # another acknowledgement, or the incident's closing, landed while this one waited
+        return _already_acknowledged(esc) if esc.acknowledged_at is not None else f"{esc.public_id}无需确认。"
     village = db.session.get(Division, esc.village_code) if esc.village_code else None
     what = f"（{village.name}）" if village else ""
     return f"已确认{esc.public_id}{what}，谢谢。"

@@ -36,6 +36,26 @@ def test_acknowledge_from_board(client, tree, make_person, login, rows):
     assert f"已确认 E{esc.id}" in html and "确认人" in html
 
 
+def test_acknowledging_from_a_stale_board_says_who_has_it(client, tree, make_person, login, rows):
+    """Two responders have the board open; the county acknowledges first. The township's click
+    on its stale page must not be told "已确认" as if it had it: it is told who has, and nothing
+    is recorded in its name."""
+    ev = rows.event(tree.county)
+    inc, _ = rows.incident(tree.village, ev, figures={"deaths": 1})
+    township = make_person("township", tree.township, name="赵镇长")
+    county = make_person("county", tree.county, name="钱局长")
+    esc = rows.escalation(inc, [township])
+    login(county)
+    _post(client, f"/board/escalations/{esc.id}/ack")
+    login(township)
+    _post(client, f"/board/escalations/{esc.id}/ack")
+    html = client.get("/board").get_data(as_text=True)
+    assert f"E{esc.id} 已由钱局长确认，无需重复。" in html
+    db.session.expire_all()
+    assert db.session.get(Escalation, esc.id).acknowledged_by_id == county.id
+    assert [e.actor_id for e in _audit("escalation.acknowledge")] == [county.id]
+
+
 def test_accept_and_return_with_reason(client, tree, make_person, login, rows):
     ev = rows.event(tree.county)
     officer = make_person("officer_a", tree.village)
