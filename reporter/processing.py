@@ -14,10 +14,9 @@ is filed in a savepoint of its own: one that fails is rolled back alone and retr
 batch; after `MAX_ATTEMPTS` it is kept for review with the reason. The batch commits once; the
 outbox hands its SMS to Redis after the commit.
 
-A batch costs about as much again as filing a few messages (~15 statements whatever its size),
-so while reports keep coming a processor that has caught up lets them gather for
-INTAKE_GATHER_SECONDS before its next batch (`gather_pause`); the first report after a quiet
-spell is filed at once.
+A batch costs ~15 statements whatever its size, so while reports keep coming a processor that
+has caught up lets them gather for INTAKE_GATHER_SECONDS before its next batch
+(`gather_pause`); the first report after a quiet spell is filed at once.
 """
 
 from __future__ import annotations
