@@ -61,6 +61,14 @@ def record(action: str, entity: str, entity_id, *, before: dict | None = None,
            after: dict | None = None, actor: Person | str | None = None,
            exercise_id: int | None = None) -> AuditEntry:
     """Add one entry (in the caller's transaction), unchained: `chain_pending` chains it after commit."""
+    new = entry(action, entity, entity_id, before=before, after=after, actor=actor, exercise_id=exercise_id)
+    db.session.add(new)  # inserted at the caller's next flush, with the transaction's other entries
+    return new
+
+
+def entry(action: str, entity: str, entity_id, *, before: dict | None = None, after: dict | None = None,
+          actor: Person | str | None = None, exercise_id: int | None = None) -> AuditEntry:
+    """The entry `record` adds, not added: for a caller that inserts its rows without the ORM."""
     if isinstance(actor, Person):
         actor_id, actor_label = actor.id, f"{actor.name} {actor.phone}"
     elif isinstance(actor, str):
@@ -69,10 +77,8 @@ def record(action: str, entity: str, entity_id, *, before: dict | None = None,
         actor_id, actor_label = _actor_from_request()
     before = json.loads(json.dumps(before, default=str)) if before is not None else None
     after = json.loads(json.dumps(after, default=str)) if after is not None else None
-    entry = AuditEntry(at=utcnow(), actor_id=actor_id, actor=actor_label, action=action, entity=entity,
-                       entity_id=str(entity_id), before=before, after=after, exercise_id=exercise_id)
-    db.session.add(entry)  # inserted at the caller's next flush, with the transaction's other entries
-    return entry
+    return AuditEntry(at=utcnow(), actor_id=actor_id, actor=actor_label, action=action, entity=entity,
+                      entity_id=str(entity_id), before=before, after=after, exercise_id=exercise_id)
 
 
 def _lock_chain() -> None:

@@ -15,7 +15,7 @@ from itertools import zip_longest
 from core import audit
 from core.extensions import db
 from core.indicators import format_figures
-from core.models import Person, utcnow
+from core.models import AuditEntry, Person, utcnow
 from core.roles import OFFICER_ROLES
 from core.scope import is_above
 from reporter import events, saving, service, shapes
@@ -118,21 +118,24 @@ def _submit_nil(author: Person | None, command, *, channel: str, message: Inboun
                                     narrative=command.narrative, channel=channel, message=message,
                                     exercise_id=exercise_id, now=now)
     if not new:
-        return report, f"{village.name}今日零报告已收到({report.public_id})，无需重复发送。"
+        return report, shapes.nil_repeat_text(report, village)
     _audit_new(report, actor)
-    if report.flags:
-        return report, shapes.nil_with_open_incident_text(report, village)
-    return report, f"已收到{village.name}今日零报告{report.public_id}，谢谢。"
+    return report, shapes.nil_received_text(report, village)
 
 
 def _audit_new(report: Report, actor: Person | None) -> None:
-    """The report's creation entry, in the transaction that files it (`core.audit.record` takes no
-    lock): in the name of whoever sent or typed it, "sms" for a phone nobody registered."""
-    who = actor if actor is not None else "sms"
-    audit.record("report.nil" if report.kind == "nil" else "report.create", "report", report.public_id,
-                 after=shapes.report_snapshot(report) | {"channel": report.channel, "received_at": report.received_at,
-                                                          "message_id": report.message_id},
-                 actor=who, exercise_id=report.exercise_id)
+    """The report's creation entry, in the transaction that files it (`core.audit.record` takes no lock)."""
+    db.session.add(new_report_entry(report, actor))
+
+
+def new_report_entry(report: Report, actor: Person | None) -> AuditEntry:
+    """A new report's audit entry (not added): in the name of whoever sent or typed it, "sms" for
+    a phone nobody registered."""
+    return audit.entry("report.nil" if report.kind == "nil" else "report.create", "report", report.public_id,
+                       after=shapes.report_snapshot(report) | {"channel": report.channel,
+                                                                "received_at": report.received_at,
+                                                                "message_id": report.message_id},
+                       actor=actor if actor is not None else "sms", exercise_id=report.exercise_id)
 
 
 def correct_report(person: Person, report_id: int | None, indicators: dict, narrative: str | None,

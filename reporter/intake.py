@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from core import timelimit
-from core.exercises import DRILL_PREFIX, drill_text, running_exercise_for
+from core.exercises import DRILL_PREFIX, drill_text, running_exercise_id
 from core.extensions import db
 from core.models import Person, utcnow
 from core.people import by_phone, try_normalise_phone
@@ -88,11 +88,11 @@ def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None,
         return stored_reply(sid) or TROUBLE
     try:
         if planned is not None:
-            reply, _report_id, person_id = planned
             if replayed or reply_by_sms:
-                _send_late_reply(message.from_phone, reply, db.session.get(Person, person_id), None)
-            db.session.commit()  # the express path's statement woke the processors (`reporter.wakeups`)
-            return reply
+                _send_late_reply(message.from_phone, planned.reply, db.session.get(Person, planned.person_id),
+                                 planned.exercise_id)
+            db.session.commit()  # a report's statement woke the processors (`reporter.wakeups`)
+            return planned.reply
         reply = _handle(message, command)
         if replayed or reply_by_sms:
             _send_late_reply(message.from_phone, reply, message.person, message.exercise_id)
@@ -117,8 +117,8 @@ def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None,
         return _keep_for_review(form, sid, raw, received_at)
 
 
-def _express(message: InboundMessage) -> tuple[tuple[str, int, int] | None, grammar.Command | None]:
-    """`reporter.express` for an officer's report, and the parsed command for the general path
+def _express(message: InboundMessage) -> tuple[express.Planned | None, grammar.Command | None]:
+    """`reporter.express` for an officer's report or nil report, and the parsed command for the general path
     (None if parsing failed: the general path parses again and keeps the message for review).
     A fault there that is not the database being down (that one spools) hands the message to the
     general path, which keeps it for review if it fails too: a message is never lost to a bug on
@@ -191,10 +191,9 @@ def _handle(message: InboundMessage, command: grammar.Command | None = None) -> 
     if command.drill:
         # The drill running when the message ARRIVED: a spooled message replayed after the drill
         # ended still belongs to it.
-        exercise = running_exercise_for(person.division, at=message.received_at)
-        if exercise is None:
+        exercise_id = running_exercise_id(person.division, at=message.received_at)
+        if exercise_id is None:
             return _finish(message, Outcome.REJECTED, NO_DRILL, person=person)
-        exercise_id = exercise.id
     handler = handler_for(command.kind)
     if handler is None:
         handled = not_understood(command)

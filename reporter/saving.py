@@ -268,30 +268,42 @@ def place_report(report: Report) -> Saved:
     return Saved(report, incident, event, previous, new_incident, new_event)
 
 
+def todays_nil_stmt(village_code: str, today, exercise_id: int | None):
+    """The id of the village's nil report of that local day (values or bound parameters)."""
+    return (select(Report.id).where(Report.village_code == village_code, Report.kind == "nil",
+                                    Report.report_date == today, exercise_clause(Report.exercise_id, exercise_id))
+            .limit(1))
+
+
+def new_nil_report(*, village: Division, author_id: int | None, hazard: str | None, narrative: str | None,
+                   channel: str, message_id: int | None, exercise_id: int | None, now: datetime,
+                   incident_open: bool) -> Report:
+    """The nil report's row (not added to the session). "Nothing happened" while the village has
+    an incident still open is kept, flagged, and the officer is asked which is true (the incident
+    may be over: a final report closes it)."""
+    return Report(kind="nil", hazard=hazard if hazard in HAZARDS else None, village_code=village.code,
+                  township_code=village.township_code, county_code=village.county_code, author_id=author_id,
+                  narrative=(narrative or "").strip()[:200] or None, channel=channel, message_id=message_id,
+                  status=ReportStatus.RECEIVED, flags=["open_incident"] if incident_open else [],
+                  exercise_id=exercise_id, received_at=now, report_date=local_date(now))
+
+
 def nil_report(*, village: Division, author: Person | None, hazard: str | None, narrative: str | None,
                channel: str, message: InboundMessage | None, exercise_id: int | None,
                now: datetime | None = None) -> tuple[Report, bool]:
     """One nil report per village and local day: a second one the same day returns the first."""
     now = now or utcnow()
-    today = local_date(now)
     # Today's nil report, and whether an incident is open, in one statement of plain values: a
     # repeat is rare, and loading entities only to test them (a report joins its village, the
     # incidents their events) was about a third of a nil SMS's time in the request.
     existing_id, incident_open = db.session.execute(select(
-        select(Report.id).where(Report.village_code == village.code, Report.kind == "nil",
-                                Report.report_date == today, exercise_clause(Report.exercise_id, exercise_id))
-        .limit(1).scalar_subquery(),
+        todays_nil_stmt(village.code, local_date(now), exercise_id).scalar_subquery(),
         exists(open_incidents_stmt(village.code, exercise_id)))).one()
     if existing_id is not None:
         return db.session.get(Report, existing_id), False
-    # "Nothing happened" while the village has an incident still open: kept, flagged, and the
-    # officer is asked which is true (the incident may be over: a final report closes it).
-    flags = ["open_incident"] if incident_open else []
-    report = Report(kind="nil", hazard=hazard if hazard in HAZARDS else None, village_code=village.code,
-                    township_code=village.township_code, county_code=village.county_code,
-                    author_id=author.id if author else None, narrative=(narrative or "").strip()[:200] or None,
-                    channel=channel, message_id=message.id if message else None, status=ReportStatus.RECEIVED,
-                    flags=flags, exercise_id=exercise_id, received_at=now, report_date=today)
+    report = new_nil_report(village=village, author_id=author.id if author else None, hazard=hazard,
+                            narrative=narrative, channel=channel, message_id=message.id if message else None,
+                            exercise_id=exercise_id, now=now, incident_open=incident_open)
     report.village = village
     db.session.add(report)
     db.session.flush()

@@ -42,10 +42,17 @@ def with_problems(reply: str, problems: list[str]) -> str:
     return reply + "注意: " + "；".join(problems) if problems else reply
 
 
-def nil_with_open_incident_text(report: Report, village: Division) -> str:
-    """A nil report from a village whose incident is still open: which is true?"""
-    return (f"已收到{village.name}今日零报告{report.public_id}，但本村仍有未结束的灾情。"
-            f"如灾情已结束请发送: 核报；如有新情况请发送: 续报 及数字。")
+def nil_received_text(report: Report, village: Division) -> str:
+    """A new nil report; from a village whose incident is still open (flagged): which is true?"""
+    if "open_incident" in (report.flags or []):
+        return (f"已收到{village.name}今日零报告{report.public_id}，但本村仍有未结束的灾情。"
+                f"如灾情已结束请发送: 核报；如有新情况请发送: 续报 及数字。")
+    return f"已收到{village.name}今日零报告{report.public_id}，谢谢。"
+
+
+def nil_repeat_text(report: Report, village: Division) -> str:
+    """A second nil report the same day: the first one stands."""
+    return f"{village.name}今日零报告已收到({report.public_id})，无需重复发送。"
 
 
 def flag_text(flags: list[str]) -> str:

@@ -31,7 +31,7 @@ REPORT_NOTE = sms_template(
     "report_received_note",
     "已收到{kind}{report}({summary}有误请回复: 更正 {report} 死亡1注意: {problems}",
     "a report stored, with words the grammar had to ignore")
-# flows.submit_report (nil) and shapes.nil_with_open_incident_text
+# shapes.nil_received_text and shapes.nil_repeat_text
 NIL = sms_template("nil_received", "已收到{village}今日零报告{report}，谢谢。", "a nil report")
 NIL_AGAIN = sms_template(
     "nil_repeated",

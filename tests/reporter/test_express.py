@@ -1,5 +1,5 @@
-"""The express path (reporter.express): an officer's SMS report stored and planned in three
-statements on PostgreSQL, answered exactly as the general path answers it."""
+"""The express path (reporter.express): an officer's SMS report or nil report stored and planned
+in three statements on PostgreSQL, answered and recorded exactly as the general path does it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import event, select
 
 from core.extensions import db
+from core.models import AuditEntry
 from reporter.models import InboundMessage, Incident, Report
 from tests.reporter.conftest import twiml_text
 
@@ -53,7 +54,7 @@ def test_an_officers_report_takes_three_statements(postgres_only, send_sms, offi
     reply = twiml_text(send_sms(phone, "初报 洪涝 失踪1 转移30", filed=False))
     assert reply.startswith("已收到初报R1(洪涝 王庄村): 失踪1 转移30。")
     # store + sender + village lock; the village's state; the report with the message's outcome
-    assert [s.split(None, 1)[0] for s in statements] == ["WITH", "SELECT", "WITH"], statements
+    assert len(statements) == 3 and all(s.startswith("WITH") for s in statements), statements
     message = db.session.scalar(select(InboundMessage))
     assert (message.outcome, message.report_id, message.person_id, message.reply) == ("pending", 1, officer_id, reply)
     report = db.session.get(Report, 1)
@@ -105,7 +106,7 @@ def test_a_drill_report_is_filed_in_its_drill(postgres_only, app, send_sms, offi
     statements.clear()
     reply = twiml_text(send_sms(phone, "演练 初报 洪涝 转移5", filed=False))
     assert reply.startswith("【演练】已收到初报R1(洪涝 王庄村): 转移5。")
-    assert [s.split(None, 1)[0] for s in statements] == ["WITH", "SELECT", "SELECT", "WITH"], statements
+    assert len(statements) == 3, statements  # the drill is found in the storing statement
     message = db.session.scalar(select(InboundMessage))
     report = db.session.get(Report, 1)
     assert (message.exercise_id, report.exercise_id, message.outcome) == (drill_id, drill_id, "pending")
@@ -139,3 +140,84 @@ def test_a_fault_in_the_express_path_loses_nothing(postgres_only, send_sms, offi
         with db.engine.begin() as conn:
             conn.execute(text("DROP TRIGGER IF EXISTS zb_refuse_report ON reports"))
             conn.execute(text("DROP FUNCTION IF EXISTS zb_refuse_report()"))
+
+
+def _nil_both_ways(app, send_sms, officer, body: str) -> list[tuple]:
+    """The same nil report sent express and general, each time with the village's nil reports of
+    today removed: (reply, report, audit entry) for each, ids and times left out."""
+    results = []
+    for express in (True, False):
+        db.session.execute(InboundMessage.__table__.update().values(report_id=None))
+        db.session.execute(AuditEntry.__table__.delete().where(AuditEntry.action == "report.nil"))
+        db.session.execute(Report.__table__.delete().where(Report.kind == "nil"))
+        db.session.commit()
+        app.config["INTAKE_EXPRESS"] = express
+        try:
+            reply = twiml_text(send_sms(officer.phone, body))
+        finally:
+            app.config["INTAKE_EXPRESS"] = True
+        report = db.session.scalar(select(Report).where(Report.kind == "nil"))
+        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "report.nil"))
+        message = db.session.scalar(select(InboundMessage).order_by(InboundMessage.id.desc()))
+        assert (message.outcome, message.report_id, message.person_id) == ("nil", report.id, officer.id)
+        results.append((re.sub(r"R\d+", "R#", reply), message.exercise_id,
+                        {k: v for k, v in vars(report).items() if k not in {"_sa_instance_state", "id", "message_id",
+                                                                           "received_at", "village"}},
+                        (entry.actor_id, entry.actor, entry.entity, entry.exercise_id,
+                         {k: v for k, v in entry.after.items() if k not in {"message_id", "received_at"}})))
+    return results
+
+
+def test_a_nil_report_takes_three_statements_and_is_done(postgres_only, send_sms, officer, statements):
+    """A nil report needs nothing filed later: the request stores it with its audit entry."""
+    phone, officer_id = officer.phone, officer.id
+    statements.clear()
+    reply = twiml_text(send_sms(phone, "零报告", filed=False))
+    assert reply == "已收到王庄村今日零报告R1，谢谢。"
+    assert len(statements) == 3 and all(s.startswith("WITH") for s in statements), statements
+    message = db.session.scalar(select(InboundMessage))
+    report = db.session.get(Report, 1)
+    assert (message.outcome, message.report_id, report.kind, report.author_id) == ("nil", 1, "nil", officer_id)
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.entity_id == "R1"))
+    assert (entry.action, entry.actor_id, entry.after["message_id"]) == ("report.nil", officer_id, message.id)
+    again = twiml_text(send_sms(phone, "平安", filed=False))
+    assert again == "王庄村今日零报告已收到(R1)，无需重复发送。"
+    assert db.session.scalar(select(InboundMessage).order_by(InboundMessage.id.desc())).report_id == 1
+
+
+def test_the_express_nil_report_is_the_general_paths(postgres_only, app, send_sms, officer):
+    """Plain, with words, with an incident still open (flagged), and a repeat the same day."""
+    for body in ("零报告", "无灾情 村里一切正常"):
+        express, general = _nil_both_ways(app, send_sms, officer, body)
+        assert express == general
+    send_sms(officer.phone, "初报 洪涝 转移30")
+    express, general = _nil_both_ways(app, send_sms, officer, "零报告")
+    assert express == general and "未结束的灾情" in express[0] and express[2]["flags"] == ["open_incident"]
+    replies = []
+    for express_path in (True, False):
+        app.config["INTAKE_EXPRESS"] = express_path
+        try:
+            replies.append(twiml_text(send_sms(officer.phone, "零报告")))
+        finally:
+            app.config["INTAKE_EXPRESS"] = True
+    assert replies[0] == replies[1] and "无需重复" in replies[0]
+
+
+def test_a_drill_nil_report_and_one_with_no_drill(postgres_only, app, send_sms, officer, tree):
+    """`演练 零报告` is kept in the drill running when it arrived; with none running it is
+    refused as before, and nothing of it is kept as a report."""
+    from datetime import timedelta
+
+    from core.exercises import Exercise
+    from core.models import utcnow
+
+    assert twiml_text(send_sms(officer.phone, "演练 零报告")) == "当前没有进行中的演练，这条演练短信未处理。"
+    assert db.session.scalar(select(Report)) is None
+    drill = Exercise(name="涿州防汛演练", division_code=tree.county.code, scenario="flood", status="running",
+                     started_at=utcnow() - timedelta(minutes=5))
+    db.session.add(drill)
+    db.session.commit()
+    drill_id = drill.id
+    express, general = _nil_both_ways(app, send_sms, officer, "演练 零报告")
+    assert express == general and express[0].startswith("【演练】已收到王庄村今日零报告")
+    assert express[1] == drill_id and express[2]["exercise_id"] == drill_id and express[3][3] == drill_id
