@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 
 from core.settings import load_settings
-from dispatch import flows, jobs, views  # noqa: F401  (jobs: the sweeps)
+from dispatch import express, flows, jobs, views  # noqa: F401  (jobs: the sweeps)
 from reporter import commands, events
 
 # Per-deployment settings of this part (environment variable = config key), with SPEC §5 defaults.
@@ -38,4 +38,5 @@ def init_app(app: Flask) -> None:
     events.incident_closed.connect(flows.on_incident_closed)
     events.event_closed.connect(flows.on_event_closed)
     commands.register(app, "ack", flows.handle_ack)
+    express.init_app(app)
     app.register_blueprint(views.bp)

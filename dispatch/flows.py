@@ -216,8 +216,12 @@ def acknowledge_by_sms(person: Person, escalation_id: int | None, exercise_id: i
     if not recorded:  # another acknowledgement, or the incident's closing, landed while this one waited
         return _already_acknowledged(esc) if esc.acknowledged_at is not None else f"{esc.public_id}无需确认。"
     village = db.session.get(Division, esc.village_code) if esc.village_code else None
-    what = f"（{village.name}）" if village else ""
-    return f"已确认{esc.public_id}{what}，谢谢。"
+    return thanks_text(esc.public_id, village.name if village else None)
+
+
+def thanks_text(public_id: str, village_name: str | None) -> str:
+    """The answer to an acknowledgement recorded in the sender's name."""
+    return f"已确认{public_id}{f'（{village_name}）' if village_name else ''}，谢谢。"
 
 
 def _already_acknowledged(esc: Escalation) -> str:

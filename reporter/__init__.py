@@ -15,7 +15,9 @@ from core.indicators import format_figures
 from core.queue import background_loop
 from core.settings import load_settings
 from messaging.spool import register_replay
-from reporter import api, cli, intake, processing, push, texts, views  # noqa: F401  (api: routes; texts: templates)
+
+# api (its routes) and texts (its SMS templates) are imported for what importing them registers.
+from reporter import api, cli, express_reports, intake, processing, push, texts, views  # noqa: F401
 from reporter.numbers_cli import numbers_cli
 
 
@@ -27,8 +29,8 @@ DEFAULTS: dict[str, tuple[type, object]] = {
     # SMS reports are filed by the intake processor after the webhook answers (reporter.processing);
     # off: the webhook files them itself, as the web form does.
     "INTAKE_DEFERRED": (_flag, True),
-    # An officer's report stored and planned with SQLAlchemy Core in three statements (PostgreSQL,
-    # deferred intake; reporter.express); off: through the general path, as everything else.
+    # Officers' reports and nil reports and responders' acknowledgements stored and handled with
+    # SQLAlchemy Core in three statements (PostgreSQL; reporter.express); off: the general path.
     "INTAKE_EXPRESS": (_flag, True),
     "INTAKE_BATCH": (int, 200),             # messages per processor transaction (about)
     # While reports keep coming, a processor that has caught up starts its next batch this long
@@ -49,6 +51,7 @@ def init_app(app: Flask) -> None:
     background_loop(app, _start_processors)
     app.cli.add_command(cli.intake)
     intake.register_commands(app)
+    express_reports.init_app(app)
     app.register_blueprint(views.bp)
     app.jinja_env.filters.setdefault("figures", format_figures)
     register_replay(app, "/sms/inbound", intake.replay_spooled)

@@ -1,0 +1,159 @@
+"""`收到 E17` on the express path (dispatch.express): a recipient's acknowledgement stored and
+recorded in three statements on PostgreSQL, answered and recorded as the general path does it;
+every other case left to the general path with nothing of the express attempt kept."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.pool import NullPool
+
+from core.exercises import Exercise
+from core.extensions import db
+from core.localtime import local_text
+from core.models import AuditEntry
+from dispatch.models import Escalation
+from messaging.models import OutboundSms
+from reporter.models import InboundMessage
+from tests.dispatch.test_outages import _waiting_on_a_lock
+from tests.reporter.conftest import twiml_text
+
+
+@pytest.fixture(autouse=True)
+def postgres_only():
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the express path is PostgreSQL's (SQLite takes the general path)")
+
+
+@pytest.fixture
+def statements():
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, _params, _context, _many):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", count)
+
+
+def _recorded(escalation_id: int) -> tuple:
+    """What an acknowledgement leaves: the escalation's state, its audit entries, the last message."""
+    db.session.expire_all()
+    esc = db.session.get(Escalation, escalation_id)
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "escalation.acknowledge",
+                                                          AuditEntry.entity_id == esc.public_id)).all()
+    message = db.session.scalar(select(InboundMessage).order_by(InboundMessage.id.desc()))
+    return ((esc.status, esc.acknowledged_by_id, esc.ack_channel, esc.exercise_id),
+            [(e.actor_id, e.actor, e.after, e.exercise_id) for e in entries],
+            (message.outcome, message.person_id, message.report_id, message.exercise_id, message.review_status))
+
+
+def test_an_acknowledgement_takes_three_statements(send_sms, tree, staff, report_in, statements):
+    _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
+    escalation_id, township_id = esc.id, staff.township.id
+    statements.clear()
+    reply = twiml_text(send_sms(staff.township.phone, f"收到 E{escalation_id}", filed=False))
+    assert reply == f"已确认E{escalation_id}（王庄村），谢谢。"
+    # store + sender; the conditional UPDATE; the audit entry with the message's outcome
+    assert [s.split(None, 1)[0] for s in statements] == ["WITH", "UPDATE", "WITH"], statements
+    state, entries, message = _recorded(escalation_id)
+    assert state == ("acknowledged", township_id, "sms", None)
+    assert entries == [(township_id, f"码头镇值班 {staff.township.phone}", {"channel": "sms", "status": "acknowledged"},
+                        None)]
+    assert message == ("ack", township_id, None, None, "none")
+
+
+def _both_ways(app, send_sms, report_in, tree, staff, body: str, sender, exercise_id=None) -> list[tuple]:
+    """The same acknowledgement of a fresh alert, express then general: what each left."""
+    results = []
+    for express in (True, False):
+        _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3, exercise_id=exercise_id)
+        escalation_id = esc.id
+        app.config["INTAKE_EXPRESS"] = express
+        try:
+            reply = twiml_text(send_sms(sender.phone, body.format(id=escalation_id)))
+        finally:
+            app.config["INTAKE_EXPRESS"] = True
+        results.append((reply.replace(f"E{escalation_id}", "E#"), _recorded(escalation_id)))
+    return results
+
+
+def test_the_express_acknowledgement_is_the_general_paths(app, send_sms, tree, staff, report_in):
+    express, general = _both_ways(app, send_sms, report_in, tree, staff, "收到 E{id}", staff.township)
+    assert express == general and express[0] == "已确认E#（王庄村），谢谢。"
+
+
+def test_a_drill_acknowledgement(app, send_sms, tree, staff, report_in):
+    from core.models import utcnow
+
+    drill = Exercise(name="涿州防汛演练", division_code=tree.county.code, scenario="flood", status="running",
+                     started_at=utcnow() - timedelta(minutes=5))
+    db.session.add(drill)
+    db.session.commit()
+    express, general = _both_ways(app, send_sms, report_in, tree, staff, "演练 收到 E{id}", staff.township,
+                                  exercise_id=drill.id)
+    assert express == general and express[0] == "【演练】已确认E#（王庄村），谢谢。"
+    assert express[1][0][3] == drill.id and express[1][2][3] == drill.id
+
+
+def test_what_the_express_path_leaves_to_the_general_path(send_sms, tree, staff, report_in, make_person):
+    """A stranger to the alert, a real alert acknowledged as a drill, a repeat, and an alert with
+    a second recipient (who must be told it is taken): each answered as before, and the express
+    attempt leaves nothing behind (one message each, no acknowledgement in the wrong name)."""
+    second = make_person("township", tree.township, name="码头镇副班")
+    _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
+    escalation_id = esc.id
+    assert "无法确认" in twiml_text(send_sms(staff.officer_a.phone, f"收到 E{escalation_id}"))
+    assert twiml_text(send_sms(staff.township.phone, f"演练 收到 E{escalation_id}")) == \
+        "当前没有进行中的演练，这条演练短信未处理。"
+    assert twiml_text(send_sms(staff.township.phone, f"收到 E{escalation_id}")) == \
+        f"已确认E{escalation_id}（王庄村），谢谢。"
+    told = db.session.scalars(select(OutboundSms.body).where(OutboundSms.to_phone == second.phone)).all()
+    assert any("码头镇值班" in body and "已确认" in body for body in told), told
+    again = twiml_text(send_sms(second.phone, f"收到 E{escalation_id}"))
+    assert re.fullmatch(rf"E{escalation_id}已由码头镇值班于\d\d:\d\d确认，无需重复。", again)
+    assert [m.outcome for m in db.session.scalars(select(InboundMessage).order_by(InboundMessage.id))] == [
+        "ack", "rejected", "ack", "ack"]
+    state, entries, _message = _recorded(escalation_id)
+    assert state[:2] == ("acknowledged", staff.township.id) and len(entries) == 1
+
+
+def test_an_express_ack_that_loses_to_the_board_is_told_who_has_it(app, client, send_sms, tree, staff, report_in):
+    """The county acknowledges on the board while the township's `收到` is on its way: the
+    township's conditional UPDATE waits on the county's row lock, then matches nothing. The
+    township is told the county has it, and nothing is recorded in the township's name."""
+    from dispatch import flows
+
+    _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
+    escalation_id, phone = esc.id, staff.township.phone
+    flows.acknowledge(staff.county, esc, "board")  # holds the row, not committed yet
+    replies: list[str] = []
+
+    def township_texts() -> None:
+        with app.app_context():
+            replies.append(twiml_text(send_sms(phone, f"收到 E{escalation_id}", filed=False)))
+
+    observer = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=NullPool)
+    township = threading.Thread(target=township_texts)
+    try:
+        township.start()
+        deadline = time.monotonic() + 30
+        while not _waiting_on_a_lock(observer, "UPDATE escalations"):
+            assert time.monotonic() < deadline, "the township's acknowledgement never reached the row"
+            time.sleep(0.05)
+        db.session.commit()
+        township.join(timeout=30)
+    finally:
+        observer.dispose()
+    state, entries, message = _recorded(escalation_id)
+    acknowledged_at = db.session.get(Escalation, escalation_id).acknowledged_at
+    assert replies == [f"E{escalation_id}已由涿州应急局于{local_text(acknowledged_at, '%H:%M')}确认，无需重复。"]
+    assert state[:3] == ("acknowledged", staff.county.id, "board")
+    assert [e[0] for e in entries] == [staff.county.id]
+    assert message[:2] == ("ack", staff.township.id)
