@@ -77,7 +77,10 @@ class _Registered:
 def register(app: Flask, kind: str, handler: Handler, *, hold_division: bool,
              when: Callable[[grammar.Command], bool] = _always) -> None:
     """Handle parsed commands of `kind` on the express path in this app (PostgreSQL only)."""
-    app.extensions.setdefault("zaibao_express", {})[kind] = _Registered(handler, hold_division, when)
+    handlers = app.extensions.setdefault("zaibao_express", {})
+    if kind in handlers and handlers[kind].handler is not handler:
+        raise RuntimeError(f"SMS command {kind!r}: express handler already in {handlers[kind].handler.__module__}")
+    handlers[kind] = _Registered(handler, hold_division, when)
 
 
 def handle(message: InboundMessage, command: grammar.Command) -> Planned | None:
