@@ -44,7 +44,7 @@ def _ack_stmt(drill: bool):
     return (update(escalations)
             .where(escalations.c.id == bindparam("escalation"), escalations.c.status.in_(ACKABLE),
                    escalations.c.acknowledged_at.is_(None),
-                   exercise_clause(escalations.c.exercise_id, bindparam("exercise_id") if drill else None),
+                   exercise_clause(escalations.c.exercise_id, bindparam("exercise") if drill else None),
                    is_recipient, ~others)
             .values(status=EscalationStatus.ACKNOWLEDGED, acknowledged_at=bindparam("now"), acknowledged_by_id=sender,
                     ack_channel="sms")
@@ -59,7 +59,7 @@ def _recorded_stmt():
 
 def acknowledge(_message: InboundMessage, command: grammar.Command, sender: express.Sender) -> express.Planned | None:
     """`flows.acknowledge_by_sms` for the common case, or None for the general path."""
-    params = {"escalation": command.target_id, "person_id": sender.person.id, "exercise_id": sender.exercise_id,
+    params = {"escalation": command.target_id, "person_id": sender.person.id, "exercise": sender.exercise_id,
               "now": utcnow()}
     acknowledged = express.run(_ack_stmt(sender.exercise_id is not None), params).first()
     if acknowledged is None:

@@ -136,6 +136,18 @@ def _truncate_all(app) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _express_path_never_fails_quietly(request, caplog):
+    """The intake falls back to the general path when the express path raises, so the officer
+    never notices; a test must. (A drill acknowledgement's statement that did not compile went
+    the general way in every test, and the drill paid for both paths.) A test of that fallback
+    is marked `express_fault`."""
+    yield
+    if request.node.get_closest_marker("express_fault") is None:
+        failed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("express path failed")]
+        assert not failed, failed
+
+
+@pytest.fixture(autouse=True)
 def _isolation(request, app, redis_client, fake_twilio):
     """Each test starts with empty tables, an empty Redis database, an empty spool, a quiet
     fake Twilio and the app's settings as made. (A spooled request left by one test was replayed

@@ -89,13 +89,18 @@ def test_the_express_acknowledgement_is_the_general_paths(app, send_sms, tree, s
     assert express == general and express[0] == "已确认E#（王庄村），谢谢。"
 
 
-def test_a_drill_acknowledgement(app, send_sms, tree, staff, report_in):
+def test_a_drill_acknowledgement(app, send_sms, tree, staff, report_in, statements):
     from core.models import utcnow
 
     drill = Exercise(name="涿州防汛演练", division_code=tree.county.code, scenario="flood", status="running",
                      started_at=utcnow() - timedelta(minutes=5))
     db.session.add(drill)
     db.session.commit()
+    _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3, exercise_id=drill.id)
+    phone, escalation_id = staff.township.phone, esc.id
+    statements.clear()
+    send_sms(phone, f"演练 收到 E{escalation_id}", filed=False)
+    assert [s.split(None, 1)[0] for s in statements] == ["WITH", "UPDATE", "WITH"], [s[:90] for s in statements]
     express, general = _both_ways(app, send_sms, report_in, tree, staff, "演练 收到 E{id}", staff.township,
                                   exercise_id=drill.id)
     assert express == general and express[0] == "【演练】已确认E#（王庄村），谢谢。"

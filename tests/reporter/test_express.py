@@ -117,6 +117,7 @@ def test_a_drill_report_is_filed_in_its_drill(postgres_only, app, send_sms, offi
     assert express == general and express.startswith("【演练】")
 
 
+@pytest.mark.express_fault
 def test_a_fault_in_the_express_path_loses_nothing(postgres_only, send_sms, officer):
     """The database refuses the report row (a trigger standing for any fault that is not the
     database being down): the officer is told it was received and will be checked by a person,
@@ -203,7 +204,7 @@ def test_the_express_nil_report_is_the_general_paths(postgres_only, app, send_sm
     assert replies[0] == replies[1] and "无需重复" in replies[0]
 
 
-def test_a_drill_nil_report_and_one_with_no_drill(postgres_only, app, send_sms, officer, tree):
+def test_a_drill_nil_report_and_one_with_no_drill(postgres_only, app, send_sms, officer, tree, statements):
     """`演练 零报告` is kept in the drill running when it arrived; with none running it is
     refused as before, and nothing of it is kept as a report."""
     from datetime import timedelta
@@ -217,7 +218,10 @@ def test_a_drill_nil_report_and_one_with_no_drill(postgres_only, app, send_sms, 
                      started_at=utcnow() - timedelta(minutes=5))
     db.session.add(drill)
     db.session.commit()
-    drill_id = drill.id
+    drill_id, phone = drill.id, officer.phone
+    statements.clear()
+    send_sms(phone, "演练 零报告", filed=False)
+    assert len(statements) == 3, [s[:90] for s in statements]  # the express path, not the general one
     express, general = _nil_both_ways(app, send_sms, officer, "演练 零报告")
     assert express == general and express[0].startswith("【演练】已收到王庄村今日零报告")
     assert express[1] == drill_id and express[2]["exercise_id"] == drill_id and express[3][3] == drill_id
