@@ -117,7 +117,8 @@ def _running_at_prepared():
 def running_exercise_id(division: Division, at: datetime) -> int | None:
     """`running_exercise_for(division, at)`'s id, from one statement built once and no entity
     loaded (an exercise joins its division): the SMS intake asks it for every drill message, and
-    the ORM's way was a seventh of the province drill's webhook CPU (py-spy)."""
+    the ORM's way was a seventh of the province drill's webhook CPU (py-spy). It runs on the
+    session's connection, so an exercise added and not yet flushed is not seen."""
     params = {f"lineage_{name}": getattr(division, name) for name in LINEAGE_COLUMNS}
     return db.session.connection().execute(_running_at_prepared(), params | {"at": at}).scalar()
 
