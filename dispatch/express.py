@@ -17,10 +17,9 @@ from functools import cache
 from flask import Flask
 from sqlalchemy import bindparam, exists, select, update
 
-from core import audit
 from core.exercises import exercise_clause
 from core.models import AuditEntry, Division, Person, utcnow
-from dispatch.flows import thanks_text
+from dispatch.flows import acknowledgement_entry, thanks_text
 from dispatch.models import ACKABLE, Escalation, EscalationStatus, escalation_recipients
 from reporter import express, grammar
 from reporter.models import InboundMessage, Outcome
@@ -66,8 +65,6 @@ def acknowledge(_message: InboundMessage, command: grammar.Command, sender: expr
         return None
     public_id = f"E{command.target_id}"
     reply = express.reply_text(thanks_text(public_id, acknowledged[0]), sender)
-    entry = audit.entry("escalation.acknowledge", "escalation", public_id, actor=sender.person,
-                        after={"channel": "sms", "status": EscalationStatus.ACKNOWLEDGED},
-                        exercise_id=sender.exercise_id)
+    entry = acknowledgement_entry(public_id, sender.person, "sms", sender.exercise_id)
     express.run(_recorded_stmt(), express.values(AuditEntry.__table__, entry) | express.outcome_params(sender, reply))
     return express.Planned(reply, sender.person.id, sender.exercise_id, pending=False)

@@ -20,7 +20,7 @@ from core.exercises import exercise_clause
 from core.extensions import db
 from core.indicators import INDICATOR_KEYS
 from core.localtime import local_text
-from core.models import Division, Person, utcnow
+from core.models import AuditEntry, Division, Person, utcnow
 from core.scope import can_access
 from dispatch import opening, service
 from dispatch.models import ACKABLE, Escalation, EscalationStatus
@@ -157,10 +157,15 @@ def acknowledge(person: Person, escalation: Escalation, channel: str) -> bool:
         db.session.refresh(escalation)
         return False
     db.session.expire(escalation, ["acknowledged_by"])
-    audit.record("escalation.acknowledge", "escalation", escalation.public_id, actor=person,
-                 after={"channel": channel, "status": escalation.status}, exercise_id=escalation.exercise_id)
+    db.session.add(acknowledgement_entry(escalation.public_id, person, channel, escalation.exercise_id))
     _tell_the_others(escalation, person)
     return True
+
+
+def acknowledgement_entry(public_id: str, person: Person, channel: str, exercise_id: int | None) -> AuditEntry:
+    """The audit entry of an acknowledgement recorded in `person`'s name (not added)."""
+    return audit.entry("escalation.acknowledge", "escalation", public_id, actor=person,
+                       after={"channel": channel, "status": EscalationStatus.ACKNOWLEDGED}, exercise_id=exercise_id)
 
 
 def _tell_the_others(escalation: Escalation, acker: Person) -> None:

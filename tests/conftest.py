@@ -135,6 +135,36 @@ def _truncate_all(app) -> None:
             conn.execute(text("PRAGMA foreign_keys=ON"))
 
 
+@pytest.fixture
+def statements():
+    """The SQL statements the app sends to the database, in order."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, _params, _context, _many):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", count)
+
+
+@pytest.fixture
+def county_drill(tree):
+    """A drill of the tree's county (涿州市), running since five minutes ago."""
+    from datetime import timedelta
+
+    from core.exercises import Exercise
+    from core.models import utcnow
+
+    drill = Exercise(name="涿州防汛演练", division_code=tree.county.code, scenario="flood", status="running",
+                     started_at=utcnow() - timedelta(minutes=5))
+    db.session.add(drill)
+    db.session.commit()
+    return drill
+
+
 @pytest.fixture(autouse=True)
 def _express_path_never_fails_quietly(request, caplog):
     """The intake falls back to the general path when the express path raises, so the officer

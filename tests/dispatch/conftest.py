@@ -3,9 +3,12 @@ and worker settings that run the safety-net sweeps every second."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from core.extensions import db
 from core.indicators import INDICATOR_KEYS
@@ -89,3 +92,20 @@ def fast_worker(start_worker):
     yield start
     for worker in started:
         worker.kill()
+
+
+def wait_until_blocked(app, statement: str, what: str, timeout: float = 30) -> None:
+    """Until PostgreSQL shows another backend waiting on a row lock while running `statement…`:
+    how a test forces an interleaving (it holds the lock uncommitted, then commits)."""
+    observer = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=NullPool)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            with observer.connect() as conn:
+                if conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                     "AND query ILIKE :q"), {"q": statement + "%"}).scalar():
+                    return
+            assert time.monotonic() < deadline, f"{what} never reached the row"
+            time.sleep(0.05)
+    finally:
+        observer.dispose()

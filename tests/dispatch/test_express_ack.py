@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import re
 import threading
-import time
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import create_engine, event, select
-from sqlalchemy.pool import NullPool
+from sqlalchemy import select
 
-from core.exercises import Exercise
 from core.extensions import db
 from core.localtime import local_text
 from core.models import AuditEntry
 from dispatch.models import Escalation
 from messaging.models import OutboundSms
 from reporter.models import InboundMessage
-from tests.dispatch.test_outages import _waiting_on_a_lock
+from tests.dispatch.conftest import wait_until_blocked
 from tests.reporter.conftest import twiml_text
 
 
@@ -28,18 +24,6 @@ from tests.reporter.conftest import twiml_text
 def postgres_only():
     if db.engine.dialect.name != "postgresql":
         pytest.skip("the express path is PostgreSQL's (SQLite takes the general path)")
-
-
-@pytest.fixture
-def statements():
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, _params, _context, _many):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    yield seen
-    event.remove(db.engine, "before_cursor_execute", count)
 
 
 def _recorded(escalation_id: int) -> tuple:
@@ -89,13 +73,8 @@ def test_the_express_acknowledgement_is_the_general_paths(app, send_sms, tree, s
     assert express == general and express[0] == "已确认E#（王庄村），谢谢。"
 
 
-def test_a_drill_acknowledgement(app, send_sms, tree, staff, report_in, statements):
-    from core.models import utcnow
-
-    drill = Exercise(name="涿州防汛演练", division_code=tree.county.code, scenario="flood", status="running",
-                     started_at=utcnow() - timedelta(minutes=5))
-    db.session.add(drill)
-    db.session.commit()
+def test_a_drill_acknowledgement(app, send_sms, tree, staff, report_in, statements, county_drill):
+    drill = county_drill
     _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3, exercise_id=drill.id)
     phone, escalation_id = staff.township.phone, esc.id
     statements.clear()
@@ -144,18 +123,11 @@ def test_an_express_ack_that_loses_to_the_board_is_told_who_has_it(app, client, 
         with app.app_context():
             replies.append(twiml_text(send_sms(phone, f"收到 E{escalation_id}", filed=False)))
 
-    observer = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=NullPool)
     township = threading.Thread(target=township_texts)
-    try:
-        township.start()
-        deadline = time.monotonic() + 30
-        while not _waiting_on_a_lock(observer, "UPDATE escalations"):
-            assert time.monotonic() < deadline, "the township's acknowledgement never reached the row"
-            time.sleep(0.05)
-        db.session.commit()
-        township.join(timeout=30)
-    finally:
-        observer.dispose()
+    township.start()
+    wait_until_blocked(app, "UPDATE escalations", "the township's acknowledgement")
+    db.session.commit()
+    township.join(timeout=30)
     state, entries, message = _recorded(escalation_id)
     acknowledged_at = db.session.get(Escalation, escalation_id).acknowledged_at
     assert replies == [f"E{escalation_id}已由涿州应急局于{local_text(acknowledged_at, '%H:%M')}确认，无需重复。"]

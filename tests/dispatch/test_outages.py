@@ -11,8 +11,7 @@ from collections import Counter
 
 import pytest
 import redis
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import func, select
 
 from core.extensions import db
 from core.localtime import local_text
@@ -21,6 +20,7 @@ from dispatch import flows
 from dispatch.models import Escalation
 from messaging.models import OutboundSms
 from tests.conftest import free_port, wait_for
+from tests.dispatch.conftest import wait_until_blocked
 
 
 class OwnRedis:
@@ -142,14 +142,6 @@ def test_deadlines_climb_while_redis_is_down(app, tree, staff, report_in, fake_t
     worker.kill()  # before its private Redis goes away
 
 
-def _waiting_on_a_lock(engine, statement: str) -> bool:
-    """Another backend is blocked on a row lock running `statement…` (PostgreSQL)."""
-    with engine.connect() as conn:
-        return bool(conn.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE :q"),
-            {"q": statement + "%"}).scalar())
-
-
 def test_ack_racing_the_deadline_never_both(app, tree, staff, report_in, fast_worker, monkeypatch):
     """The township acknowledges at the very moment the worker's deadline pass claims the
     escalation: the pass read it open, and its claim waits on the acknowledgement's row lock.
@@ -166,22 +158,15 @@ def test_ack_racing_the_deadline_never_both(app, tree, staff, report_in, fast_wo
     _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3)
     escalation_id = esc.id
     flows.acknowledge(staff.township, esc, "api")  # its UPDATE holds the row; not committed yet
-    observer = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=NullPool)
-    try:
-        fast_worker("racer")
-        deadline = time.monotonic() + 30
-        while not _waiting_on_a_lock(observer, "UPDATE escalations"):
-            assert time.monotonic() < deadline, "the worker's deadline pass never reached the escalation"
-            time.sleep(0.05)
-        db.session.commit()  # the acknowledgement lands while the claim waits
-        time.sleep(3)  # the claim goes on, and a few more passes
-        db.session.expire_all()
-        row = db.session.get(Escalation, escalation_id)
-        children = db.session.scalars(select(Escalation).where(Escalation.parent_id == escalation_id)).all()
-        assert children == []
-        assert row.status == "acknowledged" and row.escalated_at is None
-    finally:
-        observer.dispose()
+    fast_worker("racer")
+    wait_until_blocked(app, "UPDATE escalations", "the worker's deadline pass")
+    db.session.commit()  # the acknowledgement lands while the claim waits
+    time.sleep(3)  # the claim goes on, and a few more passes
+    db.session.expire_all()
+    row = db.session.get(Escalation, escalation_id)
+    children = db.session.scalars(select(Escalation).where(Escalation.parent_id == escalation_id)).all()
+    assert children == []
+    assert row.status == "acknowledged" and row.escalated_at is None
 
 
 def test_webhook_answers_and_stores_while_redis_is_down(tree, staff, send_sms, own_redis):
@@ -266,18 +251,11 @@ def test_an_sms_ack_that_loses_to_another_is_told_who_has_it(app, tree, staff, r
             replies.append(flows.acknowledge_by_sms(db.session.get(Person, county_id), escalation_id, None))
             db.session.commit()
 
-    observer = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=NullPool)
     county = threading.Thread(target=county_acknowledges)
-    try:
-        county.start()
-        deadline = time.monotonic() + 30
-        while not _waiting_on_a_lock(observer, "UPDATE escalations"):
-            assert time.monotonic() < deadline, "the county's acknowledgement never reached the row"
-            time.sleep(0.05)
-        db.session.commit()  # the township's acknowledgement lands while the county's waits
-        county.join(timeout=30)
-    finally:
-        observer.dispose()
+    county.start()
+    wait_until_blocked(app, "UPDATE escalations", "the county's acknowledgement")
+    db.session.commit()  # the township's acknowledgement lands while the county's waits
+    county.join(timeout=30)
     db.session.expire_all()
     row = db.session.get(Escalation, escalation_id)
     assert row.acknowledged_by_id == staff.township.id and row.ack_channel == "api"

@@ -6,25 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from core.extensions import db
 from core.models import AuditEntry
 from reporter.models import InboundMessage, Incident, Report
 from tests.reporter.conftest import twiml_text
-
-
-@pytest.fixture
-def statements():
-    """The SQL statements the app sends to the database, in order."""
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, _params, _context, _many):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    yield seen
-    event.remove(db.engine, "before_cursor_execute", count)
 
 
 @pytest.fixture
@@ -90,19 +77,10 @@ def test_what_the_express_path_leaves_to_the_general_path(postgres_only, send_sm
         "rejected", "unparsed", "unknown_sender"]
 
 
-def test_a_drill_report_is_filed_in_its_drill(postgres_only, app, send_sms, officer, tree, statements):
+def test_a_drill_report_is_filed_in_its_drill(postgres_only, app, send_sms, officer, statements, county_drill):
     """`演练 初报 …` during a running drill: the express path answers as the general path, with
     【演练】, and the report and message belong to the drill (its data kept apart)."""
-    from datetime import timedelta
-
-    from core.exercises import Exercise
-    from core.models import utcnow
-
-    drill = Exercise(name="涿州防汛演练", division_code=tree.county.code, scenario="flood", status="running",
-                     started_at=utcnow() - timedelta(minutes=5))
-    db.session.add(drill)
-    db.session.commit()
-    drill_id, phone = drill.id, officer.phone
+    drill_id, phone = county_drill.id, officer.phone
     statements.clear()
     reply = twiml_text(send_sms(phone, "演练 初报 洪涝 转移5", filed=False))
     assert reply.startswith("【演练】已收到初报R1(洪涝 王庄村): 转移5。")
@@ -204,21 +182,12 @@ def test_the_express_nil_report_is_the_general_paths(postgres_only, app, send_sm
     assert replies[0] == replies[1] and "无需重复" in replies[0]
 
 
-def test_a_drill_nil_report_and_one_with_no_drill(postgres_only, app, send_sms, officer, tree, statements):
+def test_a_drill_nil_report_and_one_with_no_drill(postgres_only, app, send_sms, officer, statements, request):
     """`演练 零报告` is kept in the drill running when it arrived; with none running it is
     refused as before, and nothing of it is kept as a report."""
-    from datetime import timedelta
-
-    from core.exercises import Exercise
-    from core.models import utcnow
-
     assert twiml_text(send_sms(officer.phone, "演练 零报告")) == "当前没有进行中的演练，这条演练短信未处理。"
     assert db.session.scalar(select(Report)) is None
-    drill = Exercise(name="涿州防汛演练", division_code=tree.county.code, scenario="flood", status="running",
-                     started_at=utcnow() - timedelta(minutes=5))
-    db.session.add(drill)
-    db.session.commit()
-    drill_id, phone = drill.id, officer.phone
+    drill_id, phone = request.getfixturevalue("county_drill").id, officer.phone
     statements.clear()
     send_sms(phone, "演练 零报告", filed=False)
     assert len(statements) == 3, [s[:90] for s in statements]  # the express path, not the general one
