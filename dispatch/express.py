@@ -67,4 +67,4 @@ def acknowledge(_message: InboundMessage, command: grammar.Command, sender: expr
     reply = express.reply_text(thanks_text(public_id, acknowledged[0]), sender)
     entry = acknowledgement_entry(public_id, sender.person, "sms", sender.exercise_id)
     express.run(_recorded_stmt(), express.values(AuditEntry.__table__, entry) | express.outcome_params(sender, reply))
-    return express.Planned(reply, sender.person.id, sender.exercise_id, pending=False)
+    return express.Planned(reply, sender.person.id, sender.exercise_id)

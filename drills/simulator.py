@@ -79,7 +79,7 @@ class Runner:
         self.signed_url = config["PUBLIC_BASE_URL"] + "/sms/inbound"
         self.auth_token, self.to_number = config["TWILIO_AUTH_TOKEN"], config.get("TWILIO_FROM") or ""
         self.account_sid = config["TWILIO_ACCOUNT_SID"]
-        self.speed, self.concurrency, self.timeout = float(speed), max(1, concurrency), timeout
+        self.speed, self.concurrency = float(speed), max(1, concurrency)
         self.shelter_phones = shelter_phones or {}
         self.show_progress = progress
         self.stats = Stats(planned=len(plan.timed()))

@@ -45,7 +45,6 @@ class Planned:
     reply: str
     person_id: int
     exercise_id: int | None
-    pending: bool  # a report left for the intake processor (anything else is done)
 
 
 @dataclass(frozen=True)

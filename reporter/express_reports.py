@@ -144,7 +144,7 @@ def plan_report(message: InboundMessage, command: grammar.Command, sender: Sende
     reply = _reply(shapes.confirmation_text(report, village=village), command, sender)
     express.run(_report_plan_stmt(),
                 express.values(Report.__table__, report) | express.outcome_params(sender, reply, report_id))
-    return Planned(reply, sender.person.id, exercise_id, pending=True)
+    return Planned(reply, sender.person.id, exercise_id)
 
 
 def plan_nil(message: InboundMessage, command: grammar.Command, sender: Sender) -> Planned | None:
@@ -157,7 +157,7 @@ def plan_nil(message: InboundMessage, command: grammar.Command, sender: Sender) 
     if existing_id is not None:
         reply = _reply(shapes.nil_repeat_text(Report(id=existing_id), village), command, sender)
         express.run(_nil_plan_stmt(False), express.outcome_params(sender, reply, existing_id))
-        return Planned(reply, sender.person.id, sender.exercise_id, pending=False)
+        return Planned(reply, sender.person.id, sender.exercise_id)
     report = saving.new_nil_report(village=village, author_id=sender.person.id, hazard=command.hazard,
                                    narrative=command.narrative, channel="sms", message_id=sender.message_id,
                                    exercise_id=sender.exercise_id, now=now, incident_open=incident_open)
@@ -166,4 +166,4 @@ def plan_nil(message: InboundMessage, command: grammar.Command, sender: Sender) 
     entry = flows.new_report_entry(report, sender.person)
     express.run(_nil_plan_stmt(True), express.values(Report.__table__, report)
                 | express.values(AuditEntry.__table__, entry) | express.outcome_params(sender, reply, report_id))
-    return Planned(reply, sender.person.id, sender.exercise_id, pending=False)
+    return Planned(reply, sender.person.id, sender.exercise_id)

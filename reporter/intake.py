@@ -118,8 +118,8 @@ def receive_sms(form: Mapping[str, str], *, received_at: datetime | None = None,
 
 
 def _express(message: InboundMessage) -> tuple[express.Planned | None, grammar.Command | None]:
-    """`reporter.express` for an officer's report or nil report, and the parsed command for the general path
-    (None if parsing failed: the general path parses again and keeps the message for review).
+    """`reporter.express` for the commands registered on it, and the parsed command for the general
+    path (None if parsing failed: the general path parses again and keeps the message for review).
     A fault there that is not the database being down (that one spools) hands the message to the
     general path, which keeps it for review if it fails too: a message is never lost to a bug on
     the fast path."""
