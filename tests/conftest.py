@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,6 +149,22 @@ def statements():
     event.listen(db.engine, "before_cursor_execute", count)
     yield seen
     event.remove(db.engine, "before_cursor_execute", count)
+
+
+@contextmanager
+def intake_path(app, statements: list[str], *, express: bool):
+    """One send with the express path on or off (INTAKE_EXPRESS). With it on, the send must have
+    taken it: the general path stores the message with an `INSERT INTO inbound_messages` of its
+    own, and a quiet fallback would make an express-against-general comparison compare the
+    general path with itself."""
+    app.config["INTAKE_EXPRESS"] = express
+    statements.clear()
+    try:
+        yield
+    finally:
+        app.config["INTAKE_EXPRESS"] = True
+    fell_back = [s[:60] for s in statements if s.startswith("INSERT INTO inbound_messages")]
+    assert not (express and fell_back), f"the express path was not taken: {fell_back}"
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from core.models import AuditEntry
 from dispatch.models import Escalation
 from messaging.models import OutboundSms
 from reporter.models import InboundMessage
+from tests.conftest import intake_path
 from tests.dispatch.conftest import wait_until_blocked
 from tests.reporter.conftest import twiml_text
 
@@ -53,23 +54,21 @@ def test_an_acknowledgement_takes_three_statements(send_sms, tree, staff, report
     assert message == ("ack", township_id, None, None, "none")
 
 
-def _both_ways(app, send_sms, report_in, tree, staff, body: str, sender, exercise_id=None) -> list[tuple]:
+def _both_ways(app, send_sms, report_in, tree, staff, body: str, sender, statements,
+               exercise_id=None) -> list[tuple]:
     """The same acknowledgement of a fresh alert, express then general: what each left."""
     results = []
     for express in (True, False):
         _r, _i, [esc] = report_in(tree.village, staff.officer_a, relocated=3, exercise_id=exercise_id)
-        escalation_id = esc.id
-        app.config["INTAKE_EXPRESS"] = express
-        try:
-            reply = twiml_text(send_sms(sender.phone, body.format(id=escalation_id)))
-        finally:
-            app.config["INTAKE_EXPRESS"] = True
+        escalation_id, phone = esc.id, sender.phone
+        with intake_path(app, statements, express=express):
+            reply = twiml_text(send_sms(phone, body.format(id=escalation_id)))
         results.append((reply.replace(f"E{escalation_id}", "E#"), _recorded(escalation_id)))
     return results
 
 
-def test_the_express_acknowledgement_is_the_general_paths(app, send_sms, tree, staff, report_in):
-    express, general = _both_ways(app, send_sms, report_in, tree, staff, "收到 E{id}", staff.township)
+def test_the_express_acknowledgement_is_the_general_paths(app, send_sms, tree, staff, report_in, statements):
+    express, general = _both_ways(app, send_sms, report_in, tree, staff, "收到 E{id}", staff.township, statements)
     assert express == general and express[0] == "已确认E#（王庄村），谢谢。"
 
 
@@ -80,7 +79,7 @@ def test_a_drill_acknowledgement(app, send_sms, tree, staff, report_in, statemen
     statements.clear()
     send_sms(phone, f"演练 收到 E{escalation_id}", filed=False)
     assert [s.split(None, 1)[0] for s in statements] == ["WITH", "UPDATE", "WITH"], [s[:90] for s in statements]
-    express, general = _both_ways(app, send_sms, report_in, tree, staff, "演练 收到 E{id}", staff.township,
+    express, general = _both_ways(app, send_sms, report_in, tree, staff, "演练 收到 E{id}", staff.township, statements,
                                   exercise_id=drill.id)
     assert express == general and express[0] == "【演练】已确认E#（王庄村），谢谢。"
     assert express[1][0][3] == drill.id and express[1][2][3] == drill.id

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from core.extensions import db
 from core.models import AuditEntry
 from reporter.models import InboundMessage, Incident, Report
+from tests.conftest import intake_path
 from tests.reporter.conftest import twiml_text
 
 
@@ -20,18 +21,16 @@ def postgres_only():
         pytest.skip("the express path is PostgreSQL's (SQLite takes the general path)")
 
 
-def _send_both_ways(app, send_sms, officer, body: str) -> tuple[str, str]:
+def _send_both_ways(app, send_sms, officer, body: str, statements) -> tuple[str, str]:
     """The same report sent by the same officer twice, express and general, each time to a
     village with no incident; returns both replies (report ids masked)."""
     replies = []
+    phone = officer.phone
     for express in (True, False):
         db.session.execute(Incident.__table__.update().values(status="closed"))
         db.session.commit()
-        app.config["INTAKE_EXPRESS"] = express
-        try:
-            replies.append(twiml_text(send_sms(officer.phone, body)))
-        finally:
-            app.config["INTAKE_EXPRESS"] = True
+        with intake_path(app, statements, express=express):
+            replies.append(twiml_text(send_sms(phone, body)))
     return tuple(re.sub(r"R\d+", "R#", r) for r in replies)
 
 
@@ -49,10 +48,10 @@ def test_an_officers_report_takes_three_statements(postgres_only, send_sms, offi
         "initial", "flood", 1, 30, officer_id, message.id)
 
 
-def test_the_express_reply_is_the_general_paths(postgres_only, app, send_sms, officer):
+def test_the_express_reply_is_the_general_paths(postgres_only, app, send_sms, officer, statements):
     for body in ("初报 洪涝 失踪1 转移30", "洪涝 转移12000 死亡20 村东头堤坝渗水", "核报 洪涝 转移5",
                  "初报 洪涝 转移30 房屋倒塌"):  # the last: a part the grammar ignores, named in the reply
-        express, general = _send_both_ways(app, send_sms, officer, body)
+        express, general = _send_both_ways(app, send_sms, officer, body, statements)
         assert express == general
 
 
@@ -91,7 +90,7 @@ def test_a_drill_report_is_filed_in_its_drill(postgres_only, app, send_sms, offi
     from reporter import processing
 
     processing.drain()
-    express, general = _send_both_ways(app, send_sms, officer, "演练 初报 洪涝 转移7")
+    express, general = _send_both_ways(app, send_sms, officer, "演练 初报 洪涝 转移7", statements)
     assert express == general and express.startswith("【演练】")
 
 
@@ -121,20 +120,17 @@ def test_a_fault_in_the_express_path_loses_nothing(postgres_only, send_sms, offi
             conn.execute(text("DROP FUNCTION IF EXISTS zb_refuse_report()"))
 
 
-def _nil_both_ways(app, send_sms, officer, body: str) -> list[tuple]:
+def _nil_both_ways(app, send_sms, officer, body: str, statements) -> list[tuple]:
     """The same nil report sent express and general, each time with the village's nil reports of
     today removed: (reply, report, audit entry) for each, ids and times left out."""
-    results = []
+    results, phone = [], officer.phone
     for express in (True, False):
         db.session.execute(InboundMessage.__table__.update().values(report_id=None))
         db.session.execute(AuditEntry.__table__.delete().where(AuditEntry.action == "report.nil"))
         db.session.execute(Report.__table__.delete().where(Report.kind == "nil"))
         db.session.commit()
-        app.config["INTAKE_EXPRESS"] = express
-        try:
-            reply = twiml_text(send_sms(officer.phone, body))
-        finally:
-            app.config["INTAKE_EXPRESS"] = True
+        with intake_path(app, statements, express=express):
+            reply = twiml_text(send_sms(phone, body))
         report = db.session.scalar(select(Report).where(Report.kind == "nil"))
         entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "report.nil"))
         message = db.session.scalar(select(InboundMessage).order_by(InboundMessage.id.desc()))
@@ -164,21 +160,18 @@ def test_a_nil_report_takes_three_statements_and_is_done(postgres_only, send_sms
     assert db.session.scalar(select(InboundMessage).order_by(InboundMessage.id.desc())).report_id == 1
 
 
-def test_the_express_nil_report_is_the_general_paths(postgres_only, app, send_sms, officer):
+def test_the_express_nil_report_is_the_general_paths(postgres_only, app, send_sms, officer, statements):
     """Plain, with words, with an incident still open (flagged), and a repeat the same day."""
     for body in ("零报告", "无灾情 村里一切正常"):
-        express, general = _nil_both_ways(app, send_sms, officer, body)
+        express, general = _nil_both_ways(app, send_sms, officer, body, statements)
         assert express == general
     send_sms(officer.phone, "初报 洪涝 转移30")
-    express, general = _nil_both_ways(app, send_sms, officer, "零报告")
+    express, general = _nil_both_ways(app, send_sms, officer, "零报告", statements)
     assert express == general and "未结束的灾情" in express[0] and express[2]["flags"] == ["open_incident"]
-    replies = []
+    replies, phone = [], officer.phone
     for express_path in (True, False):
-        app.config["INTAKE_EXPRESS"] = express_path
-        try:
-            replies.append(twiml_text(send_sms(officer.phone, "零报告")))
-        finally:
-            app.config["INTAKE_EXPRESS"] = True
+        with intake_path(app, statements, express=express_path):
+            replies.append(twiml_text(send_sms(phone, "零报告")))
     assert replies[0] == replies[1] and "无需重复" in replies[0]
 
 
@@ -187,10 +180,7 @@ def test_a_drill_nil_report_and_one_with_no_drill(postgres_only, app, send_sms, 
     refused as before, and nothing of it is kept as a report."""
     assert twiml_text(send_sms(officer.phone, "演练 零报告")) == "当前没有进行中的演练，这条演练短信未处理。"
     assert db.session.scalar(select(Report)) is None
-    drill_id, phone = request.getfixturevalue("county_drill").id, officer.phone
-    statements.clear()
-    send_sms(phone, "演练 零报告", filed=False)
-    assert len(statements) == 3, [s[:90] for s in statements]  # the express path, not the general one
-    express, general = _nil_both_ways(app, send_sms, officer, "演练 零报告")
+    drill_id = request.getfixturevalue("county_drill").id  # started only now: the first found none
+    express, general = _nil_both_ways(app, send_sms, officer, "演练 零报告", statements)
     assert express == general and express[0].startswith("【演练】已收到王庄村今日零报告")
     assert express[1] == drill_id and express[2]["exercise_id"] == drill_id and express[3][3] == drill_id
